@@ -1,0 +1,1 @@
+"""Upstream connectors: where accepted messages go to be delivered."""

@@ -1,0 +1,1 @@
+"""Transport-agnostic business core: submit path, delivery fan-out, accounts, binds."""

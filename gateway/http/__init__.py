@@ -1,0 +1,1 @@
+"""HTTP front-ends (Klein) and outgoing webhooks."""

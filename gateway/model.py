@@ -1,0 +1,129 @@
+"""Transport-neutral types the core, the store and the front-ends share.
+
+The core never sees a PDU: SMPP and HTTP front-ends translate into these.
+Money is `Decimal`; times are POSIX seconds (float).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from gateway.smpp.constants import MessageState
+
+__all__ = [
+    "Account", "Address", "BindKind", "DeliveryKind", "Message", "MessageState",
+    "NewOutboxItem", "OutboxItem", "SubmitRequest",
+]
+
+
+class BindKind(Enum):
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+
+    @property
+    def can_submit(self) -> bool:
+        return self is not BindKind.RECEIVER
+
+    @property
+    def can_receive(self) -> bool:
+        return self is not BindKind.TRANSMITTER
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Address:
+    ton: int = 0
+    npi: int = 0
+    addr: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Account:
+    """A customer. `throughput` is submits per second per session; 0 means unlimited."""
+
+    system_id: str
+    password_hash: str
+    balance: Decimal = Decimal(0)
+    max_binds: int = 2
+    throughput: float = 5.0
+    window: int = 10
+    allow_ips: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubmitRequest:
+    """What a front-end asks the router to send: one SMS (one part or a whole long message)."""
+
+    source: Address
+    destination: Address
+    body: bytes
+    data_coding: int = 0
+    esm_class: int = 0
+    protocol_id: int = 0
+    priority: int = 0
+    registered_delivery: int = 0
+    schedule_delivery_time: str = ""
+    validity_period: str = ""
+    service_type: str = ""
+    # True when `body` came in message_payload (may be longer than one SMS)
+    from_payload: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Message:
+    """An accepted message as stored. `body` includes the UDH when esm_class has UDHI."""
+
+    id: str
+    account: str
+    source: Address
+    destination: Address
+    body: bytes
+    data_coding: int = 0
+    esm_class: int = 0
+    protocol_id: int = 0
+    priority: int = 0
+    registered_delivery: int = 0
+    parts: int = 1
+    price: Decimal = Decimal(0)
+    state: MessageState = MessageState.ENROUTE
+    error_code: int = 0
+    submitted_at: float = 0.0
+    done_at: float | None = None
+    scheduled_at: float | None = None
+    expires_at: float | None = None
+    connector: str = ""
+
+
+class DeliveryKind(Enum):
+    RECEIPT = "receipt"
+    MO = "mo"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewOutboxItem:
+    """Something to push to an account (a receipt or an MO), before the store numbers it.
+
+    It carries everything a deliver_sm (or, later, a webhook) needs, so the
+    fan-out never has to look the message up again.
+    """
+
+    account: str
+    kind: DeliveryKind
+    source: Address
+    destination: Address
+    body: bytes
+    esm_class: int = 0
+    data_coding: int = 0
+    message_id: str = ""  # the receipted message id, for receipts
+    message_state: int | None = None
+    network_error_code: bytes | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutboxItem(NewOutboxItem):
+    """A persisted outbox entry; `id` orders entries per account."""
+
+    id: int

@@ -1,0 +1,1 @@
+"""Store backends implementing gateway.core.ports.Store."""

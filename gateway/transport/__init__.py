@@ -1,0 +1,1 @@
+"""Twisted adapters that put SMPP sessions on sockets."""
