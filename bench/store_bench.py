@@ -1,0 +1,138 @@
+"""Store throughput: N messages, each accept (1 message) + finish (with a receipt) + ack.
+
+    python bench/store_bench.py [--messages 20000] [--in-flight 2000] [--work-us 0]
+                                [--path FILE]
+
+Drives a SqliteStore from the reactor with `--in-flight` message pipelines running at
+once and prints store operations/s, messages/s, commits and the mean batch size.
+Not a test: the numbers depend on the machine and its disk.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+
+from twisted.internet import defer, reactor
+
+from gateway.model import (
+    Account,
+    Address,
+    DeliveryKind,
+    Message,
+    MessageState,
+    NewOutboxItem,
+)
+from gateway.storage.sqlite import SqliteDatabase, SqliteStore
+
+PRICE = Decimal("0.0125")
+ACCOUNT = "bench"
+
+
+def message(n: int) -> Message:
+    return Message(
+        id=f"{n:016d}", account=ACCOUNT, source=Address(ton=5, addr="BENCH"),
+        destination=Address(ton=1, npi=1, addr=f"35988{n % 10_000_000:07d}"),
+        body=b"Hello from the store benchmark, message number %d" % n,
+        registered_delivery=1, price=PRICE, submitted_at=time.time(), connector="sim",
+    )
+
+
+def receipt(m: Message) -> NewOutboxItem:
+    return NewOutboxItem(
+        account=m.account, kind=DeliveryKind.RECEIPT, source=m.destination,
+        destination=m.source, body=b"id:%s sub:001 dlvrd:001 stat:DELIVRD" % m.id.encode(),
+        esm_class=0x04, message_id=m.id, message_state=int(MessageState.DELIVERED),
+        created_at=time.time(),
+    )
+
+
+def burn(us: float) -> None:
+    """Spend `us` microseconds of Python CPU, as the gateway's own work per message would."""
+    end = time.perf_counter() + us / 1e6
+    while time.perf_counter() < end:
+        pass
+
+
+async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float) -> None:
+    if work_us:
+        burn(work_us)
+    m = message(n)
+    t0 = time.perf_counter()
+    if not await store.accept(ACCOUNT, [m], PRICE):
+        raise RuntimeError("balance exhausted")
+    latencies.append(time.perf_counter() - t0)
+    item = await store.finish(m.id, MessageState.DELIVERED, 0, time.time(), receipt(m))
+    await store.ack_outbox(item.id)
+
+
+async def run(store: SqliteStore, total: int, in_flight: int, work_us: float) -> None:
+    numbers = iter(range(1, total + 1))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for n in numbers:
+            await one(store, n, latencies, work_us)
+
+    commits0, t0, cpu0 = store.commits, time.perf_counter(), time.process_time()
+    await defer.gatherResults(
+        [defer.ensureDeferred(worker()) for _ in range(in_flight)], consumeErrors=True
+    )
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    commits = store.commits - commits0
+    ops = 3 * total
+    latencies.sort()
+    print(f"messages        {total}  (in flight {in_flight}, reactor work {work_us:g} us each)")
+    print(f"elapsed         {elapsed:.2f} s")
+    print(f"store ops/s     {ops / elapsed:,.0f}")
+    print(f"messages/s      {total / elapsed:,.0f}")
+    print(f"commits         {commits}  (mean batch {ops / max(commits, 1):.0f} ops)")
+    print(f"process CPU     {cpu:.2f} s  ({cpu / total * 1e6:.0f} us per message, both threads)")
+    print(f"accept latency  median {statistics.median(latencies) * 1000:.1f} ms,"
+          f" p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--in-flight", type=int, default=2_000)
+    parser.add_argument("--path", help="store file (default: a fresh temporary file)")
+    parser.add_argument("--work-us", type=float, default=0.0,
+                        help="Python CPU the reactor burns per message, standing in for"
+                             " SMPP decoding and routing (default 0)")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval() in seconds (default: Python's 0.005)")
+    args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+    tmp = None
+    path = args.path
+    if path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="store_bench")
+        path = os.path.join(tmp.name, "bench.db")
+    with SqliteDatabase(path) as db:
+        if db.get_account(ACCOUNT) is None:
+            db.add_account(Account(system_id=ACCOUNT, password_hash="-"))
+        db.topup(ACCOUNT, PRICE * args.messages)
+    store = SqliteStore(path, reactor)
+
+    async def go() -> None:
+        try:
+            await run(store, args.messages, args.in_flight, args.work_us)
+        finally:
+            await store.close()
+            reactor.stop()
+
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(go()).addErrback(print))
+    reactor.run()
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The default store: one SQLite file in WAL mode.
+
+`SqliteStore` is the gateway's `Store`: every call returns a Deferred that fires after the
+change is committed, and concurrent calls share commits (see group_commit.py).
+`SqliteDatabase` offers the same operations synchronously, one transaction per call, for
+the `smsgw` admin CLI, which may run against the same file while the gateway does.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, Self, TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorFromThreads
+
+from gateway.model import Account, Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.storage import sqlite_ops as ops
+from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
+from gateway.storage.sqlite_ops import from_micro, to_micro
+
+__all__ = ["SqliteDatabase", "SqliteStore", "StoreClosed", "from_micro", "to_micro"]
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+T = TypeVar("T")
+
+
+class SqliteDatabase:
+    """Synchronous access to a store file: each method is one committed transaction.
+
+    Not thread-safe: use one instance from one thread at a time.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
+        self.connection = ops.connect(path, busy_timeout)
+        self._cur = self.connection.cursor()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self.connection
+        ops.begin_immediate(conn, self.busy_timeout)
+        try:
+            result = fn(self._cur, *args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self._cur, *args)
+
+    # --- accounts ------------------------------------------------------------------------
+    def add_account(self, account: Account) -> None:
+        self._write(ops.add_account, account)
+
+    def update_account(self, account: Account) -> None:
+        self._write(ops.update_account, account)
+
+    def get_account(self, system_id: str) -> Account | None:
+        return self._read(ops.get_account, system_id)
+
+    def list_accounts(self) -> list[Account]:
+        return self._read(ops.list_accounts)
+
+    def topup(self, system_id: str, amount: Decimal) -> Decimal:
+        return self._write(ops.topup, system_id, amount)
+
+    def settings_version(self) -> int:
+        return self._read(ops.settings_version)
+
+    # --- messages ------------------------------------------------------------------------
+    def accept(self, account: str, messages: Sequence[Message], cost: Decimal) -> bool:
+        return self._write(ops.accept, account, messages, cost)
+
+    def get_message(self, message_id: str) -> Message | None:
+        return self._read(ops.get_message, message_id)
+
+    def finish(
+        self,
+        message_id: str,
+        state: MessageState,
+        error_code: int,
+        done_at: float,
+        outbox: NewOutboxItem | None,
+    ) -> OutboxItem | None:
+        return self._write(ops.finish, message_id, state, error_code, done_at, outbox)
+
+    def unfinished_messages(self, after_id: str, limit: int) -> list[Message]:
+        return self._read(ops.unfinished_messages, after_id, limit)
+
+    def last_message_id(self) -> str | None:
+        return self._read(ops.last_message_id)
+
+    # --- outbox --------------------------------------------------------------------------
+    def pending_outbox(self, account: str, after_id: int, limit: int) -> list[OutboxItem]:
+        return self._read(ops.pending_outbox, account, after_id, limit)
+
+    def ack_outbox(self, item_id: int) -> None:
+        self._write(ops.ack_outbox, item_id)
+
+    def expire_outbox(self, created_before: float) -> int:
+        return self._write(ops.expire_outbox, created_before)
+
+
+# Which operations write (the batch then takes the write lock).
+_ADD_ACCOUNT = Op(ops.add_account, writes=True)
+_UPDATE_ACCOUNT = Op(ops.update_account, writes=True)
+_GET_ACCOUNT = Op(ops.get_account, writes=False)
+_LIST_ACCOUNTS = Op(ops.list_accounts, writes=False)
+_TOPUP = Op(ops.topup, writes=True)
+_SETTINGS_VERSION = Op(ops.settings_version, writes=False)
+_ACCEPT = Op(ops.accept, writes=True)
+_GET_MESSAGE = Op(ops.get_message, writes=False)
+_FINISH = Op(ops.finish, writes=True)
+_UNFINISHED = Op(ops.unfinished_messages, writes=False)
+_LAST_MESSAGE_ID = Op(ops.last_message_id, writes=False)
+_PENDING_OUTBOX = Op(ops.pending_outbox, writes=False)
+_ACK_OUTBOX = Op(ops.ack_outbox, writes=True)
+_EXPIRE_OUTBOX = Op(ops.expire_outbox, writes=True)
+
+
+class SqliteStore:
+    """The `Store` over a SQLite file, with group commit. Call it from the reactor thread.
+
+    Opening (and migrating) the file happens in the constructor, so a bad path fails at
+    start; from then on one writer thread owns the connection until `close()`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        reactor: IReactorFromThreads,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        self.path = os.fspath(path)
+        conn = ops.connect(path, busy_timeout)
+        self._writer = GroupCommitWriter(conn, reactor.callFromThread)
+        self._submit = self._writer.submit
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed so far; with group commit, far fewer than writes."""
+        return self._writer.commits
+
+    @property
+    def operations(self) -> int:
+        """Operations run so far."""
+        return self._writer.operations
+
+    @property
+    def batches(self) -> int:
+        """Batches run so far: one transaction and one callFromThread each."""
+        return self._writer.batches
+
+    def close(self) -> Deferred[None]:
+        """Commit everything submitted so far, then release the file. Idempotent."""
+        return self._writer.close()
+
+    # --- accounts ------------------------------------------------------------------------
+    def add_account(self, account: Account) -> Deferred[None]:
+        return self._submit(_ADD_ACCOUNT, (account,))
+
+    def update_account(self, account: Account) -> Deferred[None]:
+        return self._submit(_UPDATE_ACCOUNT, (account,))
+
+    def get_account(self, system_id: str) -> Deferred[Account | None]:
+        return self._submit(_GET_ACCOUNT, (system_id,))
+
+    def list_accounts(self) -> Deferred[list[Account]]:
+        return self._submit(_LIST_ACCOUNTS, ())
+
+    def topup(self, system_id: str, amount: Decimal) -> Deferred[Decimal]:
+        return self._submit(_TOPUP, (system_id, amount))
+
+    def settings_version(self) -> Deferred[int]:
+        return self._submit(_SETTINGS_VERSION, ())
+
+    # --- messages ------------------------------------------------------------------------
+    def accept(self, account: str, messages: Sequence[Message], cost: Decimal) -> Deferred[bool]:
+        return self._submit(_ACCEPT, (account, messages, cost))
+
+    def get_message(self, message_id: str) -> Deferred[Message | None]:
+        return self._submit(_GET_MESSAGE, (message_id,))
+
+    def finish(
+        self,
+        message_id: str,
+        state: MessageState,
+        error_code: int,
+        done_at: float,
+        outbox: NewOutboxItem | None,
+    ) -> Deferred[OutboxItem | None]:
+        return self._submit(_FINISH, (message_id, state, error_code, done_at, outbox))
+
+    def unfinished_messages(self, after_id: str, limit: int) -> Deferred[list[Message]]:
+        return self._submit(_UNFINISHED, (after_id, limit))
+
+    def last_message_id(self) -> Deferred[str | None]:
+        return self._submit(_LAST_MESSAGE_ID, ())
+
+    # --- outbox --------------------------------------------------------------------------
+    def pending_outbox(
+        self, account: str, after_id: int, limit: int
+    ) -> Deferred[list[OutboxItem]]:
+        return self._submit(_PENDING_OUTBOX, (account, after_id, limit))
+
+    def ack_outbox(self, item_id: int) -> Deferred[None]:
+        return self._submit(_ACK_OUTBOX, (item_id,))
+
+    def expire_outbox(self, created_before: float) -> Deferred[int]:
+        return self._submit(_EXPIRE_OUTBOX, (created_before,))
+

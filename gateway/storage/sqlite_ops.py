@@ -1,0 +1,424 @@
+"""The synchronous SQL of the SQLite store: connection setup, migrations, row mapping, and
+one plain function per Store operation. Every operation takes a cursor and runs inside a
+transaction its caller owns, so the same function serves the group-commit writer thread and
+the synchronous `SqliteDatabase` the admin CLI uses.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Sequence
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
+from functools import lru_cache
+from importlib import resources
+
+from gateway.core.ports import AccountExists, UnknownAccount
+from gateway.model import (
+    Account,
+    Address,
+    DeliveryKind,
+    Message,
+    MessageState,
+    NewOutboxItem,
+    OutboxItem,
+)
+
+# --- money ---------------------------------------------------------------------------------
+# Balances and prices are INTEGER micro-units: exact, and compared atomically in SQL.
+
+_MICRO_EXP = 6
+_MAX_MICRO = 2**63 - 1
+_MONEY = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow])
+
+
+def to_micro(amount: Decimal | int) -> int:
+    """`amount` in micro-units; ValueError if it has more than 6 decimals or does not fit."""
+    kind = type(amount)
+    if kind is Decimal and amount.is_finite() or kind is int:
+        return _to_micro(amount)  # prices repeat: cached
+    if not isinstance(amount, (Decimal, int)) or isinstance(amount, bool):
+        raise TypeError(f"money must be a Decimal, not {kind.__name__}")
+    return _to_micro.__wrapped__(amount)
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _to_micro(amount: Decimal | int) -> int:
+    try:
+        scaled = Decimal(amount).scaleb(_MICRO_EXP, _MONEY)
+        micro = int(scaled)
+        exact = scaled == micro
+    except (ArithmeticError, ValueError) as e:
+        raise ValueError(f"not a storable amount of money: {amount!r}") from e
+    if not exact:
+        raise ValueError(f"{amount} has more than {_MICRO_EXP} decimals")
+    if not -_MAX_MICRO <= micro <= _MAX_MICRO:
+        raise ValueError(f"{amount} is out of range")
+    return micro
+
+
+def from_micro(micro: int) -> Decimal:
+    """The exact Decimal for `micro` micro-units, always with 6 decimals."""
+    return Decimal(micro).scaleb(-_MICRO_EXP, _MONEY)
+
+
+# --- connection and migrations ---------------------------------------------------------------
+
+SCHEMA_PACKAGE = "gateway.storage"
+SCHEMA_DIR = ("schema", "sqlite")
+
+
+def connect(path: str | os.PathLike[str], busy_timeout: float) -> sqlite3.Connection:
+    """Open `path` in autocommit mode (we issue BEGIN/COMMIT ourselves), WAL, fsync on
+    every commit, foreign keys on, and migrated to the newest schema."""
+    conn = sqlite3.connect(
+        os.fspath(path),
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+        timeout=busy_timeout,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (got {mode!r})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, busy_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration file, in order. Files are NNNN_name.sql."""
+    folder = resources.files(SCHEMA_PACKAGE).joinpath(*SCHEMA_DIR)
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    return found
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(conn: sqlite3.Connection, busy_timeout: float) -> int:
+    """Apply the migrations the file lacks, each in its own transaction; returns the version.
+
+    Safe when the gateway and the CLI open the same file at once: the version is re-read
+    under the write lock.
+    """
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    for version, name, sql in migrations():
+        if version <= schema_version(conn):
+            continue
+        begin_immediate(conn, busy_timeout)
+        try:
+            if version > schema_version(conn):
+                for statement in split_sql(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise sqlite3.OperationalError(f"migration {name} failed: {e}") from e
+            raise
+    return schema_version(conn)
+
+
+def split_sql(script: str) -> list[str]:
+    """The statements of `script` (executescript would commit behind our back)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in current.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement at end of migration: {current!r}")
+    return statements
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
+    """BEGIN IMMEDIATE, polling finely for the write lock for up to `timeout` seconds.
+
+    SQLite's own busy handler backs off to 100 ms sleeps; a busy gateway releases the lock
+    only for microseconds between its group commits, so a short poll finds that gap where
+    the coarse one would time out with 'database is locked'.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.0001, 0.001))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+_ACCOUNT_COLUMNS = (
+    'system_id, password_hash, balance, max_binds, throughput, "window", allow_ips, enabled'
+)
+_SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts"
+_BUMP_SETTINGS = "UPDATE meta SET settings_version = settings_version + 1 WHERE id = 1"
+
+
+def _account(row: tuple) -> Account:
+    return Account(
+        system_id=row[0],
+        password_hash=row[1],
+        balance=from_micro(row[2]),
+        max_binds=row[3],
+        throughput=row[4],
+        window=row[5],
+        allow_ips=tuple(json.loads(row[6])),
+        enabled=bool(row[7]),
+    )
+
+
+def _settings(a: Account) -> tuple:
+    return (a.password_hash, a.max_binds, a.throughput, a.window,
+            json.dumps(list(a.allow_ips)), int(a.enabled))
+
+
+def add_account(cur: sqlite3.Cursor, account: Account) -> None:
+    try:
+        cur.execute(
+            f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (account.system_id, account.password_hash, to_micro(account.balance),
+             *_settings(account)[1:]),
+        )
+    except sqlite3.IntegrityError as e:
+        raise AccountExists(account.system_id) from e
+    cur.execute(_BUMP_SETTINGS)
+
+
+def update_account(cur: sqlite3.Cursor, account: Account) -> None:
+    cur.execute(
+        'UPDATE accounts SET password_hash = ?, max_binds = ?, throughput = ?, "window" = ?,'
+        " allow_ips = ?, enabled = ? WHERE system_id = ?",
+        (*_settings(account), account.system_id),
+    )
+    if cur.rowcount == 0:
+        raise UnknownAccount(account.system_id)
+    cur.execute(_BUMP_SETTINGS)
+
+
+def get_account(cur: sqlite3.Cursor, system_id: str) -> Account | None:
+    row = cur.execute(f"{_SELECT_ACCOUNT} WHERE system_id = ?", (system_id,)).fetchone()
+    return None if row is None else _account(row)
+
+
+def list_accounts(cur: sqlite3.Cursor) -> list[Account]:
+    return [_account(r) for r in cur.execute(f"{_SELECT_ACCOUNT} ORDER BY system_id")]
+
+
+def topup(cur: sqlite3.Cursor, system_id: str, amount: Decimal) -> Decimal:
+    row = cur.execute(
+        "UPDATE accounts SET balance = balance + ? WHERE system_id = ? RETURNING balance",
+        (to_micro(amount), system_id),
+    ).fetchone()
+    if row is None:
+        raise UnknownAccount(system_id)
+    cur.execute(_BUMP_SETTINGS)
+    return from_micro(row[0])
+
+
+def settings_version(cur: sqlite3.Cursor) -> int:
+    return cur.execute("SELECT settings_version FROM meta WHERE id = 1").fetchone()[0]
+
+
+# --- messages ------------------------------------------------------------------------------
+
+_MESSAGE_COLUMNS = (
+    "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
+    " destination_addr, body, data_coding, esm_class, protocol_id, priority,"
+    " registered_delivery, parts, price, state, error_code, submitted_at, done_at,"
+    " scheduled_at, expires_at, connector"
+)
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+_DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
+# Ids compare as numbers of any width: by length first, then as text.
+_RAISE_LAST_ID = (
+    "UPDATE meta SET last_message_id = ?1 WHERE id = 1 AND (last_message_id IS NULL"
+    " OR length(last_message_id) < length(?1)"
+    " OR (length(last_message_id) = length(?1) AND last_message_id < ?1))"
+)
+_FINISH = (
+    "UPDATE messages SET state = ?, error_code = ?, done_at = ? WHERE id = ? AND state <= 1"
+)
+# Both shapes seek in the partial index messages_unfinished (a row-value comparison would
+# make SQLite scan it from the start on every page).
+_UNFINISHED_SAME_LENGTH = (
+    f"{_SELECT_MESSAGE} WHERE state <= 1 AND length(id) = ? AND id > ? ORDER BY id LIMIT ?"
+)
+_UNFINISHED_LONGER = (
+    f"{_SELECT_MESSAGE} WHERE state <= 1 AND length(id) > ?"
+    " ORDER BY length(id), id LIMIT ?"
+)
+
+
+def _id_key(message_id: str) -> tuple[int, str]:
+    return len(message_id), message_id
+
+
+def _message_row(m: Message) -> tuple:
+    s, d = m.source, m.destination
+    return (
+        m.id, m.account, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, m.body, m.data_coding,
+        m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
+        to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
+        m.scheduled_at, m.expires_at, m.connector,
+    )
+
+
+def _message(r: tuple) -> Message:
+    return Message(
+        id=r[0], account=r[1],
+        source=Address(ton=r[2], npi=r[3], addr=r[4]),
+        destination=Address(ton=r[5], npi=r[6], addr=r[7]),
+        body=r[8], data_coding=r[9], esm_class=r[10], protocol_id=r[11], priority=r[12],
+        registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
+        state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
+        scheduled_at=r[20], expires_at=r[21], connector=r[22],
+    )
+
+
+def accept(cur: sqlite3.Cursor, account: str, messages: Sequence[Message], cost: Decimal) -> bool:
+    """Debit `cost` and insert `messages`, or write nothing and return False.
+
+    The caller must run this in a transaction (or savepoint) it rolls back on an exception,
+    so a failing insert (duplicate id) also undoes the debit.
+    """
+    micro = to_micro(cost)
+    if micro < 0:
+        raise ValueError(f"negative cost {cost}")
+    rows = [_message_row(m) for m in messages]  # bad values fail before anything is written
+    cur.execute(_DEBIT, (micro, account))
+    if cur.rowcount == 0:
+        if cur.execute("SELECT 1 FROM accounts WHERE system_id = ?", (account,)).fetchone():
+            return False
+        raise UnknownAccount(account)
+    for row in rows:
+        cur.execute(_INSERT_MESSAGE, row)
+    if rows:
+        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=_id_key),))
+    return True
+
+
+def get_message(cur: sqlite3.Cursor, message_id: str) -> Message | None:
+    row = cur.execute(f"{_SELECT_MESSAGE} WHERE id = ?", (message_id,)).fetchone()
+    return None if row is None else _message(row)
+
+
+def finish(
+    cur: sqlite3.Cursor,
+    message_id: str,
+    state: MessageState,
+    error_code: int,
+    done_at: float,
+    outbox: NewOutboxItem | None,
+) -> OutboxItem | None:
+    """Make a message final and queue `outbox`; None (nothing written) if it already was."""
+    state = MessageState(state)
+    if not state.is_final:
+        raise ValueError(f"finish() needs a final state, not {state.name}")
+    cur.execute(_FINISH, (int(state), error_code, done_at, message_id))
+    if cur.rowcount == 0 or outbox is None:
+        return None
+    cur.execute(_INSERT_OUTBOX, _outbox_row(outbox))
+    o = outbox
+    return OutboxItem(
+        id=cur.lastrowid, account=o.account, kind=o.kind, source=o.source,
+        destination=o.destination, body=o.body, esm_class=o.esm_class,
+        data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
+        network_error_code=o.network_error_code, created_at=o.created_at,
+    )
+
+
+def unfinished_messages(cur: sqlite3.Cursor, after_id: str, limit: int) -> list[Message]:
+    if limit <= 0:
+        return []
+    rows = cur.execute(_UNFINISHED_SAME_LENGTH, (len(after_id), after_id, limit)).fetchall()
+    if len(rows) < limit:
+        rows += cur.execute(_UNFINISHED_LONGER, (len(after_id), limit - len(rows))).fetchall()
+    return [_message(r) for r in rows]
+
+
+def last_message_id(cur: sqlite3.Cursor) -> str | None:
+    return cur.execute("SELECT last_message_id FROM meta WHERE id = 1").fetchone()[0]
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+_OUTBOX_COLUMNS = (
+    "account, kind, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
+    " destination_addr, body, esm_class, data_coding, message_id, message_state,"
+    " network_error_code, created_at"
+)
+_INSERT_OUTBOX = (
+    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PENDING_OUTBOX = (
+    f"SELECT id, {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND id > ? ORDER BY id LIMIT ?"
+)
+
+
+def _outbox_row(o: NewOutboxItem) -> tuple:
+    s, d = o.source, o.destination
+    return (
+        o.account, o.kind.value, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, o.body,
+        o.esm_class, o.data_coding, o.message_id, o.message_state, o.network_error_code,
+        o.created_at,
+    )
+
+
+def _outbox_item(r: tuple) -> OutboxItem:
+    return OutboxItem(
+        id=r[0], account=r[1], kind=DeliveryKind(r[2]),
+        source=Address(ton=r[3], npi=r[4], addr=r[5]),
+        destination=Address(ton=r[6], npi=r[7], addr=r[8]),
+        body=r[9], esm_class=r[10], data_coding=r[11], message_id=r[12], message_state=r[13],
+        network_error_code=r[14], created_at=r[15],
+    )
+
+
+def pending_outbox(cur: sqlite3.Cursor, account: str, after_id: int, limit: int) -> list[OutboxItem]:
+    if limit <= 0:
+        return []
+    return [_outbox_item(r) for r in cur.execute(_PENDING_OUTBOX, (account, after_id, limit))]
+
+
+def ack_outbox(cur: sqlite3.Cursor, item_id: int) -> None:
+    cur.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+
+
+def expire_outbox(cur: sqlite3.Cursor, created_before: float) -> int:
+    cur.execute("DELETE FROM outbox WHERE created_at < ?", (created_before,))
+    return cur.rowcount

@@ -1,0 +1,350 @@
+"""The SQLite backend: the Store contract, plus group commit, the CLI's concurrent access,
+crash safety and the money encoding."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+import pytest_twisted
+from contract import StoreContract, make_account, make_message
+from twisted.internet import defer, threads
+
+from gateway.storage import sqlite_ops
+from gateway.storage.group_commit import GroupCommitWriter, Op
+from gateway.storage.sqlite import (
+    SqliteDatabase,
+    SqliteStore,
+    StoreClosed,
+    from_micro,
+    to_micro,
+)
+
+
+def _reactor():
+    from twisted.internet import reactor  # the one pytest-twisted installed
+
+    return reactor
+
+
+class _SyncStore:
+    """SqliteDatabase (the CLI's synchronous layer) seen through the Store interface."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def close(self) -> defer.Deferred:
+        self._db.close()
+        return defer.succeed(None)
+
+    def __getattr__(self, name: str):
+        method = getattr(self._db, name)
+        return lambda *args: defer.maybeDeferred(method, *args)
+
+
+class TestSqliteStoreContract(StoreContract):
+    @pytest.fixture
+    def open_store(self, tmp_path):
+        return lambda: SqliteStore(tmp_path / "smsgw.db", _reactor())
+
+
+class TestSqliteDatabaseContract(StoreContract):
+    """The synchronous layer the admin CLI uses keeps the same contract."""
+
+    @pytest.fixture
+    def open_store(self, tmp_path):
+        return lambda: _SyncStore(SqliteDatabase(tmp_path / "smsgw.db"))
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "smsgw.db"
+
+
+@pytest.fixture
+def store(path):
+    store = SqliteStore(path, _reactor())
+    yield store
+    pytest_twisted.blockon(store.close())
+
+
+# --- money and schema ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("amount", "micro"), [
+    (Decimal(0), 0), (Decimal("0.1"), 100_000), (Decimal("0.000001"), 1),
+    (Decimal("-2.5"), -2_500_000), (Decimal("12.3400000"), 12_340_000), (7, 7_000_000),
+    (Decimal("9223372036854.775807"), 2**63 - 1),
+])
+def test_money_converts_exactly_to_micro_units_and_back(amount, micro):
+    assert to_micro(amount) == micro
+    assert from_micro(micro) == amount
+
+
+@pytest.mark.parametrize("amount", [
+    Decimal("0.0000001"), Decimal("1.2345678"), Decimal("NaN"), Decimal("sNaN"),
+    Decimal("Infinity"), Decimal("9223372036854.775808"), Decimal("1e40"),
+])
+def test_money_that_does_not_fit_micro_units_is_a_value_error(amount):
+    with pytest.raises(ValueError):
+        to_micro(amount)
+
+
+@pytest.mark.parametrize("amount", [0.1, "1", True])
+def test_money_must_be_decimal_or_int(amount):
+    with pytest.raises(TypeError):
+        to_micro(amount)
+
+
+def test_balances_are_stored_as_integer_micro_units(path):
+    with SqliteDatabase(path) as db:
+        db.add_account(make_account(balance="0.1"))
+        db.topup("acme", Decimal("0.2"))
+        row = db.connection.execute("SELECT balance, typeof(balance) FROM accounts").fetchone()
+    assert row == (300_000, "integer")
+
+
+def test_file_is_wal_with_full_sync_and_foreign_keys(path):
+    with SqliteDatabase(path) as db:
+        pragma = lambda name: db.connection.execute(f"PRAGMA {name}").fetchone()[0]
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 2  # FULL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 5000
+
+
+def test_migrations_are_recorded_once_and_not_reapplied(path):
+    newest = sqlite_ops.migrations()[-1][0]
+    for _ in range(2):
+        with SqliteDatabase(path) as db:
+            db.add_account(make_account(f"a{_}"))
+            versions = [r[0] for r in db.connection.execute("SELECT version FROM schema_version")]
+            assert versions == sorted(set(versions)) and versions[-1] == newest
+    with SqliteDatabase(path) as db:
+        assert len(db.list_accounts()) == 2
+
+
+def test_an_unusable_path_fails_when_the_store_is_created(tmp_path):
+    with pytest.raises(sqlite3.OperationalError):
+        SqliteStore(tmp_path / "no-such-dir" / "smsgw.db", _reactor())
+
+
+# --- group commit ----------------------------------------------------------------------------
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_writes_share_commits(store):
+    await store.add_account(make_account(balance="0"))
+    commits = store.commits
+    await defer.gatherResults([store.topup("acme", Decimal("0.01")) for _ in range(500)])
+    assert store.commits - commits < 50
+    assert (await store.get_account("acme")).balance == Decimal(5)
+
+
+@pytest_twisted.ensureDeferred
+async def test_results_reach_the_reactor_with_one_call_per_batch(path):
+    reactor = _reactor()
+    calls = []
+
+    class CountingReactor:
+        def callFromThread(self, f, *args):
+            calls.append(f)
+            reactor.callFromThread(f, *args)
+
+    store = SqliteStore(path, CountingReactor())
+    await store.add_account(make_account(balance="1000"))
+    await defer.gatherResults([
+        store.accept("acme", [make_message(str(n))], Decimal(1)) for n in range(300)
+    ])
+    assert len(calls) == store.batches < 30
+    await store.close()
+    assert len(calls) == store.batches + 1  # and one to say the store is closed
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_read_issued_after_a_write_sees_it(store):
+    await store.add_account(make_account(balance="1"))
+    store.topup("acme", Decimal(2))
+    store.accept("acme", [make_message("1")], Decimal("0.5"))
+    account, message = await defer.gatherResults([
+        store.get_account("acme"), store.get_message("1")
+    ])
+    assert account.balance == Decimal("2.5")
+    assert message is not None
+
+
+@pytest_twisted.ensureDeferred
+async def test_operations_after_close_fail_with_store_closed(store):
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.get_account("acme")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_transaction_lost_midway_fails_every_operation_of_its_batch(path):
+    conn = sqlite_ops.connect(path, 5.0)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    writer = GroupCommitWriter(conn, _reactor().callFromThread)
+
+    def insert(cur, x):
+        cur.execute("INSERT INTO t (x) VALUES (?)", (x,))
+
+    def lose(cur):
+        cur.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL or an I/O error
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def hold(cur):  # keeps the writer busy while the next batch queues up
+        started.set()
+        release.wait(5)
+
+    started, release = threading.Event(), threading.Event()
+    held = writer.submit(Op(hold, writes=False), ())
+    assert started.wait(5)
+    batch = [writer.submit(Op(insert, writes=True), (1,)),
+             writer.submit(Op(lose, writes=True), ()),
+             writer.submit(Op(insert, writes=True), (2,))]
+    release.set()
+    await held
+    results = await defer.DeferredList(batch, consumeErrors=True)
+    assert [ok for ok, _ in results] == [False, False, False]
+    assert all(f.check(sqlite3.OperationalError) for _, f in results)
+    await writer.submit(Op(insert, writes=True), (3,))  # the writer carries on
+    rows = await writer.submit(Op(lambda cur: cur.execute("SELECT x FROM t").fetchall(),
+                                  writes=False), ())
+    assert rows == [(3,)]
+    await writer.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_locked_too_long_fails_the_batch_and_the_store_recovers(path):
+    store = SqliteStore(path, _reactor(), busy_timeout=0.2)
+    await store.add_account(make_account(balance="1"))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for a while
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await store.topup("acme", Decimal(1))
+    other.execute("ROLLBACK")
+    other.close()
+    assert await store.topup("acme", Decimal(1)) == Decimal(2)
+    await store.close()
+
+
+# --- the admin CLI on the same file ----------------------------------------------------------
+
+@pytest_twisted.ensureDeferred
+async def test_cli_writes_while_the_store_is_busy_without_lock_errors(store, path):
+    """A second process-like SqliteDatabase writes while the gateway commits continuously."""
+    await store.add_account(make_account(balance="1000000"))
+    running = True
+    numbers = iter(range(10**9))
+
+    async def load():
+        while running:
+            await store.accept("acme", [make_message(str(next(numbers)))], Decimal("0.01"))
+
+    workers = [defer.ensureDeferred(load()) for _ in range(200)]
+
+    def cli():
+        with SqliteDatabase(path) as db:
+            db.add_account(make_account("from-cli", balance="0"))
+            for n in range(20):
+                assert db.get_account("from-cli").balance == Decimal("0.5") * n
+                assert db.get_account("acme") is not None  # reads interleave with writes
+                db.topup("from-cli", Decimal("0.5"))
+                time.sleep(0.01)
+            return db.settings_version()
+
+    version = await threads.deferToThread(cli)
+    running = False
+    await defer.gatherResults(workers)
+    assert (await store.get_account("from-cli")).balance == Decimal(10)
+    assert await store.settings_version() == version
+    assert store.commits > 20  # the store really was committing throughout
+
+
+# --- crash safety ----------------------------------------------------------------------------
+
+_CRASHING_GATEWAY = textwrap.dedent("""
+    import sys
+    from decimal import Decimal
+    from twisted.internet import reactor
+    from gateway.model import Address, Message
+    from gateway.storage.sqlite import SqliteStore
+
+    store = SqliteStore(sys.argv[1], reactor)
+    numbers = iter(range(1, 10**9))
+
+    def submit():
+        message_id = str(next(numbers))
+        m = Message(id=message_id, account="acme", source=Address(addr="A"),
+                    destination=Address(ton=1, npi=1, addr="359888"), body=b"x" * 100,
+                    price=Decimal("0.01"))
+        d = store.accept("acme", [m], Decimal("0.01"))
+
+        def acknowledged(ok):
+            assert ok
+            sys.stdout.write(message_id + "\\n")  # the submit_sm_resp
+            sys.stdout.flush()
+            submit()
+
+        def failed(f):
+            sys.stderr.write(f.getTraceback())
+            reactor.stop()
+
+        d.addCallbacks(acknowledged, failed)
+
+    reactor.callWhenRunning(lambda: [submit() for _ in range(64)])
+    reactor.run()
+""")
+
+
+def test_a_killed_gateway_loses_no_acknowledged_message(path):
+    with SqliteDatabase(path) as db:
+        db.add_account(make_account(balance="1000000"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_GATEWAY, str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    watchdog = threading.Timer(60, child.kill)
+    watchdog.start()
+    try:
+        acknowledged = []
+        while len(acknowledged) < 3000:
+            line = child.stdout.readline()
+            if not line:
+                break
+            acknowledged.append(line)
+        os.kill(child.pid, signal.SIGKILL)  # mid-run: commits are still in progress
+        out, err = child.communicate()
+    finally:
+        watchdog.cancel()
+    acknowledged += out.splitlines(keepends=True)
+    ids = [line.decode().strip() for line in acknowledged if line.endswith(b"\n")]
+    assert len(ids) >= 3000, err.decode()
+
+    with SqliteDatabase(path) as db:
+        missing = [i for i in ids if db.get_message(i) is None]
+        stored = db.connection.execute("SELECT count(*) FROM messages").fetchone()[0]
+        balance = db.get_account("acme").balance
+    assert missing == []
+    assert stored >= len(ids)
+    assert balance == Decimal(1000000) - Decimal("0.01") * stored
+
+
+def test_recovery_and_outbox_queries_seek_their_indexes(path):
+    with SqliteDatabase(path) as db:
+        def plan(sql, args):
+            rows = db.connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+            return " ".join(r[3] for r in rows)
+
+        assert "SEARCH messages USING INDEX messages_unfinished" in plan(
+            sqlite_ops._UNFINISHED_SAME_LENGTH, (2, "10", 5))
+        assert "SEARCH messages USING INDEX messages_unfinished" in plan(
+            sqlite_ops._UNFINISHED_LONGER, (2, 5))
+        assert "SEARCH outbox USING INDEX outbox_account" in plan(
+            sqlite_ops._PENDING_OUTBOX, ("acme", 0, 5))
