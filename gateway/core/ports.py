@@ -84,8 +84,9 @@ class OutcomeSink(Protocol):
     """Where connectors report what became of a message."""
 
     def message_final(
-        self, message_id: str, state: MessageState, error_code: int, done_at: float
-    ) -> None: ...
+        self, message: Message, state: MessageState, error_code: int, done_at: float
+    ) -> None:
+        """`message` reached final `state`; the sink records it and queues its receipt."""
 
 
 class Connector(Protocol):

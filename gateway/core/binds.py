@@ -1,0 +1,74 @@
+"""Registry of live binds per account, and the channel interface the fan-out pushes through."""
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+from twisted.internet.defer import Deferred
+
+from gateway.model import BindKind, OutboxItem
+
+
+class DeliveryChannel(Protocol):
+    """A live bind seen from the core: SMPP sessions implement it in transport/."""
+
+    account: str
+    kind: BindKind
+
+    def load(self) -> int:
+        """Requests sent on this bind and not yet answered: its traffic right now."""
+
+    def has_room(self) -> bool:
+        """False while the bind's window of unanswered server PDUs is full."""
+
+    def deliver(self, item: OutboxItem) -> Deferred[int]:
+        """Send the item; fire with the response's command_status, or fail if the
+        bind goes away or the peer does not answer in time."""
+
+
+class BindRegistry:
+    def __init__(self) -> None:
+        self._by_account: dict[str, list[DeliveryChannel]] = {}
+
+    def add(self, channel: DeliveryChannel) -> None:
+        self._by_account.setdefault(channel.account, []).append(channel)
+
+    def remove(self, channel: DeliveryChannel) -> None:
+        channels = self._by_account.get(channel.account)
+        if channels and channel in channels:
+            channels.remove(channel)
+            if not channels:
+                del self._by_account[channel.account]
+
+    def count(self, account: str) -> int:
+        return len(self._by_account.get(account, ()))
+
+    def receivers(self, account: str) -> list[DeliveryChannel]:
+        return [c for c in self._by_account.get(account, ()) if c.kind.can_receive]
+
+    def least_busy_receiver(self, account: str) -> DeliveryChannel | None:
+        """The receiver-capable bind with room and the least traffic right now.
+
+        Ties go to the bind that has waited longest (the list is rotated on each
+        pick), so equal binds share the load instead of the first taking it all.
+        """
+        channels = self._by_account.get(account)
+        if not channels:
+            return None
+        best = None
+        best_load = 0
+        for channel in channels:
+            if channel.kind.can_receive and channel.has_room():
+                load = channel.load()
+                if best is None or load < best_load:
+                    best, best_load = channel, load
+        if best is not None and len(channels) > 1:
+            channels.remove(best)
+            channels.append(best)
+        return best
+
+    def accounts(self) -> list[str]:
+        return list(self._by_account)
+
+    def __iter__(self) -> Iterator[DeliveryChannel]:
+        for channels in list(self._by_account.values()):
+            yield from list(channels)

@@ -1,0 +1,68 @@
+"""Building the delivery receipt for a message that reached a final state (D1, D2)."""
+from __future__ import annotations
+
+from gateway.model import Address, DeliveryKind, Message, MessageState, NewOutboxItem
+from gateway.smpp.constants import (
+    ESM_TYPE_DELIVERY_RECEIPT,
+    ESM_UDHI,
+    REGDLV_RECEIPT_ALWAYS,
+    REGDLV_RECEIPT_MASK,
+    REGDLV_RECEIPT_ON_FAILURE,
+)
+from gateway.smpp.receipt import format_receipt
+from gateway.text.encoding import decode_body
+from gateway.text.udh import UdhError, parse_udh
+
+GSM_NETWORK_TYPE = 0x03  # network_error_code TLV: network type octet for GSM
+
+
+def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
+    mode = registered_delivery & REGDLV_RECEIPT_MASK
+    if mode == REGDLV_RECEIPT_ALWAYS:
+        return True
+    return mode == REGDLV_RECEIPT_ON_FAILURE and state is not MessageState.DELIVERED
+
+
+def message_text(message: Message) -> str:
+    """The message's text as the customer wrote it, without its UDH."""
+    body = message.body
+    if message.esm_class & ESM_UDHI:
+        try:
+            _, body = parse_udh(body)
+        except UdhError:
+            pass
+    return decode_body(body, message.data_coding)
+
+
+def receipt_for(
+    message: Message, state: MessageState, error_code: int, done_at: float
+) -> NewOutboxItem:
+    delivered = message.parts if state is MessageState.DELIVERED else 0
+    text = format_receipt(
+        message_id=message.id,
+        sub=message.parts,
+        dlvrd=delivered,
+        submit_date=message.submitted_at,
+        done_date=done_at,
+        stat=state.receipt_stat,
+        err=error_code,
+        text=message_text(message)[:20],
+    )
+    network_error = (
+        bytes((GSM_NETWORK_TYPE,)) + error_code.to_bytes(2, "big") if error_code else None
+    )
+    return NewOutboxItem(
+        account=message.account,
+        kind=DeliveryKind.RECEIPT,
+        # a receipt travels back: from the handset to the original sender
+        source=Address(ton=message.destination.ton, npi=message.destination.npi,
+                       addr=message.destination.addr),
+        destination=message.source,
+        body=text.encode("ascii", "replace"),
+        esm_class=ESM_TYPE_DELIVERY_RECEIPT,
+        data_coding=0,
+        message_id=message.id,
+        message_state=int(state),
+        network_error_code=network_error,
+        created_at=done_at,
+    )

@@ -1,0 +1,206 @@
+"""The single submit path: validate → price → debit → store → route (R1, S11, S12).
+
+Both front-ends call `Router.submit`; connectors report outcomes to
+`Router.message_final`, which records the final state and hands the receipt
+to the delivery fan-out. Nothing is acknowledged before the store commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from gateway.core.delivery import Delivery
+from gateway.core.ids import MessageIdGenerator
+from gateway.core.ports import Connector, Store
+from gateway.core.receipts import receipt_for, wants_receipt
+from gateway.core.validation import SubmitRejected, validate_submit
+from gateway.model import Account, Message, MessageState, SubmitRequest
+from gateway.smpp.constants import ESM_UDHI, CommandStatus
+from gateway.text.parts import count_parts_bytes
+
+log = Logger()
+
+MAX_MESSAGE_ID_LENGTH = 20
+RECOVERY_PAGE = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pricing:
+    """One price per SMS part for now; price tables by destination come with the HTTP issue."""
+
+    price_per_part: Decimal = Decimal("0.05")
+
+    def price(self, account: Account, message_parts: int) -> Decimal:
+        return self.price_per_part * message_parts
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        ids: MessageIdGenerator,
+        pricing: Pricing,
+        connector: Connector,
+        delivery: Delivery,
+        clock: IReactorTime,
+        dispatch_retry_delay: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._pricing = pricing
+        self._connector = connector
+        self._delivery = delivery
+        self._clock = clock
+        self._retry_delay = dispatch_retry_delay
+        self._scheduled: dict[str, IDelayedCall] = {}
+        self._in_flight: set[Deferred] = set()
+
+    # --- the submit path ---------------------------------------------------------------------
+    def submit(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
+        """Fire with the stored Message, or fail with SubmitRejected (nothing stored or charged)."""
+        now = self._clock.seconds()
+        try:
+            times = validate_submit(request, now)
+            parts = self._count_parts(request)
+        except SubmitRejected as rejected:
+            return Deferred.fromFailure(rejected)
+        price = self._pricing.price(account, parts)
+        message = Message(
+            id=self._ids.next_id(),
+            account=account.system_id,
+            source=request.source,
+            destination=request.destination,
+            body=request.body,
+            data_coding=request.data_coding,
+            esm_class=request.esm_class,
+            protocol_id=request.protocol_id,
+            priority=request.priority,
+            registered_delivery=request.registered_delivery,
+            parts=parts,
+            price=price,
+            state=MessageState.SCHEDULED if times.scheduled_at else MessageState.ENROUTE,
+            submitted_at=now,
+            scheduled_at=times.scheduled_at,
+            expires_at=times.expires_at,
+            connector=self._connector.name,
+        )
+        d = self._track(self._store.accept(account.system_id, [message], price))
+        d.addCallback(self._accepted, message)
+        return d
+
+    def _accepted(self, ok: bool, message: Message) -> Message:
+        if not ok:
+            raise SubmitRejected(
+                CommandStatus.ESME_RINVBALANCE,
+                f"balance of {message.account} cannot cover {message.price}", "balance")
+        self._route(message)
+        return message
+
+    @staticmethod
+    def _count_parts(request: SubmitRequest) -> int:
+        if not request.from_payload:
+            return 1  # one short_message is one SMS on the air
+        return count_parts_bytes(
+            request.body, request.data_coding, bool(request.esm_class & ESM_UDHI))
+
+    # --- routing -----------------------------------------------------------------------------
+    def _route(self, message: Message) -> None:
+        if message.scheduled_at is not None:
+            delay = message.scheduled_at - self._clock.seconds()
+            if delay > 0:
+                self._scheduled[message.id] = self._clock.callLater(
+                    delay, self._scheduled_due, message)
+                return
+        self._dispatch(message)
+
+    def _scheduled_due(self, message: Message) -> None:
+        self._scheduled.pop(message.id, None)
+        self._dispatch(message)
+
+    def _dispatch(self, message: Message) -> None:
+        now = self._clock.seconds()
+        if message.expires_at is not None and now >= message.expires_at:
+            self.message_final(message, MessageState.EXPIRED, 0, now)
+            return
+        d = self._connector.send(message)
+        d.addErrback(self._dispatch_failed, message)
+
+    def _dispatch_failed(self, failure, message: Message) -> None:
+        log.failure("connector {connector} refused {id}; retrying in {delay}s", failure,
+                    connector=self._connector.name, id=message.id, delay=self._retry_delay)
+        self._clock.callLater(self._retry_delay, self._dispatch, message)
+
+    # --- outcomes (OutcomeSink) --------------------------------------------------------------
+    def message_final(
+        self, message: Message, state: MessageState, error_code: int, done_at: float
+    ) -> None:
+        outbox = (
+            receipt_for(message, state, error_code, done_at)
+            if wants_receipt(message.registered_delivery, state)
+            else None
+        )
+        d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
+        d.addCallback(self._finished)
+        d.addErrback(lambda f: log.failure("recording the final state of {id} failed", f,
+                                           id=message.id))
+
+    def _finished(self, item) -> None:
+        if item is not None:
+            self._delivery.enqueue(item)
+
+    # --- query_sm ----------------------------------------------------------------------------
+    def query(self, account: Account, message_id: str) -> Deferred[Message]:
+        """The account's own message, or SubmitRejected(RINVMSGID / RQUERYFAIL)."""
+        if not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.isdigit():
+            return Deferred.fromFailure(SubmitRejected(
+                CommandStatus.ESME_RINVMSGID, f"{message_id!r} is not a message id", "message_id"))
+
+        def found(message: Message | None) -> Message:
+            if message is None or message.account != account.system_id:
+                raise SubmitRejected(
+                    CommandStatus.ESME_RQUERYFAIL, f"no message {message_id} for this account",
+                    "message_id")
+            return message
+
+        return self._store.get_message(message_id).addCallback(found)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def recover(self) -> int:
+        """Re-dispatch every message that was accepted but never reached a final state
+        (the simulator and in-flight work do not survive a crash; the store does)."""
+        count = 0
+        after = ""
+        while True:
+            page = await self._store.unfinished_messages(after, RECOVERY_PAGE)
+            for message in page:
+                self._route(message)
+            count += len(page)
+            if len(page) < RECOVERY_PAGE:
+                return count
+            after = page[-1].id
+
+    def drain(self) -> Deferred:
+        """Fire when every store operation started so far has completed."""
+        if not self._in_flight:
+            return succeed(None)
+        return DeferredList(list(self._in_flight), consumeErrors=True)
+
+    def stop(self) -> None:
+        for call in self._scheduled.values():
+            if call.active():
+                call.cancel()
+        self._scheduled.clear()
+
+    def _track(self, d: Deferred) -> Deferred:
+        self._in_flight.add(d)
+
+        def done(result):
+            self._in_flight.discard(d)
+            return result
+
+        return d.addBoth(done)
