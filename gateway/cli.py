@@ -1,0 +1,248 @@
+"""`smsgw`: the admin CLI. Works on the same store as the running gateway, which picks
+changes up within seconds (balances at once: they live only in the store)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Sequence
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.core.passwords import hash_password
+from gateway.core.ports import AccountExists, UnknownAccount
+from gateway.model import Account
+from gateway.storage.sqlite import SqliteDatabase
+
+MAX_SYSTEM_ID = 15  # SMPP C-octet string of 16
+MAX_PASSWORD = 8  # SMPP C-octet string of 9
+
+
+class CliError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, {"data_dir": args.data_dir})
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = SqliteDatabase(str(config.database_path))
+        try:
+            return args.handler(db, config, args)
+        finally:
+            db.close()
+    except (CliError, ConfigError) as e:
+        print(f"smsgw: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsgw", description="Administer an smsgw gateway.")
+    parser.add_argument("--config", "-c", help="TOML configuration (same as twistd smsgw)")
+    parser.add_argument("--data-dir", "-d", help="data directory (default ./smsgw-data)")
+    top = parser.add_subparsers(dest="area", required=True)
+    account = top.add_parser("account", help="customer accounts").add_subparsers(
+        dest="command", required=True)
+
+    add = account.add_parser("add", help="create an account")
+    add.add_argument("system_id")
+    add.add_argument("--password", required=True)
+    add.add_argument("--balance", type=_decimal, default=Decimal(0))
+    _limit_options(add)
+    add.set_defaults(handler=_add)
+
+    listing = account.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_list)
+
+    show = account.add_parser("show", help="show one account")
+    show.add_argument("system_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+
+    topup = account.add_parser("topup", help="add to an account's balance (negative corrects)")
+    topup.add_argument("system_id")
+    topup.add_argument("amount", type=_decimal)
+    topup.set_defaults(handler=_topup)
+
+    change = account.add_parser("set", help="change an account's settings")
+    change.add_argument("system_id")
+    change.add_argument("--password")
+    _limit_options(change)
+    change.add_argument("--clear-allow-ip", action="store_true",
+                        help="remove the IP allow-list (any address may bind)")
+    state = change.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    state.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    change.set_defaults(handler=_set)
+    return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-binds", type=_positive_int, help="simultaneous binds (default 2)")
+    parser.add_argument("--throughput", type=_non_negative_float,
+                        help="submit_sm per second per session, 0 = unlimited (default 5)")
+    parser.add_argument("--window", type=_positive_int,
+                        help="unanswered deliver_sm per session (default 10)")
+    parser.add_argument("--allow-ip", action="append", type=_cidr, metavar="CIDR",
+                        help="allow binds from this network (repeatable; default: any)")
+
+
+def _add(db: SqliteDatabase, config: Config, args) -> int:
+    _check_credentials(args.system_id, args.password)
+    defaults = config.accounts
+    account = Account(
+        system_id=args.system_id,
+        password_hash=hash_password(args.password),
+        max_binds=args.max_binds or defaults.max_binds,
+        throughput=defaults.throughput if args.throughput is None else args.throughput,
+        window=args.window or defaults.window,
+        allow_ips=tuple(args.allow_ip or ()),
+    )
+    if args.balance < 0:
+        raise CliError("--balance must not be negative")
+    try:
+        db.add_account(account)
+        if args.balance:
+            db.topup(args.system_id, args.balance)
+    except AccountExists:
+        raise CliError(f"account {args.system_id!r} already exists") from None
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    print(f"account {args.system_id} created")
+    _print_account(db.get_account(args.system_id), as_json=False)
+    return 0
+
+
+def _list(db: SqliteDatabase, config: Config, args) -> int:
+    accounts = db.list_accounts()
+    if args.json:
+        print(json.dumps([_as_dict(a) for a in accounts], indent=2))
+        return 0
+    print(f"{'system_id':<16}{'balance':>14}  {'binds':>5}  {'tput/s':>7}  {'window':>6}  state")
+    for a in accounts:
+        print(f"{a.system_id:<16}{a.balance:>14}  {a.max_binds:>5}  {_tput(a):>7}  "
+              f"{a.window:>6}  {'enabled' if a.enabled else 'disabled'}")
+    return 0
+
+
+def _show(db: SqliteDatabase, config: Config, args) -> int:
+    _print_account(_existing(db, args.system_id), as_json=args.json)
+    return 0
+
+
+def _topup(db: SqliteDatabase, config: Config, args) -> int:
+    try:
+        balance = db.topup(args.system_id, args.amount)
+    except UnknownAccount:
+        raise CliError(f"no account {args.system_id!r}") from None
+    except ValueError as e:  # more decimals than the store keeps
+        raise CliError(str(e)) from None
+    print(f"balance of {args.system_id}: {balance}")
+    return 0
+
+
+def _set(db: SqliteDatabase, config: Config, args) -> int:
+    account = _existing(db, args.system_id)
+    changes: dict = {}
+    if args.password is not None:
+        _check_credentials(args.system_id, args.password)
+        changes["password_hash"] = hash_password(args.password)
+    for name in ("max_binds", "throughput", "window", "enabled"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.clear_allow_ip:
+        changes["allow_ips"] = ()
+    if args.allow_ip:
+        changes["allow_ips"] = tuple(args.allow_ip)
+    if not changes:
+        raise CliError("nothing to change: give at least one option")
+    db.update_account(dataclasses.replace(account, **changes))
+    print(f"account {args.system_id} updated")
+    _print_account(db.get_account(args.system_id), as_json=False)
+    return 0
+
+
+def _existing(db: SqliteDatabase, system_id: str) -> Account:
+    account = db.get_account(system_id)
+    if account is None:
+        raise CliError(f"no account {system_id!r}")
+    return account
+
+
+def _print_account(account: Account, *, as_json: bool) -> None:
+    data = _as_dict(account)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        print(f"  {key:<11} {value}")
+
+
+def _as_dict(account: Account) -> dict:
+    return {
+        "system_id": account.system_id,
+        "balance": str(account.balance),
+        "max_binds": account.max_binds,
+        "throughput": account.throughput,
+        "window": account.window,
+        "allow_ips": list(account.allow_ips),
+        "enabled": account.enabled,
+    }
+
+
+def _tput(account: Account) -> str:
+    return "unlim" if account.throughput == 0 else f"{account.throughput:g}"
+
+
+def _check_credentials(system_id: str, password: str) -> None:
+    if not 1 <= len(system_id) <= MAX_SYSTEM_ID or not system_id.isascii():
+        raise CliError(f"system_id must be 1-{MAX_SYSTEM_ID} ASCII characters")
+    if not 1 <= len(password) <= MAX_PASSWORD or not password.isascii():
+        raise CliError(f"password must be 1-{MAX_PASSWORD} ASCII characters (an SMPP limit)")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or CIDR network") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

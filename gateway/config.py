@@ -1,0 +1,208 @@
+"""Configuration: TOML file + command-line overrides → frozen dataclasses.
+
+Every error names the offending key (e.g. `smpp.port`), and unknown keys are
+errors too, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from gateway.connectors.simulator import OutcomeRule, SimulatorConfig
+from gateway.core.delivery import DeliveryConfig
+from gateway.smpp.constants import STATE_BY_RECEIPT_STAT
+
+
+class ConfigError(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"configuration key {key!r}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmppConfig:
+    host: str = "0.0.0.0"
+    port: int = 2775
+    tls_port: int = 2776
+    tls_cert: str = ""
+    tls_key: str = ""
+    system_id: str = "smsgw"
+    bind_timeout: float = 10.0
+    response_timeout: float = 60.0
+    enquire_link_interval: float = 30.0
+    max_pdu_size: int = 65536
+    max_pending_submits: int = 1000  # per session, answered but not yet stored
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountDefaults:
+    max_binds: int = 2
+    throughput: float = 5.0
+    window: int = 10
+    demo_balance: Decimal = Decimal("100")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    data_dir: Path = Path("smsgw-data")
+    node_id: int = 0
+    price_per_part: Decimal = Decimal("0.05")
+    database: str = ""  # SQLite file; default <data_dir>/smsgw.db
+    smpp: SmppConfig = field(default_factory=SmppConfig)
+    accounts: AccountDefaults = field(default_factory=AccountDefaults)
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    receipts: DeliveryConfig = field(default_factory=DeliveryConfig)
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database) if self.database else self.data_dir / "smsgw.db"
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read `path` (TOML) if given, then apply dotted-key `overrides` (e.g. {'smpp.port': 2775})."""
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except OSError as e:
+            raise ConfigError("--config", f"cannot read {path}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError("--config", f"{path} is not valid TOML: {e}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = raw
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return _build(raw)
+
+
+def _build(raw: dict[str, Any]) -> Config:
+    top = dict(raw)
+    sections = {
+        "smpp": _section(top.pop("smpp", {}), SmppConfig, "smpp"),
+        "accounts": _section(top.pop("accounts", {}), AccountDefaults, "accounts"),
+        "simulator": _simulator(top.pop("simulator", {})),
+        "receipts": _section(top.pop("receipts", {}), DeliveryConfig, "receipts"),
+    }
+    config = _section(top, Config, "", extra=sections)
+    _check(config)
+    return config
+
+
+def _section(raw: Any, cls: type, prefix: str, extra: dict[str, Any] | None = None):
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix, "must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = dict(extra or {})
+    for key, value in raw.items():
+        name = f"{prefix}.{key}" if prefix else key
+        f = known.get(key)
+        if f is None or key in values:
+            raise ConfigError(name, "unknown key")
+        values[key] = _coerce(name, value, str(f.type))
+    return cls(**values)
+
+
+def _coerce(name: str, value: Any, type_name: str) -> Any:
+    """Check a TOML value against the field's annotation (a string: annotations are lazy)."""
+    base = type_name.replace(" | None", "")
+    if value is None or (isinstance(value, bool) and base not in ("bool",)):
+        if base != "bool":
+            raise ConfigError(name, f"must be {_DESCRIPTION.get(base, base)}")
+    if base == "Path" and isinstance(value, str):
+        return Path(value)
+    if base == "Decimal" and isinstance(value, (int, float, str)):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ConfigError(name, f"{value!r} is not a number") from None
+        if number.is_finite():
+            return number
+    if base == "bool" and isinstance(value, bool):
+        return value
+    if base == "int" and isinstance(value, int):
+        return value
+    if base == "float" and isinstance(value, (int, float)):
+        return float(value)
+    if base == "str" and isinstance(value, str):
+        return value
+    raise ConfigError(name, f"must be {_DESCRIPTION.get(base, 'set in its own table')}")
+
+
+_DESCRIPTION = {
+    "Path": "a path string", "Decimal": "a number", "bool": "true or false",
+    "int": "an integer", "float": "a number", "str": "a string",
+}
+
+
+def _simulator(raw: Any) -> SimulatorConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("simulator", "must be a table")
+    raw = dict(raw)
+    rules_raw = raw.pop("outcomes", [])
+    if not isinstance(rules_raw, list):
+        raise ConfigError("simulator.outcomes", "must be an array of tables ([[simulator.outcomes]])")
+    rules = []
+    for i, rule in enumerate(rules_raw):
+        key = f"simulator.outcomes[{i}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(key, "must be a table")
+        rule = dict(rule)
+        stat = rule.pop("state", None)
+        if not isinstance(stat, str) or stat.upper() not in STATE_BY_RECEIPT_STAT:
+            raise ConfigError(f"{key}.state", "must be one of DELIVRD, UNDELIV, EXPIRED, "
+                                              "REJECTD, DELETED, UNKNOWN, ACCEPTD")
+        state = STATE_BY_RECEIPT_STAT[stat.upper()]
+        if not state.is_final:
+            raise ConfigError(f"{key}.state", "must be a final state")
+        parsed = _section(rule, OutcomeRule, key, extra={"state": state})
+        if not 0 <= parsed.percent <= 100:
+            raise ConfigError(f"{key}.percent", "must be between 0 and 100")
+        rules.append(parsed)
+    config = _section(raw, SimulatorConfig, "simulator", extra={"rules": tuple(rules)})
+    if config.delay < 0:
+        raise ConfigError("simulator.delay", "must not be negative")
+    return config
+
+
+def _check(config: Config) -> None:
+    smpp = config.smpp
+    for key, port in (("smpp.port", smpp.port), ("smpp.tls_port", smpp.tls_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(key, f"{port} is not a TCP port")
+    if bool(smpp.tls_cert) != bool(smpp.tls_key):
+        missing = "smpp.tls_key" if smpp.tls_cert else "smpp.tls_cert"
+        raise ConfigError(missing, "TLS needs both a certificate and a key")
+    for key in ("tls_cert", "tls_key"):
+        path = getattr(smpp, key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"smpp.{key}", f"no such file: {path}")
+    if smpp.max_pdu_size < 16 or smpp.max_pdu_size > 16 * 1024 * 1024:
+        raise ConfigError("smpp.max_pdu_size", "must be between 16 and 16777216")
+    if not 1 <= len(smpp.system_id) <= 15:
+        raise ConfigError("smpp.system_id", "must be 1-15 characters")
+    for key in ("bind_timeout", "response_timeout", "enquire_link_interval"):
+        if getattr(smpp, key) < 0:
+            raise ConfigError(f"smpp.{key}", "must not be negative")
+    if not 0 <= config.node_id <= 1023:
+        raise ConfigError("node_id", "must be 0-1023")
+    if config.price_per_part < 0:
+        raise ConfigError("price_per_part", "must not be negative")
+    if config.accounts.max_binds < 1:
+        raise ConfigError("accounts.max_binds", "must be at least 1")
+    if config.accounts.window < 1:
+        raise ConfigError("accounts.window", "must be at least 1")
+    if config.accounts.throughput < 0:
+        raise ConfigError("accounts.throughput", "must not be negative (0 = unlimited)")
+    if config.receipts.expiry <= 0:
+        raise ConfigError("receipts.expiry", "must be positive")

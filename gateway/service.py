@@ -1,0 +1,190 @@
+"""The gateway as a Twisted service: wires store, core, connector and listeners together,
+and takes them down in order (unbind, drain, close the store)."""
+from __future__ import annotations
+
+import secrets
+import string
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from twisted.application.service import MultiService
+from twisted.internet import ssl
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from gateway.config import Config
+from gateway.connectors.simulator import SimulatorConnector
+from gateway.core.accounts import Authenticator
+from gateway.core.binds import BindRegistry
+from gateway.core.delivery import Delivery
+from gateway.core.ids import MessageIdGenerator
+from gateway.core.passwords import hash_password
+from gateway.core.router import Pricing, Router
+from gateway.model import Account
+from gateway.storage.sqlite import SqliteStore
+from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
+
+log = Logger()
+
+SETTINGS_POLL_INTERVAL = 2.0
+UNBIND_TIMEOUT = 5.0
+DEMO_SYSTEM_ID = "demo"
+
+
+class GatewayService(MultiService):
+    def __init__(self, config: Config, reactor, out: TextIO | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.reactor = reactor
+        self.out = out or sys.stdout
+        self.ready: Deferred | None = None
+        self.store: SqliteStore | None = None
+        self.smsc: SmscServer | None = None
+        self.router: Router | None = None
+        self.ports: list = []
+        self._watcher: LoopingCall | None = None
+        self._settings_version = -1
+
+    def startService(self) -> None:
+        super().startService()
+        self.ready = ensureDeferred(self._start())
+        self.ready.addErrback(self._start_failed)
+
+    def _start_failed(self, failure) -> None:
+        log.failure("smsgw could not start", failure)
+        print(f"smsgw could not start: {failure.getErrorMessage()}", file=sys.stderr)
+        if self.reactor.running:
+            self.reactor.stop()
+        return failure
+
+    async def _start(self) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store = SqliteStore(str(config.database_path), self.reactor)
+        ids = MessageIdGenerator(config.node_id, self.reactor.seconds,
+                                 await store.last_message_id())
+        binds = BindRegistry()
+        delivery = Delivery(store, binds, self.reactor, config.receipts)
+        self.simulator = SimulatorConnector(config.simulator, None, self.reactor)
+        self.router = router = Router(
+            store=store, ids=ids, pricing=Pricing(price_per_part=config.price_per_part),
+            connector=self.simulator, delivery=delivery, clock=self.reactor)
+        self.simulator.set_sink(router)
+        self.delivery = delivery
+        await self._ensure_demo_account(store)
+        smpp = config.smpp
+        self.smsc = SmscServer(
+            settings=SmscSettings(
+                session=smsc_session_config(
+                    bind_timeout=smpp.bind_timeout,
+                    response_timeout=smpp.response_timeout,
+                    enquire_link_interval=smpp.enquire_link_interval,
+                    window=config.accounts.window,
+                    max_pdu_size=smpp.max_pdu_size,
+                    system_id=smpp.system_id,
+                ),
+                max_pending_submits=smpp.max_pending_submits,
+            ),
+            clock=self.reactor,
+            authenticator=Authenticator(store, binds, self.reactor),
+            router=router, binds=binds, delivery=delivery,
+        )
+        recovered = await router.recover()
+        if recovered:
+            log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
+        delivery.start()
+        await self._listen()
+        self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
+        self._watcher.clock = self.reactor
+        self._watcher.start(SETTINGS_POLL_INTERVAL, now=False)
+
+    async def _listen(self) -> None:
+        smpp = self.config.smpp
+        endpoint_cls = TCP6ServerEndpoint if ":" in smpp.host else TCP4ServerEndpoint
+        plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
+        self.ports.append(await plain.listen(self.smsc))
+        log.info("SMPP listening on {host}:{port}", host=smpp.host, port=self.ports[-1].getHost().port)
+        if smpp.tls_enabled:
+            context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
+            secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
+            self.ports.append(await secure.listen(self.smsc))
+            log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
+                     port=self.ports[-1].getHost().port)
+
+    async def _ensure_demo_account(self, store: SqliteStore) -> None:
+        if await store.list_accounts():
+            return
+        alphabet = string.ascii_letters + string.digits
+        password = "".join(secrets.choice(alphabet) for _ in range(8))  # SMPP allows 8
+        defaults = self.config.accounts
+        await store.add_account(Account(
+            system_id=DEMO_SYSTEM_ID, password_hash=hash_password(password),
+            max_binds=defaults.max_binds, throughput=defaults.throughput,
+            window=defaults.window))
+        await store.topup(DEMO_SYSTEM_ID, defaults.demo_balance)
+        banner = (
+            "\n" + "=" * 64 +
+            f"\n smsgw demo account created\n   system_id: {DEMO_SYSTEM_ID}\n"
+            f"   password:  {password}\n   balance:   {defaults.demo_balance}\n"
+            f"   SMPP:      {self.config.smpp.host}:{self.config.smpp.port}\n" + "=" * 64
+        )
+        print(banner, file=self.out, flush=True)
+        log.info("demo account {system_id!r} created", system_id=DEMO_SYSTEM_ID)
+
+    async def _watch_settings(self) -> None:
+        """Apply admin changes (CLI, other nodes) to live sessions without a restart."""
+        try:
+            version = await self.store.settings_version()
+        except Exception:
+            log.failure("reading the settings version failed")
+            return
+        if version == self._settings_version:
+            return
+        first = self._settings_version < 0
+        self._settings_version = version
+        if first:
+            return
+        bound = {p.account for p in self.smsc.connections if p.account}
+        fresh = {system_id: await self.store.get_account(system_id) for system_id in bound}
+        self.smsc.refresh_accounts(fresh)
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        return ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        if self.ready is not None and not self.ready.called:
+            await self.ready
+        if self._watcher is not None and self._watcher.running:
+            self._watcher.stop()
+        for port in self.ports:
+            await port.stopListening()
+        self.ports.clear()
+        if self.smsc is not None:
+            await self.smsc.unbind_all(UNBIND_TIMEOUT)
+        if self.router is not None:
+            self.router.stop()
+            self.simulator.stop()
+            self.delivery.stop()
+            await self.router.drain()
+        if self.store is not None:
+            await self.store.close()
+
+
+def tls_context(cert_path: Path, key_path: Path) -> ssl.CertificateOptions:
+    """TLS 1.2+ server context from PEM files (the cert file may carry the chain)."""
+    pem = cert_path.read_bytes()
+    blocks = [b + b"-----END CERTIFICATE-----\n"
+              for b in pem.split(b"-----END CERTIFICATE-----") if b"BEGIN CERTIFICATE" in b]
+    key = ssl.KeyPair.load(key_path.read_bytes(), ssl.FILETYPE_PEM)
+    leaf = ssl.PrivateCertificate.load(blocks[0], key, ssl.FILETYPE_PEM)
+    chain = [ssl.Certificate.loadPEM(b).original for b in blocks[1:]]
+    return ssl.CertificateOptions(
+        privateKey=leaf.privateKey.original,
+        certificate=leaf.original,
+        extraCertChain=chain,
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+    )

@@ -1,0 +1,46 @@
+"""`twistd smsgw`: command-line options and makeService, the one place that reads config."""
+from __future__ import annotations
+
+from twisted.application.service import IService
+from twisted.python import usage
+
+from gateway.config import Config, ConfigError, load_config
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = ("Run the smsgw SMS gateway. With no options it runs on the embedded default: "
+                "SQLite in ./smsgw-data, the built-in SMSC simulator, SMPP on port 2775.")
+    optParameters = [
+        ["config", "c", None, "TOML configuration file (see README)."],
+        ["data-dir", "d", None, "Directory for the SQLite store (default ./smsgw-data)."],
+        ["smpp-port", None, None, "SMPP plain TCP port (default 2775).", int],
+        ["tls-port", None, None, "SMPP over TLS port (default 2776).", int],
+        ["tls-cert", None, None, "PEM certificate (chain) enabling the TLS listener."],
+        ["tls-key", None, None, "PEM private key for --tls-cert."],
+    ]
+
+    def postOptions(self) -> None:
+        try:
+            self.gateway_config = options_to_config(self)
+        except ConfigError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+def options_to_config(options: usage.Options) -> Config:
+    return load_config(options["config"], {
+        "data_dir": options["data-dir"],
+        "smpp.port": options["smpp-port"],
+        "smpp.tls_port": options["tls-port"],
+        "smpp.tls_cert": options["tls-cert"],
+        "smpp.tls_key": options["tls-key"],
+    })
+
+
+def makeService(options: Options) -> IService:
+    from twisted.internet import reactor
+
+    from gateway.service import GatewayService
+
+    config = getattr(options, "gateway_config", None) or options_to_config(options)
+    return GatewayService(config, reactor)

@@ -1,0 +1,170 @@
+"""Twisted Protocol ↔ sans-I/O Session: bytes in, events out, one timer re-armed from
+the session's next deadline. Role-specific behaviour lives in subclasses."""
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from gateway.smpp.events import (
+    BindTimedOut,
+    CloseConnection,
+    ProtocolViolation,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Unbound,
+)
+from gateway.smpp.session import Session, SessionConfig
+
+log = Logger()
+
+# How long a closing connection may take to flush before it is aborted: a peer
+# that stops reading must not keep the socket (and its buffer) forever.
+CLOSE_GRACE = 5.0
+
+
+class SmppProtocol(Protocol):
+    """Drives a Session; subclasses implement request_received / response_received."""
+
+    def __init__(self, session_config: SessionConfig, clock: IReactorTime) -> None:
+        self.session_config = session_config
+        self.clock = clock
+        self.session: Session | None = None
+        self.closed = False
+        self._closing = False
+        self._timer: IDelayedCall | None = None
+        self._abort_timer: IDelayedCall | None = None
+        self.when_closed: Deferred[None] = Deferred()
+
+    # --- hooks for subclasses ----------------------------------------------------------------
+    def request_received(self, pdu: Any) -> None:
+        raise NotImplementedError
+
+    def response_received(self, event: ResponseReceived) -> None:
+        """A response to a request we sent; `event.context` is what send_request was given."""
+
+    def session_unbound(self, by_peer: bool) -> None:
+        """The session ended by unbind (ours or theirs)."""
+
+    def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
+        """The connection is gone; `unanswered` are our requests that got no response."""
+
+    # --- sending -----------------------------------------------------------------------------
+    def send_request(self, pdu: Any, context: Any = None) -> int:
+        """Send a request (may raise WindowFull or SessionUsageError)."""
+        assert self.session is not None
+        sequence = self.session.send_request(pdu, self.clock.seconds(), context)
+        self._flush()
+        return sequence
+
+    def send_response(self, pdu: Any) -> None:
+        if self.closed or self.session is None:
+            return
+        self.session.send_response(pdu)
+        self._flush()
+
+    def start_unbind(self) -> None:
+        if self.closed or self.session is None or self._closing:
+            return
+        self.session.start_unbind(self.clock.seconds())
+        self._flush()
+
+    # --- Twisted hooks -----------------------------------------------------------------------
+    def connectionMade(self) -> None:
+        self.session = Session(self.session_config, self.clock.seconds())
+        self._rearm()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing or self.session is None:
+            return
+        self._handle(self.session.receive_data(data, self.clock.seconds()))
+        self._flush()
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        self.closed = True
+        for timer in (self._timer, self._abort_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._timer = self._abort_timer = None
+        unanswered = self.session.connection_lost() if self.session is not None else []
+        try:
+            self.session_closed(unanswered)
+        finally:
+            self.when_closed.callback(None)
+
+    # --- internals ---------------------------------------------------------------------------
+    def _handle(self, events: list) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is RequestReceived:
+                self.request_received(event.pdu)
+            elif kind is ResponseReceived:
+                self.response_received(event)
+            elif kind is CloseConnection:
+                self._close(event.reason)
+            elif kind is Unbound:
+                self.session_unbound(event.by_peer)
+            elif kind is ProtocolViolation:
+                log.debug("{peer}: {detail} (answered {status:#x})", peer=self._peer(),
+                          detail=event.detail, status=event.command_status)
+            elif kind is RequestTimedOut:
+                log.info("{peer}: no response to {request}", peer=self._peer(),
+                         request=type(event.request).__name__)
+            elif kind is BindTimedOut:
+                log.info("{peer}: did not bind in time", peer=self._peer())
+
+    def _flush(self) -> None:
+        if self.session is None or self.transport is None:
+            return
+        data = self.session.data_to_send()
+        if data and not self.closed:
+            self.transport.write(data)
+        if not self._closing:
+            self._rearm()
+
+    def _close(self, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        log.debug("{peer}: closing: {reason}", peer=self._peer(), reason=reason)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        data = self.session.data_to_send() if self.session else b""
+        if data:
+            self.transport.write(data)
+        self.transport.loseConnection()
+        self._abort_timer = self.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
+
+    def _rearm(self) -> None:
+        # Re-arm only when the deadline moves earlier; a timer that fires early just
+        # re-reads the deadline. That keeps one DelayedCall.reset off the per-PDU path.
+        deadline = self.session.next_deadline() if self.session else None
+        timer = self._timer
+        if deadline is None:
+            return
+        if timer is not None and timer.active():
+            if deadline >= timer.getTime():
+                return
+            timer.reset(max(deadline - self.clock.seconds(), 0))
+            return
+        self._timer = self.clock.callLater(max(deadline - self.clock.seconds(), 0), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closing or self.session is None:
+            return
+        self._handle(self.session.handle_timer(self.clock.seconds()))
+        self._flush()
+
+    def _peer(self) -> str:
+        try:
+            peer = self.transport.getPeer()
+            return f"{peer.host}:{peer.port}"
+        except Exception:
+            return "?"

@@ -1,0 +1,263 @@
+"""SMSC side of SMPP: authenticates binds and hands submits and queries to the core.
+
+One SmscProtocol per customer connection. A bound receiver/transceiver is also
+a DeliveryChannel: the fan-out pushes receipts through `deliver`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+from gateway.core.accounts import Authenticator, BindRejected
+from gateway.core.binds import BindRegistry
+from gateway.core.delivery import Delivery
+from gateway.core.router import Router
+from gateway.core.throttle import TokenBucket
+from gateway.core.validation import SubmitRejected
+from gateway.model import Account, BindKind, Message, OutboxItem
+from gateway.smpp import pdu as P
+from gateway.smpp.constants import CommandStatus
+from gateway.smpp.events import ResponseReceived
+from gateway.smpp.session import Role, SessionConfig
+from gateway.smpp.timefmt import format_final_date
+from gateway.transport.smpp_protocol import SmppProtocol
+from gateway.transport.translate import deliver_sm_for, submit_request_from
+
+log = Logger()
+
+_BIND_KIND = {
+    P.BindTransmitter: BindKind.TRANSMITTER,
+    P.BindReceiver: BindKind.RECEIVER,
+    P.BindTransceiver: BindKind.TRANSCEIVER,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmscSettings:
+    session: SessionConfig
+    max_pending_submits: int = 1000
+
+
+class SmscProtocol(SmppProtocol):
+    def __init__(self, server: "SmscServer") -> None:
+        super().__init__(server.settings.session, server.clock)
+        self.server = server
+        self.account_settings: Account | None = None
+        self.account = ""  # DeliveryChannel: the bound system_id
+        self.kind = BindKind.TRANSMITTER
+        self._bucket: TokenBucket | None = None
+        self._pending_submits = 0
+
+    # --- DeliveryChannel -----------------------------------------------------------------------
+    def load(self) -> int:
+        return self.session.outstanding if self.session else 0
+
+    def has_room(self) -> bool:
+        session = self.session
+        return not self.closed and session is not None and session.is_bound and not session.window_full
+
+    def deliver(self, item: OutboxItem) -> Deferred[int]:
+        d: Deferred[int] = Deferred()
+        try:
+            self.send_request(deliver_sm_for(item), context=d)
+        except Exception as e:  # window full or session closing: the fan-out retries
+            return Deferred.fromFailure(e)
+        return d
+
+    # --- requests from the customer ----------------------------------------------------------
+    def request_received(self, pdu: Any) -> None:
+        kind = type(pdu)
+        if kind is P.SubmitSm:
+            self._submit(pdu)
+        elif kind in _BIND_KIND:
+            self._bind(pdu)
+        elif kind is P.QuerySm:
+            self._query(pdu)
+        else:
+            # known to the codec, not (yet) offered by this SMSC: S3
+            self.send_response(P.GenericNack(
+                sequence_number=pdu.sequence_number,
+                command_status=CommandStatus.ESME_RINVCMDID))
+
+    def _bind(self, request: Any) -> None:
+        peer = self.transport.getPeer().host
+        d = self.server.authenticator.authenticate(request.system_id, request.password, peer)
+        d.addCallback(self._authenticated, request)
+        d.addErrback(self._bind_failed, request)
+
+    def _authenticated(self, account: Account, request: Any) -> None:
+        if self.closed:
+            return
+        self.server.authenticator.check_bind_limit(account)
+        self.session.accept_bind(request, self.clock.seconds())
+        self.kind = _BIND_KIND[type(request)]
+        self.account = account.system_id
+        self._apply_account(account)
+        self.server.binds.add(self)
+        self._flush()
+        log.info("{peer} bound as {kind} for {account}", peer=self._peer(),
+                 kind=self.kind.value, account=self.account)
+        if self.kind.can_receive:
+            self.server.delivery.wake(self.account)
+
+    def _bind_failed(self, failure, request: Any) -> None:
+        if self.closed:
+            return
+        if failure.check(BindRejected):
+            status = failure.value.status
+            log.info("{peer}: bind refused: {why}", peer=self._peer(), why=str(failure.value))
+        else:
+            status = CommandStatus.ESME_RBINDFAIL
+            log.failure("bind from {peer} failed", failure, peer=self._peer())
+        self.session.reject_bind(request, status)
+        self._flush()
+
+    def _apply_account(self, account: Account) -> None:
+        self.account_settings = account
+        now = self.clock.seconds()
+        if self._bucket is None or self._bucket.rate != account.throughput:
+            self._bucket = TokenBucket(account.throughput, now)
+        self.session.set_window_size(account.window)
+
+    def refresh_account(self, account: Account | None) -> None:
+        """Settings changed by the admin: apply them to this live session."""
+        if account is None or not account.enabled:
+            self.start_unbind()
+        elif not self.closed:
+            self._apply_account(account)
+
+    def _submit(self, pdu: P.SubmitSm) -> None:
+        seq = pdu.sequence_number
+        if self._pending_submits >= self.server.settings.max_pending_submits:
+            self._answer_submit(seq, CommandStatus.ESME_RMSGQFUL)
+            return
+        if not self._bucket.try_take(self.clock.seconds()):
+            self._answer_submit(seq, CommandStatus.ESME_RTHROTTLED)
+            return
+        try:
+            request = submit_request_from(pdu)
+        except SubmitRejected as rejected:
+            self._answer_submit(seq, rejected.status)
+            return
+        self._pending_submits += 1
+        d = self.server.router.submit(self.account_settings, request)
+        d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq,),
+                       errbackArgs=(seq,))
+
+    def _submitted(self, message: Message, seq: int) -> None:
+        self._pending_submits -= 1
+        self.send_response(P.SubmitSmResp(sequence_number=seq, message_id=message.id))
+
+    def _submit_failed(self, failure, seq: int) -> None:
+        self._pending_submits -= 1
+        if failure.check(SubmitRejected):
+            self._answer_submit(seq, failure.value.status)
+        else:
+            log.failure("submit from {account} failed", failure, account=self.account)
+            self._answer_submit(seq, CommandStatus.ESME_RSYSERR)
+
+    def _answer_submit(self, seq: int, status: int) -> None:
+        self.send_response(P.SubmitSmResp(sequence_number=seq, command_status=status))
+
+    def _query(self, pdu: P.QuerySm) -> None:
+        seq = pdu.sequence_number
+
+        def found(message: Message) -> None:
+            self.send_response(P.QuerySmResp(
+                sequence_number=seq,
+                message_id=message.id,
+                final_date=format_final_date(message.done_at) if message.done_at else "",
+                message_state=int(message.state) if message.state.value else 1,
+                error_code=min(message.error_code, 255),
+            ))
+
+        def failed(failure) -> None:
+            status = CommandStatus.ESME_RQUERYFAIL
+            if failure.check(SubmitRejected):
+                status = failure.value.status
+            else:
+                log.failure("query_sm failed", failure)
+            self.send_response(P.QuerySmResp(sequence_number=seq, command_status=status))
+
+        self.server.router.query(self.account_settings, pdu.message_id).addCallbacks(found, failed)
+
+    # --- responses and endings ---------------------------------------------------------------
+    def response_received(self, event: ResponseReceived) -> None:
+        context = event.context
+        if isinstance(context, Deferred):
+            context.callback(event.response.command_status)
+            if self.kind.can_receive and self.account:
+                self.server.delivery.wake(self.account)
+
+    def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
+        self.server.connection_closed(self)
+        if self.account:
+            self.server.binds.remove(self)
+        for _, context in unanswered:
+            if isinstance(context, Deferred) and not context.called:
+                context.errback(ConnectionLost("bind closed before deliver_sm_resp"))
+        if self.account and self.kind.can_receive:
+            self.server.delivery.wake(self.account)
+
+
+class SmscServer(Factory):
+    """Factory for customer connections; knows every live one for shutdown and refresh."""
+
+    def __init__(
+        self,
+        *,
+        settings: SmscSettings,
+        clock: IReactorTime,
+        authenticator: Authenticator,
+        router: Router,
+        binds: BindRegistry,
+        delivery: Delivery,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.authenticator = authenticator
+        self.router = router
+        self.binds = binds
+        self.delivery = delivery
+        self.connections: set[SmscProtocol] = set()
+
+    def buildProtocol(self, addr) -> SmscProtocol:
+        protocol = SmscProtocol(self)
+        protocol.factory = self
+        self.connections.add(protocol)
+        return protocol
+
+    def connection_closed(self, protocol: SmscProtocol) -> None:
+        self.connections.discard(protocol)
+
+    def refresh_accounts(self, accounts: dict[str, Account | None]) -> None:
+        for protocol in list(self.connections):
+            if protocol.account in accounts:
+                protocol.refresh_account(accounts[protocol.account])
+
+    def unbind_all(self, timeout: float) -> Deferred:
+        """S14: unbind every session, fire when all are closed (aborting laggards)."""
+        waits = []
+        for protocol in list(self.connections):
+            if protocol.account:
+                protocol.start_unbind()
+            else:
+                protocol.transport.loseConnection()
+            waits.append(protocol.when_closed)
+            self.clock.callLater(timeout, _abort_if_open, protocol)
+        return DeferredList(waits) if waits else succeed(None)
+
+
+def _abort_if_open(protocol: SmscProtocol) -> None:
+    if not protocol.closed:
+        protocol.transport.abortConnection()
+
+
+def smsc_session_config(**overrides: Any) -> SessionConfig:
+    return replace(SessionConfig(role=Role.SMSC), **overrides)

@@ -1,0 +1,57 @@
+"""Translation between SMPP PDUs and the core's transport-neutral types."""
+from __future__ import annotations
+
+from gateway.core.validation import SubmitRejected
+from gateway.model import Address, OutboxItem, SubmitRequest
+from gateway.smpp import pdu as P
+from gateway.smpp.constants import CommandStatus
+
+MAX_SHORT_MESSAGE = 254
+
+
+def submit_request_from(pdu: P.SubmitSm) -> SubmitRequest:
+    """A submit_sm as the router sees it; raises SubmitRejected for an unusable body."""
+    payload = pdu.tlvs.message_payload
+    if payload is not None and pdu.short_message:
+        # SMPP 3.4 §5.3.2.32: short_message and message_payload are mutually exclusive
+        raise SubmitRejected(
+            CommandStatus.ESME_RINVOPTPARAMVAL,
+            "message_payload given together with a non-empty short_message", "message_payload")
+    return SubmitRequest(
+        source=Address(ton=pdu.source_addr_ton, npi=pdu.source_addr_npi, addr=pdu.source_addr),
+        destination=Address(
+            ton=pdu.dest_addr_ton, npi=pdu.dest_addr_npi, addr=pdu.destination_addr),
+        body=payload if payload is not None else pdu.short_message,
+        data_coding=pdu.data_coding,
+        esm_class=pdu.esm_class,
+        protocol_id=pdu.protocol_id,
+        priority=pdu.priority_flag,
+        registered_delivery=pdu.registered_delivery,
+        schedule_delivery_time=pdu.schedule_delivery_time,
+        validity_period=pdu.validity_period,
+        service_type=pdu.service_type,
+        from_payload=payload is not None,
+    )
+
+
+def deliver_sm_for(item: OutboxItem) -> P.DeliverSm:
+    """The deliver_sm that carries a receipt (or MO) from the outbox to the customer."""
+    long_body = len(item.body) > MAX_SHORT_MESSAGE
+    tlvs = P.Tlvs(
+        receipted_message_id=item.message_id or None,
+        message_state=item.message_state,
+        network_error_code=item.network_error_code,
+        message_payload=item.body if long_body else None,
+    )
+    return P.DeliverSm(
+        source_addr_ton=item.source.ton,
+        source_addr_npi=item.source.npi,
+        source_addr=item.source.addr,
+        dest_addr_ton=item.destination.ton,
+        dest_addr_npi=item.destination.npi,
+        destination_addr=item.destination.addr,
+        esm_class=item.esm_class,
+        data_coding=item.data_coding,
+        short_message=b"" if long_body else item.body,
+        tlvs=tlvs,
+    )

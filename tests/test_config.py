@@ -1,0 +1,70 @@
+from decimal import Decimal
+
+import pytest
+
+from gateway.config import ConfigError, load_config
+from gateway.model import MessageState
+
+
+def write(tmp_path, text):
+    path = tmp_path / "smsgw.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_are_the_embedded_gateway():
+    config = load_config()
+    assert config.smpp.port == 2775 and config.smpp.tls_port == 2776
+    assert not config.smpp.tls_enabled
+    assert str(config.database_path) == "smsgw-data/smsgw.db"
+    assert config.accounts.max_binds == 2 and config.accounts.throughput == 5
+    assert config.smpp.bind_timeout == 10 and config.smpp.response_timeout == 60
+
+
+def test_file_values_and_overrides_apply_in_that_order(tmp_path):
+    path = write(tmp_path, """
+price_per_part = "0.0725"
+[smpp]
+port = 3000
+enquire_link_interval = 15
+[simulator]
+delay = 0.2
+[[simulator.outcomes]]
+prefix = "4915"
+state = "undeliv"
+error_code = 11
+""")
+    config = load_config(path, {"smpp.port": 4000})
+    assert config.smpp.port == 4000
+    assert config.smpp.enquire_link_interval == 15.0
+    assert config.price_per_part == Decimal("0.0725")
+    rule = config.simulator.rules[0]
+    assert (rule.prefix, rule.state, rule.error_code) == ("4915", MessageState.UNDELIVERABLE, 11)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[smpp]\nport = 'x'", "smpp.port"),
+    ("[smpp]\nprot = 1", "smpp.prot"),
+    ("[smpp]\nport = 70000", "smpp.port"),
+    ("[smpp]\ntls_cert = '/nonexistent.pem'\ntls_key = '/nonexistent.key'", "smpp.tls_cert"),
+    ("[smpp]\ntls_cert = '/nonexistent.pem'", "smpp.tls_key"),
+    ("price_per_part = 'cheap'", "price_per_part"),
+    ("node_id = 5000", "node_id"),
+    ("[accounts]\nthroughput = -1", "accounts.throughput"),
+    ("[[simulator.outcomes]]\nstate = 'LOST'", "simulator.outcomes[0].state"),
+    ("[[simulator.outcomes]]\nstate = 'UNDELIV'\npercent = 150", "simulator.outcomes[0].percent"),
+    ("[receipts]\nexpiry = 'long'", "receipts.expiry"),
+    ("smpp = 3", "smpp"),
+])
+def test_bad_configuration_names_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.key == key
+    assert repr(key) in str(caught.value)
+
+
+def test_unreadable_or_invalid_toml_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[smpp\nport=1"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "missing.toml"))
