@@ -7,8 +7,8 @@ import dataclasses
 import ipaddress
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Sequence
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.core.passwords import hash_password

@@ -6,7 +6,7 @@ errors too, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ class AccountDefaults:
     max_binds: int = 2
     throughput: float = 5.0
     window: int = 10
-    demo_balance: Decimal = Decimal("100")
+    demo_balance: Decimal = Decimal(100)
 
 
 @dataclass(frozen=True, kw_only=True)

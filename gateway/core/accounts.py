@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from twisted.internet.defer import Deferred, inlineCallbacks, returnValue
+from twisted.internet.defer import Deferred, inlineCallbacks, returnValue, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
@@ -86,7 +86,7 @@ class Authenticator:
             count = 0
         excess = count - self._policy.free_attempts
         if excess < 0:
-            return Deferred.fromResult(None)
+            return succeed(None)
         delay = min(self._policy.base_delay * (2**excess), self._policy.max_delay)
         return deferLater(self._reactor, delay, lambda: None)
 

@@ -1,7 +1,8 @@
 """Registry of live binds per account, and the channel interface the fan-out pushes through."""
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from twisted.internet.defer import Deferred
 

@@ -87,8 +87,7 @@ class Delivery:
             return
         aq.queue.append(item)
         aq.known.add(item.id)
-        if item.id > aq.high_water:
-            aq.high_water = item.id
+        aq.high_water = max(aq.high_water, item.id)
         self._pump(item.account, aq)
 
     def wake(self, account: str) -> None:
@@ -192,8 +191,7 @@ class Delivery:
                 if item.id not in aq.known:
                     aq.queue.append(item)
                     aq.known.add(item.id)
-                if item.id > aq.high_water:
-                    aq.high_water = item.id
+                aq.high_water = max(aq.high_water, item.id)
             if aq.queue:
                 self._pump(account, aq)
 
@@ -209,4 +207,3 @@ class Delivery:
         d = self._store.expire_outbox(self._clock.seconds() - self._config.expiry)
         d.addCallback(lambda n: n and log.info("expired {n} undelivered receipts", n=n))
         d.addErrback(lambda f: log.failure("outbox expiry sweep failed", f))
-        return None

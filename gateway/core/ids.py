@@ -8,7 +8,7 @@ reissue an id.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 EPOCH_MS = 1_704_067_200_000
 NODE_BITS = 10

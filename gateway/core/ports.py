@@ -5,8 +5,9 @@ durable (committed); backends are free to batch commits (group commit).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from twisted.internet.defer import Deferred
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -68,7 +68,7 @@ class Router:
             times = validate_submit(request, now)
             parts = self._count_parts(request)
         except SubmitRejected as rejected:
-            return Deferred.fromFailure(rejected)
+            return fail(rejected)
         price = self._pricing.price(account, parts)
         message = Message(
             id=self._ids.next_id(),
@@ -157,7 +157,7 @@ class Router:
     def query(self, account: Account, message_id: str) -> Deferred[Message]:
         """The account's own message, or SubmitRejected(RINVMSGID / RQUERYFAIL)."""
         if not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.isdigit():
-            return Deferred.fromFailure(SubmitRejected(
+            return fail(SubmitRejected(
                 CommandStatus.ESME_RINVMSGID, f"{message_id!r} is not a message id", "message_id"))
 
         def found(message: Message | None) -> Message:

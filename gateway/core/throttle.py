@@ -5,7 +5,7 @@ from __future__ import annotations
 class TokenBucket:
     """Allows `rate` events per second with bursts of up to `max(rate, 1)`; rate 0 = unlimited."""
 
-    __slots__ = ("rate", "capacity", "_tokens", "_updated")
+    __slots__ = ("_tokens", "_updated", "capacity", "rate")
 
     def __init__(self, rate: float, now: float) -> None:
         self.rate = rate

@@ -119,5 +119,5 @@ def _check_destination(destination: Address) -> None:
 
 
 def _is_number(addr: str) -> bool:
-    digits = addr[1:] if addr.startswith("+") else addr
+    digits = addr.removeprefix("+")
     return 0 < len(digits) <= MAX_DIGITS and digits.isascii() and digits.isdigit()

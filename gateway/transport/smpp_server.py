@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
@@ -23,8 +23,9 @@ from gateway.core.validation import SubmitRejected
 from gateway.model import Account, BindKind, Message, OutboxItem
 from gateway.smpp import pdu as P
 from gateway.smpp.constants import CommandStatus
+from gateway.smpp.errors import SessionUsageError
 from gateway.smpp.events import ResponseReceived
-from gateway.smpp.session import Role, SessionConfig
+from gateway.smpp.session import Role, SessionConfig, WindowFull
 from gateway.smpp.timefmt import format_final_date
 from gateway.transport.smpp_protocol import SmppProtocol
 from gateway.transport.translate import deliver_sm_for, submit_request_from
@@ -45,7 +46,7 @@ class SmscSettings:
 
 
 class SmscProtocol(SmppProtocol):
-    def __init__(self, server: "SmscServer") -> None:
+    def __init__(self, server: SmscServer) -> None:
         super().__init__(server.settings.session, server.clock)
         self.server = server
         self.account_settings: Account | None = None
@@ -66,8 +67,8 @@ class SmscProtocol(SmppProtocol):
         d: Deferred[int] = Deferred()
         try:
             self.send_request(deliver_sm_for(item), context=d)
-        except Exception as e:  # window full or session closing: the fan-out retries
-            return Deferred.fromFailure(e)
+        except (WindowFull, SessionUsageError) as e:  # full or closing: the fan-out retries
+            return fail(e)
         return d
 
     # --- requests from the customer ----------------------------------------------------------

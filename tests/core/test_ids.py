@@ -1,6 +1,6 @@
-from gateway.core.ids import MAX_NODE_ID, MessageIdGenerator, id_timestamp
-
 import pytest
+
+from gateway.core.ids import MAX_NODE_ID, MessageIdGenerator, id_timestamp
 
 
 class FixedClock:
