@@ -151,7 +151,8 @@ def _simulator(raw: Any) -> SimulatorConfig:
     raw = dict(raw)
     rules_raw = raw.pop("outcomes", [])
     if not isinstance(rules_raw, list):
-        raise ConfigError("simulator.outcomes", "must be an array of tables ([[simulator.outcomes]])")
+        raise ConfigError("simulator.outcomes",
+                          "must be an array of tables ([[simulator.outcomes]])")
     rules = []
     for i, rule in enumerate(rules_raw):
         key = f"simulator.outcomes[{i}]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -12,16 +13,18 @@ from twisted.application.service import MultiService
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from gateway.config import Config
 from gateway.connectors.simulator import SimulatorConnector
-from gateway.core.accounts import Authenticator
+from gateway.core.accounts import Authenticator, thread_runner
 from gateway.core.binds import BindRegistry
 from gateway.core.delivery import Delivery
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.passwords import hash_password
+from gateway.core.ports import Store
 from gateway.core.router import Pricing, Router
 from gateway.model import Account
 from gateway.storage.sqlite import SqliteStore
@@ -64,34 +67,11 @@ class GatewayService(MultiService):
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = SqliteStore(str(config.database_path), self.reactor)
-        ids = MessageIdGenerator(config.node_id, self.reactor.seconds,
-                                 await store.last_message_id())
-        binds = BindRegistry()
-        delivery = Delivery(store, binds, self.reactor, config.receipts)
-        self.simulator = SimulatorConnector(config.simulator, None, self.reactor)
-        self.router = router = Router(
-            store=store, ids=ids, pricing=Pricing(price_per_part=config.price_per_part),
-            connector=self.simulator, delivery=delivery, clock=self.reactor)
-        self.simulator.set_sink(router)
-        self.delivery = delivery
+        parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor)
+        self.simulator, self.router, self.delivery, self.smsc = (
+            parts.simulator, parts.router, parts.delivery, parts.smsc)
+        router, delivery = parts.router, parts.delivery
         await self._ensure_demo_account(store)
-        smpp = config.smpp
-        self.smsc = SmscServer(
-            settings=SmscSettings(
-                session=smsc_session_config(
-                    bind_timeout=smpp.bind_timeout,
-                    response_timeout=smpp.response_timeout,
-                    enquire_link_interval=smpp.enquire_link_interval,
-                    window=config.accounts.window,
-                    max_pdu_size=smpp.max_pdu_size,
-                    system_id=smpp.system_id,
-                ),
-                max_pending_submits=smpp.max_pending_submits,
-            ),
-            clock=self.reactor,
-            authenticator=Authenticator(store, binds, self.reactor),
-            router=router, binds=binds, delivery=delivery,
-        )
         recovered = await router.recover()
         if recovered:
             log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
@@ -106,7 +86,8 @@ class GatewayService(MultiService):
         endpoint_cls = TCP6ServerEndpoint if ":" in smpp.host else TCP4ServerEndpoint
         plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
         self.ports.append(await plain.listen(self.smsc))
-        log.info("SMPP listening on {host}:{port}", host=smpp.host, port=self.ports[-1].getHost().port)
+        log.info("SMPP listening on {host}:{port}", host=smpp.host,
+                 port=self.ports[-1].getHost().port)
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
             secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
@@ -172,6 +153,49 @@ class GatewayService(MultiService):
             await self.router.drain()
         if self.store is not None:
             await self.store.close()
+
+
+@dataclass(frozen=True)
+class Components:
+    simulator: SimulatorConnector
+    router: Router
+    delivery: Delivery
+    smsc: SmscServer
+
+
+def wire(
+    config: Config, store: Store, id_floor: str | None, clock: IReactorTime,
+    threads: IReactorThreads,
+) -> Components:
+    """Build the gateway's objects around `store`; `clock` drives every timer and
+    `threads` runs password hashing off the reactor thread."""
+    binds = BindRegistry()
+    delivery = Delivery(store, binds, clock, config.receipts)
+    simulator = SimulatorConnector(config.simulator, None, clock)
+    router = Router(
+        store=store,
+        ids=MessageIdGenerator(config.node_id, clock.seconds, id_floor),
+        pricing=Pricing(price_per_part=config.price_per_part),
+        connector=simulator, delivery=delivery, clock=clock)
+    simulator.set_sink(router)
+    smpp = config.smpp
+    smsc = SmscServer(
+        settings=SmscSettings(
+            session=smsc_session_config(
+                bind_timeout=smpp.bind_timeout,
+                response_timeout=smpp.response_timeout,
+                enquire_link_interval=smpp.enquire_link_interval,
+                window=config.accounts.window,
+                max_pdu_size=smpp.max_pdu_size,
+                system_id=smpp.system_id,
+            ),
+            max_pending_submits=smpp.max_pending_submits,
+        ),
+        clock=clock,
+        authenticator=Authenticator(store, binds, clock, thread_runner(threads)),
+        router=router, binds=binds, delivery=delivery,
+    )
+    return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc)
 
 
 def tls_context(cert_path: Path, key_path: Path) -> ssl.CertificateOptions:

@@ -5,7 +5,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from twisted.internet.defer import Deferred, inlineCallbacks, returnValue, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
@@ -48,26 +48,29 @@ class Authenticator:
         self._reactor = reactor
         self._policy = policy
         # scrypt takes tens of milliseconds: keep it off the reactor thread
-        self._run = hash_pool_runner or _thread_runner(reactor)
+        self._run = hash_pool_runner or thread_runner(reactor)
         self._failures: dict[str, tuple[int, float]] = {}
 
-    @inlineCallbacks
-    def authenticate(self, system_id: str, password: str, peer_ip: str):
+    def authenticate(self, system_id: str, password: str, peer_ip: str) -> Deferred[Account]:
         """Fire with the Account, or fail with BindRejected carrying the SMPP status."""
-        yield self._wait_if_suspicious(peer_ip)
-        account: Account | None = yield self._store.get_account(system_id)
+        return ensureDeferred(self._authenticate(system_id, password, peer_ip))
+
+    async def _authenticate(self, system_id: str, password: str, peer_ip: str) -> Account:
+        await self._wait_if_suspicious(peer_ip)
+        account: Account | None = await self._store.get_account(system_id)
         if account is None or not account.enabled:
             self._note_failure(peer_ip)
             raise BindRejected(CommandStatus.ESME_RINVSYSID, f"unknown system_id {system_id!r}")
-        ok = yield self._run(verify_password, password, account.password_hash)
+        ok = await self._run(verify_password, password, account.password_hash)
         if not ok:
             self._note_failure(peer_ip)
             raise BindRejected(CommandStatus.ESME_RINVPASWD, f"wrong password for {system_id!r}")
         if not ip_allowed(peer_ip, account.allow_ips):
             self._note_failure(peer_ip)
-            raise BindRejected(CommandStatus.ESME_RBINDFAIL, f"{peer_ip} not allowed for {system_id!r}")
+            raise BindRejected(
+                CommandStatus.ESME_RBINDFAIL, f"{peer_ip} not allowed for {system_id!r}")
         self._failures.pop(peer_ip, None)
-        returnValue(account)
+        return account
 
     def check_bind_limit(self, account: Account) -> None:
         """Called synchronously right before registering the bind, so two racing binds
@@ -116,7 +119,7 @@ def ip_allowed(peer_ip: str, allow: tuple[str, ...]) -> bool:
     return False
 
 
-def _thread_runner(reactor: IReactorThreads) -> Callable[..., Deferred]:
+def thread_runner(reactor: IReactorThreads) -> Callable[..., Deferred]:
     def run(fn, *args):
         return deferToThreadPool(reactor, reactor.getThreadPool(), fn, *args)
 

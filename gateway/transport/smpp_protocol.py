@@ -48,6 +48,9 @@ class SmppProtocol(Protocol):
     def response_received(self, event: ResponseReceived) -> None:
         """A response to a request we sent; `event.context` is what send_request was given."""
 
+    def request_timed_out(self, event: RequestTimedOut) -> None:
+        """A request we sent got no response in time (the connection is closing)."""
+
     def session_unbound(self, by_peer: bool) -> None:
         """The session ended by unbind (ours or theirs)."""
 
@@ -115,6 +118,7 @@ class SmppProtocol(Protocol):
             elif kind is RequestTimedOut:
                 log.info("{peer}: no response to {request}", peer=self._peer(),
                          request=type(event.request).__name__)
+                self.request_timed_out(event)
             elif kind is BindTimedOut:
                 log.info("{peer}: did not bind in time", peer=self._peer())
 

@@ -24,7 +24,7 @@ from gateway.model import Account, BindKind, Message, OutboxItem
 from gateway.smpp import pdu as P
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.errors import SessionUsageError
-from gateway.smpp.events import ResponseReceived
+from gateway.smpp.events import RequestTimedOut, ResponseReceived
 from gateway.smpp.session import Role, SessionConfig, WindowFull
 from gateway.smpp.timefmt import format_final_date
 from gateway.transport.smpp_protocol import SmppProtocol
@@ -61,7 +61,8 @@ class SmscProtocol(SmppProtocol):
 
     def has_room(self) -> bool:
         session = self.session
-        return not self.closed and session is not None and session.is_bound and not session.window_full
+        return (not self.closed and session is not None
+                and session.is_bound and not session.window_full)
 
     def deliver(self, item: OutboxItem) -> Deferred[int]:
         d: Deferred[int] = Deferred()
@@ -195,6 +196,10 @@ class SmscProtocol(SmppProtocol):
             context.callback(event.response.command_status)
             if self.kind.can_receive and self.account:
                 self.server.delivery.wake(self.account)
+
+    def request_timed_out(self, event: RequestTimedOut) -> None:
+        if isinstance(event.context, Deferred) and not event.context.called:
+            event.context.errback(TimeoutError("no deliver_sm_resp in time"))
 
     def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
         self.server.connection_closed(self)
