@@ -102,13 +102,12 @@ def _add(db: SqliteDatabase, config: Config, args) -> int:
         throughput=defaults.throughput if args.throughput is None else args.throughput,
         window=args.window or defaults.window,
         allow_ips=tuple(args.allow_ip or ()),
+        balance=args.balance,  # inserted with the account: a bad amount writes nothing
     )
     if args.balance < 0:
         raise CliError("--balance must not be negative")
     try:
         db.add_account(account)
-        if args.balance:
-            db.topup(args.system_id, args.balance)
     except AccountExists:
         raise CliError(f"account {args.system_id!r} already exists") from None
     except ValueError as e:
