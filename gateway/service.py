@@ -71,12 +71,15 @@ class GatewayService(MultiService):
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
         router, delivery = parts.router, parts.delivery
-        await self._ensure_demo_account(store)
+        demo_password = await self._ensure_demo_account(store)
         recovered = await router.recover()
         if recovered:
             log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
         delivery.start()
+        self._settings_version = await store.settings_version()  # baseline before any bind
         await self._listen()
+        if demo_password:
+            self._print_demo_banner(demo_password)
         self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
         self._watcher.clock = self.reactor
         self._watcher.start(SETTINGS_POLL_INTERVAL, now=False)
@@ -95,25 +98,27 @@ class GatewayService(MultiService):
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
                      port=self.ports[-1].getHost().port)
 
-    async def _ensure_demo_account(self, store: SqliteStore) -> None:
+    async def _ensure_demo_account(self, store: SqliteStore) -> str | None:
+        """On a first start (no account at all) create the demo account; return its password."""
         if await store.list_accounts():
-            return
+            return None
         alphabet = string.ascii_letters + string.digits
         password = "".join(secrets.choice(alphabet) for _ in range(8))  # SMPP allows 8
         defaults = self.config.accounts
         await store.add_account(Account(
             system_id=DEMO_SYSTEM_ID, password_hash=hash_password(password),
-            max_binds=defaults.max_binds, throughput=defaults.throughput,
-            window=defaults.window))
-        await store.topup(DEMO_SYSTEM_ID, defaults.demo_balance)
-        banner = (
-            "\n" + "=" * 64 +
-            f"\n smsgw demo account created\n   system_id: {DEMO_SYSTEM_ID}\n"
-            f"   password:  {password}\n   balance:   {defaults.demo_balance}\n"
-            f"   SMPP:      {self.config.smpp.host}:{self.config.smpp.port}\n" + "=" * 64
-        )
-        print(banner, file=self.out, flush=True)
+            balance=defaults.demo_balance, max_binds=defaults.max_binds,
+            throughput=defaults.throughput, window=defaults.window))
         log.info("demo account {system_id!r} created", system_id=DEMO_SYSTEM_ID)
+        return password
+
+    def _print_demo_banner(self, password: str) -> None:
+        port = self.ports[0].getHost().port  # the bound one, also when configured as 0
+        rule = "=" * 64
+        print(f"\n{rule}\n smsgw demo account created\n"
+              f"   system_id: {DEMO_SYSTEM_ID}\n   password:  {password}\n"
+              f"   balance:   {self.config.accounts.demo_balance}\n"
+              f"   SMPP:      {self.config.smpp.host}:{port}\n{rule}", file=self.out, flush=True)
 
     async def _watch_settings(self) -> None:
         """Apply admin changes (CLI, other nodes) to live sessions without a restart."""
@@ -203,8 +208,7 @@ def tls_context(cert_path: Path, key_path: Path) -> ssl.CertificateOptions:
     pem = cert_path.read_bytes()
     blocks = [b + b"-----END CERTIFICATE-----\n"
               for b in pem.split(b"-----END CERTIFICATE-----") if b"BEGIN CERTIFICATE" in b]
-    key = ssl.KeyPair.load(key_path.read_bytes(), ssl.FILETYPE_PEM)
-    leaf = ssl.PrivateCertificate.load(blocks[0], key, ssl.FILETYPE_PEM)
+    leaf = ssl.PrivateCertificate.loadPEM(blocks[0] + key_path.read_bytes())
     chain = [ssl.Certificate.loadPEM(b).original for b in blocks[1:]]
     return ssl.CertificateOptions(
         privateKey=leaf.privateKey.original,
