@@ -169,6 +169,8 @@ def _simulator(raw: Any) -> SimulatorConfig:
         parsed = _section(rule, OutcomeRule, key, extra={"state": state})
         if not 0 <= parsed.percent <= 100:
             raise ConfigError(f"{key}.percent", "must be between 0 and 100")
+        if parsed.delay is not None and parsed.delay < 0:
+            raise ConfigError(f"{key}.delay", "must not be negative")
         rules.append(parsed)
     config = _section(raw, SimulatorConfig, "simulator", extra={"rules": tuple(rules)})
     if config.delay < 0:

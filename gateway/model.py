@@ -69,6 +69,10 @@ class SubmitRequest:
     service_type: str = ""
     # True when `body` came in message_payload (may be longer than one SMS)
     from_payload: bool = False
+    # SAR TLVs (sar_msg_ref_num, sar_total_segments, sar_segment_seqnum): a part the client
+    # numbered itself; None when absent. Checked by core/content.py, not stored.
+    sar: tuple[int | None, int | None, int | None] = (None, None, None)
+    replace_if_present: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,8 +1,11 @@
 """The built-in SMSC simulator: the default connector, so a fresh install works end to end.
 
-It takes every message and, after a fixed delay, reports a final state:
+It takes every message and, after a delay, reports a final state:
 DELIVRD unless an outcome rule (by destination prefix and/or percentage)
-says otherwise, so customers can exercise their error handling.
+says otherwise, so customers can exercise their error handling. A rule may
+also set its own delay; a message whose answer would come after its
+validity period ends (Message.expires_at) ends EXPIRED instead, as on a
+real network where the SMSC gives up on an unreachable handset.
 """
 from __future__ import annotations
 
@@ -20,12 +23,17 @@ from gateway.model import Message, MessageState
 @dataclass(frozen=True, kw_only=True)
 class OutcomeRule:
     """Messages whose destination starts with `prefix` ('' = any) end in `state` with
-    `error_code`, for `percent` of them (100 = all)."""
+    `error_code`, for `percent` of them (100 = all), after `delay` seconds (None = the
+    simulator's delay)."""
 
     state: MessageState
     prefix: str = ""
     percent: float = 100.0
     error_code: int = 0
+    delay: float | None = None
+
+
+_Pending = tuple[float, Message, OutcomeRule | None]  # due time, message, its rule
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,31 +51,46 @@ class SimulatorConnector:
         self._sink = sink
         self._clock = clock
         self._random = random.Random(config.seed)
-        # every message waits the same delay, so arrival order is completion order:
-        # one timer over a FIFO instead of one DelayedCall per message
-        self._due: deque[tuple[float, Message]] = deque()
+        # messages with the same delay complete in arrival order: one FIFO per distinct
+        # delay (the default and the rules' own: a handful) and one timer over their heads,
+        # instead of one DelayedCall per message
+        self._queues: dict[float, deque[_Pending]] = {}
         self._timer: IDelayedCall | None = None
 
     def set_sink(self, sink: OutcomeSink) -> None:
         self._sink = sink
 
     def send(self, message: Message) -> Deferred[None]:
-        self._due.append((self._clock.seconds() + self._config.delay, message))
-        if self._timer is None:
-            self._timer = self._clock.callLater(self._config.delay, self._fire)
+        rule = self._rule_for(message)
+        delay = self._config.delay if rule is None or rule.delay is None else rule.delay
+        due = self._clock.seconds() + delay
+        queue = self._queues.get(delay)
+        if queue is None:
+            queue = self._queues[delay] = deque()
+        queue.append((due, message, rule))
+        timer = self._timer
+        if timer is None:
+            self._timer = self._clock.callLater(delay, self._fire)
+        elif timer.getTime() > due:
+            timer.reset(delay)
         return succeed(None)
 
     def outcome(self, message: Message) -> tuple[MessageState, int]:
+        """The final state and error code the rules give `message` (drawing its percentage)."""
+        rule = self._rule_for(message)
+        return (MessageState.DELIVERED, 0) if rule is None else (rule.state, rule.error_code)
+
+    def _rule_for(self, message: Message) -> OutcomeRule | None:
         destination = message.destination.addr.lstrip("+")
         for rule in self._config.rules:
             if destination.startswith(rule.prefix.lstrip("+")) and (
                 rule.percent >= 100 or self._random.random() * 100 < rule.percent
             ):
-                return rule.state, rule.error_code
-        return MessageState.DELIVERED, 0
+                return rule
+        return None
 
     def pending(self) -> int:
-        return len(self._due)
+        return sum(len(queue) for queue in self._queues.values())
 
     def stop(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -77,10 +100,19 @@ class SimulatorConnector:
     def _fire(self) -> None:
         self._timer = None
         now = self._clock.seconds()
-        due = self._due
-        while due and due[0][0] <= now:
-            _, message = due.popleft()
-            state, error = self.outcome(message)
-            self._sink.message_final(message, state, error, now)
-        if due:
-            self._timer = self._clock.callLater(max(due[0][0] - now, 0), self._fire)
+        final = self._sink.message_final
+        next_due = None
+        for queue in self._queues.values():
+            while queue and queue[0][0] <= now:
+                due, message, rule = queue.popleft()
+                expires_at = message.expires_at
+                if expires_at is not None and due > expires_at:
+                    final(message, MessageState.EXPIRED, 0, now)
+                elif rule is None:
+                    final(message, MessageState.DELIVERED, 0, now)
+                else:
+                    final(message, rule.state, rule.error_code, now)
+            if queue and (next_due is None or queue[0][0] < next_due):
+                next_due = queue[0][0]
+        if next_due is not None:
+            self._timer = self._clock.callLater(max(next_due - now, 0), self._fire)

@@ -46,6 +46,10 @@ class BindRegistry:
     def receivers(self, account: str) -> list[DeliveryChannel]:
         return [c for c in self._by_account.get(account, ()) if c.kind.can_receive]
 
+    def has_receiver(self, account: str) -> bool:
+        """Whether `account` has a bind that can take receipts (receivers() without the list)."""
+        return any(c.kind.can_receive for c in self._by_account.get(account, ()))
+
     def least_busy_receiver(self, account: str) -> DeliveryChannel | None:
         """The receiver-capable bind with room and the least traffic right now.
 

@@ -81,7 +81,7 @@ class Delivery:
             aq.backlog
             or aq.loading
             or len(aq.queue) >= self._config.memory_per_account
-            or not self._binds.receivers(item.account)
+            or not self._binds.has_receiver(item.account)
         ):
             aq.backlog = True  # it is in the store; a later load picks it up
             return
@@ -95,7 +95,7 @@ class Delivery:
         aq = self._accounts.get(account)
         if aq is None:
             aq = self._accounts[account] = _AccountQueue()
-        if not self._binds.receivers(account):
+        if not self._binds.has_receiver(account):
             self._forget_queue(aq)
             return
         self._pump(account, aq)
@@ -117,7 +117,7 @@ class Delivery:
                 aq.known.discard(item.id)  # the sweep deletes it from the store
                 continue
             self._send(channel, account, item)
-        if not queue and aq.backlog and not aq.loading and self._binds.receivers(account):
+        if not queue and aq.backlog and not aq.loading and self._binds.has_receiver(account):
             self._load(account, aq)
 
     def _send(self, channel: DeliveryChannel, account: str, item: OutboxItem) -> None:
@@ -157,7 +157,7 @@ class Delivery:
         aq = self._accounts.get(account)
         if aq is None or item.id not in aq.known:
             return
-        if self._binds.receivers(account):
+        if self._binds.has_receiver(account):
             aq.queue.appendleft(item)
             self._pump(account, aq)
         else:

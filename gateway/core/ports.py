@@ -5,8 +5,9 @@ durable (committed); backends are free to batch commits (group commit).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from enum import Enum
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
@@ -20,6 +21,20 @@ class AccountExists(Exception):
 
 class UnknownAccount(Exception):
     """An operation named a system_id the store does not hold."""
+
+
+class ReplaceOutcome(Enum):
+    """What `Store.replace` did."""
+
+    REPLACED = "replaced"
+    NOT_REPLACEABLE = "not_replaceable"  # unknown, another account's, or no longer SCHEDULED
+    NO_BALANCE = "no_balance"  # the price went up by more than the balance: nothing changed
+
+
+# Builds the receipt (or None) for a message a cancel deletes; pure, run inside the
+# store's transaction so the receipt describes the message exactly as it was deleted.
+ReceiptFor = Callable[[Message], NewOutboxItem | None]
+Cancelled = tuple[Message, OutboxItem | None]
 
 
 class Store(Protocol):
@@ -66,6 +81,33 @@ class Store(Protocol):
 
     def last_message_id(self) -> Deferred[str | None]:
         """The greatest message id ever stored (ids are issued in increasing order)."""
+
+    # --- scheduled messages (schedule_delivery_time, cancel_sm, replace_sm) -----------------
+    def start_scheduled(self, message_id: str, due: float) -> Deferred[Message | None]:
+        """Move a SCHEDULED message whose scheduled_at is not after `due` to ENROUTE and
+        return it as stored; None (nothing written) when it is not SCHEDULED any more
+        (cancelled, already started) or a replace moved it later."""
+
+    def cancel(
+        self, account: str, message_id: str, done_at: float, receipt: ReceiptFor
+    ) -> Deferred[Cancelled | None]:
+        """In one transaction: move `account`'s SCHEDULED message to DELETED at `done_at`,
+        refund its price, and queue `receipt(message)` if that is not None. Returns the
+        deleted message and the queued item; None (nothing written) when the message is
+        unknown, another account's or not SCHEDULED."""
+
+    def cancel_matching(
+        self, account: str, source_addr: str, destination_addr: str, done_at: float,
+        receipt: ReceiptFor,
+    ) -> Deferred[list[Cancelled]]:
+        """`cancel` every SCHEDULED message of `account` from `source_addr` to
+        `destination_addr` (exact strings), all in one transaction; ordered by id."""
+
+    def replace(self, account: str, message: Message) -> Deferred[ReplaceOutcome]:
+        """In one transaction: if `account`'s message `message.id` is SCHEDULED, set its
+        body, registered_delivery, parts, price, scheduled_at and expires_at to those of
+        `message`, and charge (or refund) `message.price` minus the stored price. Nothing
+        changes when the message is not replaceable or the balance cannot cover the rise."""
 
     # --- outbox (receipts and MO waiting for their account) ---------------------------------
     def pending_outbox(self, account: str, after_id: int, limit: int) -> Deferred[list[OutboxItem]]:

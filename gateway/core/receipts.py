@@ -1,7 +1,7 @@
 """Building the delivery receipt for a message that reached a final state (D1, D2)."""
 from __future__ import annotations
 
-from gateway.model import Address, DeliveryKind, Message, MessageState, NewOutboxItem
+from gateway.model import DeliveryKind, Message, MessageState, NewOutboxItem
 from gateway.smpp.constants import (
     ESM_TYPE_DELIVERY_RECEIPT,
     ESM_UDHI,
@@ -9,7 +9,7 @@ from gateway.smpp.constants import (
     REGDLV_RECEIPT_MASK,
     REGDLV_RECEIPT_ON_FAILURE,
 )
-from gateway.smpp.receipt import format_receipt
+from gateway.smpp.receipt import TEXT_LENGTH, format_receipt
 from gateway.text.encoding import decode_body
 from gateway.text.udh import UdhError, parse_udh
 
@@ -23,14 +23,22 @@ def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
     return mode == REGDLV_RECEIPT_ON_FAILURE and state is not MessageState.DELIVERED
 
 
-def message_text(message: Message) -> str:
-    """The message's text as the customer wrote it, without its UDH."""
+# Octets that always hold the receipt's first TEXT_LENGTH characters: no alphabet spends
+# more than 4 octets on a character (a UCS2 surrogate pair; GSM 7-bit escapes take 2).
+_RECEIPT_TEXT_OCTETS = 4 * TEXT_LENGTH
+
+
+def message_text(message: Message, max_octets: int | None = None) -> str:
+    """The message's text as the customer wrote it, without its UDH; with `max_octets`,
+    only what the first that many octets of the text say."""
     body = message.body
     if message.esm_class & ESM_UDHI:
         try:
             _, body = parse_udh(body)
         except UdhError:
             pass
+    if max_octets is not None:
+        body = body[:max_octets]
     return decode_body(body, message.data_coding)
 
 
@@ -46,7 +54,8 @@ def receipt_for(
         done_date=done_at,
         stat=state.receipt_stat,
         err=error_code,
-        text=message_text(message)[:20],
+        # decoding only the octets the text can come from keeps a long message cheap
+        text=message_text(message, _RECEIPT_TEXT_OCTETS)[:TEXT_LENGTH],
     )
     network_error = (
         bytes((GSM_NETWORK_TYPE,)) + error_code.to_bytes(2, "big") if error_code else None
@@ -55,8 +64,7 @@ def receipt_for(
         account=message.account,
         kind=DeliveryKind.RECEIPT,
         # a receipt travels back: from the handset to the original sender
-        source=Address(ton=message.destination.ton, npi=message.destination.npi,
-                       addr=message.destination.addr),
+        source=message.destination,
         destination=message.source,
         body=text.encode("ascii", "replace"),
         esm_class=ESM_TYPE_DELIVERY_RECEIPT,

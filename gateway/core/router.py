@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from gateway.core.content import check_content
 from gateway.core.delivery import Delivery
 from gateway.core.ids import MessageIdGenerator
+from gateway.core.operations import MessageOperations
 from gateway.core.ports import Connector, Store
 from gateway.core.receipts import receipt_for, wants_receipt
+from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, validate_submit
 from gateway.model import Account, Message, MessageState, SubmitRequest
-from gateway.smpp.constants import ESM_UDHI, CommandStatus
-from gateway.text.parts import count_parts_bytes
+from gateway.smpp.constants import CommandStatus
 
 log = Logger()
 
@@ -57,8 +59,11 @@ class Router:
         self._delivery = delivery
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
-        self._scheduled: dict[str, IDelayedCall] = {}
+        self._scheduler = Scheduler(clock, self._scheduled_due)
         self._in_flight: set[Deferred] = set()
+        # cancel_sm, replace_sm, submit_multi: see operations.py
+        self.operations = MessageOperations(
+            router=self, store=store, pricing=pricing, delivery=delivery, clock=clock)
 
     # --- the submit path ---------------------------------------------------------------------
     def submit(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
@@ -66,7 +71,7 @@ class Router:
         now = self._clock.seconds()
         try:
             times = validate_submit(request, now)
-            parts = self._count_parts(request)
+            parts = check_content(request)
         except SubmitRejected as rejected:
             return fail(rejected)
         price = self._pricing.price(account, parts)
@@ -101,26 +106,35 @@ class Router:
         self._route(message)
         return message
 
-    @staticmethod
-    def _count_parts(request: SubmitRequest) -> int:
-        if not request.from_payload:
-            return 1  # one short_message is one SMS on the air
-        return count_parts_bytes(
-            request.body, request.data_coding, bool(request.esm_class & ESM_UDHI))
-
     # --- routing -----------------------------------------------------------------------------
     def _route(self, message: Message) -> None:
-        if message.scheduled_at is not None:
-            delay = message.scheduled_at - self._clock.seconds()
-            if delay > 0:
-                self._scheduled[message.id] = self._clock.callLater(
-                    delay, self._scheduled_due, message)
-                return
+        if message.state is MessageState.SCHEDULED:
+            self._scheduler.add(message)  # due at scheduled_at; at once if that has passed
+            return
         self._dispatch(message)
 
-    def _scheduled_due(self, message: Message) -> None:
-        self._scheduled.pop(message.id, None)
-        self._dispatch(message)
+    def reschedule(self, message: Message) -> None:
+        """A SCHEDULED message changed (replace_sm): wait for its new time instead."""
+        self._scheduler.add(message)
+
+    def unschedule(self, message_id: str) -> None:
+        """A SCHEDULED message was deleted (cancel_sm): forget its time."""
+        self._scheduler.remove(message_id)
+
+    def _scheduled_due(self, message: Message, due: float) -> None:
+        # The store decides: the message may have been cancelled or replaced meanwhile,
+        # so what goes to the connector is the stored version, now ENROUTE.
+        d = self._track(self._store.start_scheduled(message.id, due))
+        d.addCallbacks(self._started, self._start_failed, errbackArgs=(message, due))
+
+    def _started(self, message: Message | None) -> None:
+        if message is not None:
+            self._dispatch(message)
+
+    def _start_failed(self, failure, message: Message, due: float) -> None:
+        log.failure("starting scheduled message {id} failed; retrying in {delay}s", failure,
+                    id=message.id, delay=self._retry_delay)
+        self._scheduler.add(message, self._clock.seconds() + self._retry_delay)
 
     def _dispatch(self, message: Message) -> None:
         now = self._clock.seconds()
@@ -191,10 +205,7 @@ class Router:
         return DeferredList(list(self._in_flight), consumeErrors=True)
 
     def stop(self) -> None:
-        for call in self._scheduled.values():
-            if call.active():
-                call.cancel()
-        self._scheduled.clear()
+        self._scheduler.stop()
 
     def _track(self, d: Deferred) -> Deferred:
         self._in_flight.add(d)

@@ -61,11 +61,12 @@ def validate_submit(request: SubmitRequest, now: float) -> SubmitTimes:
     try:
         scheduled_at = parse_smpp_time(request.schedule_delivery_time, now)
     except ValueError as e:
-        raise SubmitRejected(CommandStatus.ESME_RINVSCHED, str(e), "schedule_delivery_time")
+        raise SubmitRejected(
+            CommandStatus.ESME_RINVSCHED, str(e), "schedule_delivery_time") from None
     try:
         expires_at = parse_smpp_time(request.validity_period, now)
     except ValueError as e:
-        raise SubmitRejected(CommandStatus.ESME_RINVEXPIRY, str(e), "validity_period")
+        raise SubmitRejected(CommandStatus.ESME_RINVEXPIRY, str(e), "validity_period") from None
     if expires_at is not None and (
         expires_at <= now or (scheduled_at is not None and expires_at <= scheduled_at)
     ):

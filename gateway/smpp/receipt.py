@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from gateway.smpp.constants import STATE_BY_RECEIPT_STAT, MessageState
 
@@ -51,7 +52,14 @@ class Receipt:
 
 
 def _receipt_date(ts: float) -> str:
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%y%m%d%H%M")
+    return _minute_text(int(ts) // 60)
+
+
+@lru_cache(maxsize=64)
+def _minute_text(minute: int) -> str:
+    # A receipt date names a minute, and receipts come in bursts within the same few
+    # minutes: strftime once per minute, not twice per receipt.
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%y%m%d%H%M")
 
 
 def format_receipt(

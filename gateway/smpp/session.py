@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.smpp.codec import decode, encode
+from gateway.smpp.codec import decode, encode, renumbered
 from gateway.smpp.constants import (
     HEADER_LENGTH,
     INTERFACE_VERSION_34,
@@ -319,7 +319,7 @@ class Session:
         sequence_number = self._next_sequence
         while sequence_number in self._window:
             sequence_number = sequence_number % _MAX_SEQUENCE + 1
-        pdu = replace(pdu, sequence_number=sequence_number)
+        pdu = renumbered(pdu, sequence_number)
         data = encode(pdu)
         self._next_sequence = sequence_number % _MAX_SEQUENCE + 1
         self._out.append(data)

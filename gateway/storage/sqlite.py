@@ -15,8 +15,10 @@ from typing import Any, Self, TypeVar
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 
+from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome
 from gateway.model import Account, Message, MessageState, NewOutboxItem, OutboxItem
 from gateway.storage import sqlite_ops as ops
+from gateway.storage import sqlite_pending as pending
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
 from gateway.storage.sqlite_ops import from_micro, to_micro
 
@@ -117,6 +119,25 @@ class SqliteDatabase:
     def expire_outbox(self, created_before: float) -> int:
         return self._write(ops.expire_outbox, created_before)
 
+    # --- scheduled messages --------------------------------------------------------------
+    def start_scheduled(self, message_id: str, due: float) -> Message | None:
+        return self._write(pending.start_scheduled, message_id, due)
+
+    def cancel(
+        self, account: str, message_id: str, done_at: float, receipt: ReceiptFor
+    ) -> Cancelled | None:
+        return self._write(pending.cancel, account, message_id, done_at, receipt)
+
+    def cancel_matching(
+        self, account: str, source_addr: str, destination_addr: str, done_at: float,
+        receipt: ReceiptFor,
+    ) -> list[Cancelled]:
+        return self._write(
+            pending.cancel_matching, account, source_addr, destination_addr, done_at, receipt)
+
+    def replace(self, account: str, message: Message) -> ReplaceOutcome:
+        return self._write(pending.replace, account, message)
+
 
 # Which operations write (the batch then takes the write lock).
 _ADD_ACCOUNT = Op(ops.add_account, writes=True)
@@ -125,14 +146,18 @@ _GET_ACCOUNT = Op(ops.get_account, writes=False)
 _LIST_ACCOUNTS = Op(ops.list_accounts, writes=False)
 _TOPUP = Op(ops.topup, writes=True)
 _SETTINGS_VERSION = Op(ops.settings_version, writes=False)
-_ACCEPT = Op(ops.accept, writes=True)
+_ACCEPT = Op(ops.accept, writes=True, many=ops.accept_many)
 _GET_MESSAGE = Op(ops.get_message, writes=False)
-_FINISH = Op(ops.finish, writes=True)
+_FINISH = Op(ops.finish, writes=True, many=ops.finish_many)
 _UNFINISHED = Op(ops.unfinished_messages, writes=False)
 _LAST_MESSAGE_ID = Op(ops.last_message_id, writes=False)
 _PENDING_OUTBOX = Op(ops.pending_outbox, writes=False)
-_ACK_OUTBOX = Op(ops.ack_outbox, writes=True)
+_ACK_OUTBOX = Op(ops.ack_outbox, writes=True, many=ops.ack_outbox_many)
 _EXPIRE_OUTBOX = Op(ops.expire_outbox, writes=True)
+_START_SCHEDULED = Op(pending.start_scheduled, writes=True)
+_CANCEL = Op(pending.cancel, writes=True)
+_CANCEL_MATCHING = Op(pending.cancel_matching, writes=True)
+_REPLACE = Op(pending.replace, writes=True)
 
 
 class SqliteStore:
@@ -226,4 +251,23 @@ class SqliteStore:
 
     def expire_outbox(self, created_before: float) -> Deferred[int]:
         return self._submit(_EXPIRE_OUTBOX, (created_before,))
+
+    # --- scheduled messages --------------------------------------------------------------
+    def start_scheduled(self, message_id: str, due: float) -> Deferred[Message | None]:
+        return self._submit(_START_SCHEDULED, (message_id, due))
+
+    def cancel(
+        self, account: str, message_id: str, done_at: float, receipt: ReceiptFor
+    ) -> Deferred[Cancelled | None]:
+        return self._submit(_CANCEL, (account, message_id, done_at, receipt))
+
+    def cancel_matching(
+        self, account: str, source_addr: str, destination_addr: str, done_at: float,
+        receipt: ReceiptFor,
+    ) -> Deferred[list[Cancelled]]:
+        return self._submit(
+            _CANCEL_MATCHING, (account, source_addr, destination_addr, done_at, receipt))
+
+    def replace(self, account: str, message: Message) -> Deferred[ReplaceOutcome]:
+        return self._submit(_REPLACE, (account, message))
 

@@ -77,7 +77,7 @@ def connect(path: str | os.PathLike[str], busy_timeout: float) -> sqlite3.Connec
         os.fspath(path),
         isolation_level=None,
         check_same_thread=False,
-        cached_statements=256,
+        cached_statements=512,  # the multi-row statements take up to 3 x ROWS_PER_STATEMENT
         timeout=busy_timeout,
     )
     try:
@@ -176,6 +176,28 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
+# --- runs (group_commit.Op.many): many rows per statement -----------------------------------
+# The writer thread gives up the GIL around every sqlite3_step and must win it back from a
+# busy reactor thread (see group_commit.py), so the `*_many` functions put a run's rows into
+# a few multi-row statements, each one step, rather than executemany's step per row.
+
+ROWS_PER_STATEMENT = 64  # 64 rows x 23 columns = 1,472 parameters; SQLite allows 32,766
+
+
+@lru_cache(maxsize=None)
+def _rows_sql(template: str, placeholders: str, count: int) -> str:
+    return template.format(rows=", ".join([placeholders] * count))
+
+
+def _execute_rows(cur: sqlite3.Cursor, template: str, placeholders: str, rows: list) -> None:
+    """Run `template` for `rows`, its {rows} standing for one `placeholders` per row, with
+    one statement per ROWS_PER_STATEMENT rows (each count its own cached statement)."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        cur.execute(_rows_sql(template, placeholders, len(chunk)),
+                    [value for row in chunk for value in row])
+
+
 # --- accounts ------------------------------------------------------------------------------
 
 _ACCOUNT_COLUMNS = (
@@ -262,6 +284,8 @@ _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"
     " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {{rows}}"
+_MESSAGE_PLACEHOLDERS = "(" + ", ".join(["?"] * 23) + ")"
 _SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
 _DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
 # Ids compare as numbers of any width: by length first, then as text.
@@ -272,6 +296,17 @@ _RAISE_LAST_ID = (
 )
 _FINISH = (
     "UPDATE messages SET state = ?, error_code = ?, done_at = ? WHERE id = ? AND state <= 1"
+)
+# Of the ids (a JSON array), those whose messages are not final yet, as one JSON array (one
+# row: one sqlite3_step, see _execute_rows).
+_UNFINISHED_AMONG = (
+    "SELECT json_group_array(id) FROM messages"
+    " WHERE id IN (SELECT value FROM json_each(?)) AND state <= 1"
+)
+_FINISH_ROWS = (
+    "WITH v (id, state, error_code, done_at) AS (VALUES {rows})"
+    " UPDATE messages SET state = v.state, error_code = v.error_code, done_at = v.done_at"
+    " FROM v WHERE messages.id = v.id AND messages.state <= 1"
 )
 # Both shapes seek in the partial index messages_unfinished (a row-value comparison would
 # make SQLite scan it from the start on every page).
@@ -332,6 +367,34 @@ def accept(cur: sqlite3.Cursor, account: str, messages: Sequence[Message], cost:
     return True
 
 
+class OneByOne(Exception):
+    """A `*_many` function cannot do the whole run at once (and has written nothing): run
+    each call alone."""
+
+
+def accept_many(cur: sqlite3.Cursor, calls: list[tuple[str, Sequence[Message], Decimal]]) -> list[bool]:
+    """`accept` for each call, when every one of them succeeds: one debit per account for
+    the run's total (enough balance for the total means enough for each in turn) and
+    multi-row inserts. Raises otherwise (see group_commit.Op.many): before writing when the
+    run has one account, the usual case, as a refused debit writes nothing."""
+    debits: dict[str, int] = {}
+    rows = []
+    for account, messages, cost in calls:
+        micro = to_micro(cost)
+        if micro < 0:
+            raise OneByOne("negative cost")
+        debits[account] = debits.get(account, 0) + micro
+        rows += [_message_row(m) for m in messages]
+    for account, micro in debits.items():
+        cur.execute(_DEBIT, (micro, account))
+        if cur.rowcount == 0:
+            raise OneByOne(f"{account}: balance short of the run's total, or unknown")
+    _execute_rows(cur, _INSERT_MESSAGES, _MESSAGE_PLACEHOLDERS, rows)
+    if rows:
+        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=_id_key),))
+    return [True] * len(calls)
+
+
 def get_message(cur: sqlite3.Cursor, message_id: str) -> Message | None:
     row = cur.execute(f"{_SELECT_MESSAGE} WHERE id = ?", (message_id,)).fetchone()
     return None if row is None else _message(row)
@@ -353,9 +416,41 @@ def finish(
     if cur.rowcount == 0 or outbox is None:
         return None
     cur.execute(_INSERT_OUTBOX, _outbox_row(outbox))
-    o = outbox
+    return _queued(outbox, cur.lastrowid)
+
+
+def finish_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[OutboxItem | None]:
+    """`finish` for each call, in order: one query, then multi-row update and insert."""
+    for call in calls:
+        if not MessageState(call[1]).is_final:
+            raise OneByOne("not a final state")
+    ids = json.dumps([call[0] for call in calls])
+    unfinished = set(json.loads(cur.execute(_UNFINISHED_AMONG, (ids,)).fetchone()[0]))
+    updates, queued, results = [], [], []
+    for message_id, state, error_code, done_at, outbox in calls:
+        if message_id not in unfinished:
+            results.append(None)  # already final (or unknown): finish() writes nothing
+            continue
+        unfinished.discard(message_id)  # a second finish of it in this run finds it final
+        updates.append((message_id, int(state), error_code, done_at))
+        if outbox is not None:
+            queued.append((len(results), outbox))
+        results.append(None)
+    _execute_rows(cur, _FINISH_ROWS, "(?, ?, ?, ?)", updates)
+    if queued:
+        _execute_rows(cur, _INSERT_OUTBOXES, _OUTBOX_PLACEHOLDERS,
+                      [_outbox_row(o) for _, o in queued])
+        # AUTOINCREMENT gives each new row max(every id ever used) + 1, and this writer holds
+        # the write lock: the run's rows got consecutive ids ending at the last one inserted.
+        first = cur.lastrowid - len(queued) + 1
+        for offset, (index, outbox) in enumerate(queued):
+            results[index] = _queued(outbox, first + offset)
+    return results
+
+
+def _queued(o: NewOutboxItem, item_id: int) -> OutboxItem:
     return OutboxItem(
-        id=cur.lastrowid, account=o.account, kind=o.kind, source=o.source,
+        id=item_id, account=o.account, kind=o.kind, source=o.source,
         destination=o.destination, body=o.body, esm_class=o.esm_class,
         data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
         network_error_code=o.network_error_code, created_at=o.created_at,
@@ -385,6 +480,8 @@ _OUTBOX_COLUMNS = (
 _INSERT_OUTBOX = (
     f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_OUTBOXES = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES {{rows}}"
+_OUTBOX_PLACEHOLDERS = "(" + ", ".join(["?"] * 15) + ")"
 _PENDING_OUTBOX = (
     f"SELECT id, {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND id > ? ORDER BY id LIMIT ?"
 )
@@ -415,8 +512,17 @@ def pending_outbox(cur: sqlite3.Cursor, account: str, after_id: int, limit: int)
     return [_outbox_item(r) for r in cur.execute(_PENDING_OUTBOX, (account, after_id, limit))]
 
 
+_DELETE_OUTBOX = "DELETE FROM outbox WHERE id = ?"
+_DELETE_OUTBOXES = "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))"
+
+
 def ack_outbox(cur: sqlite3.Cursor, item_id: int) -> None:
-    cur.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+    cur.execute(_DELETE_OUTBOX, (item_id,))
+
+
+def ack_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[int]]) -> list[None]:
+    cur.execute(_DELETE_OUTBOXES, (json.dumps([item_id for item_id, in calls]),))
+    return [None] * len(calls)
 
 
 def expire_outbox(cur: sqlite3.Cursor, created_before: float) -> int:

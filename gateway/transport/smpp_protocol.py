@@ -62,14 +62,18 @@ class SmppProtocol(Protocol):
         """Send a request (may raise WindowFull or SessionUsageError)."""
         assert self.session is not None
         sequence = self.session.send_request(pdu, self.clock.seconds(), context)
-        self._flush()
+        # Its deadline (now + response_timeout) is no earlier than any outstanding one, and
+        # sending moves no other deadline earlier: only a missing timer needs arming.
+        self._flush(rearm=not self._timer_armed())
         return sequence
 
     def send_response(self, pdu: Any) -> None:
         if self.closed or self.session is None:
             return
+        # Answering while bound sets no deadline (only a bind's answer changes the state).
+        settled = self.session.is_bound and self._timer_armed()
         self.session.send_response(pdu)
-        self._flush()
+        self._flush(rearm=not settled)
 
     def start_unbind(self) -> None:
         if self.closed or self.session is None or self._closing:
@@ -122,14 +126,18 @@ class SmppProtocol(Protocol):
             elif kind is BindTimedOut:
                 log.info("{peer}: did not bind in time", peer=self._peer())
 
-    def _flush(self) -> None:
+    def _flush(self, rearm: bool = True) -> None:
         if self.session is None or self.transport is None:
             return
         data = self.session.data_to_send()
         if data and not self.closed:
             self.transport.write(data)
-        if not self._closing:
+        if rearm and not self._closing:
             self._rearm()
+
+    def _timer_armed(self) -> bool:
+        timer = self._timer
+        return timer is not None and timer.active()
 
     def _close(self, reason: str) -> None:
         if self._closing:

@@ -28,6 +28,7 @@ from gateway.smpp.events import RequestTimedOut, ResponseReceived
 from gateway.smpp.session import Role, SessionConfig, WindowFull
 from gateway.smpp.timefmt import format_final_date
 from gateway.transport.smpp_protocol import SmppProtocol
+from gateway.transport.smsc_operations import HANDLERS as OPERATION_HANDLERS
 from gateway.transport.translate import deliver_sm_for, submit_request_from
 
 log = Logger()
@@ -81,8 +82,10 @@ class SmscProtocol(SmppProtocol):
             self._bind(pdu)
         elif kind is P.QuerySm:
             self._query(pdu)
+        elif kind in OPERATION_HANDLERS:  # cancel_sm, replace_sm, submit_multi, data_sm
+            OPERATION_HANDLERS[kind](self, pdu)
         else:
-            # known to the codec, not (yet) offered by this SMSC: S3
+            # a request an ESME may send but this SMSC does not serve (S3)
             self.send_response(P.GenericNack(
                 sequence_number=pdu.sequence_number,
                 command_status=CommandStatus.ESME_RINVCMDID))
@@ -133,6 +136,25 @@ class SmscProtocol(SmppProtocol):
             self.start_unbind()
         elif not self.closed:
             self._apply_account(account)
+
+    def admit_submit(self) -> int:
+        """ESME_ROK (taking a throughput token) if this session may start a submit now, else
+        the status to refuse it with: ESME_RMSGQFUL or ESME_RTHROTTLED."""
+        if self._pending_submits >= self.server.settings.max_pending_submits:
+            return CommandStatus.ESME_RMSGQFUL
+        if not self._bucket.try_take(self.clock.seconds()):
+            return CommandStatus.ESME_RTHROTTLED
+        return CommandStatus.ESME_ROK
+
+    def track_submit(self, d: Deferred) -> Deferred:
+        """Count `d` among this session's submits in progress until it fires."""
+        self._pending_submits += 1
+
+        def done(result: Any) -> Any:
+            self._pending_submits -= 1
+            return result
+
+        return d.addBoth(done)
 
     def _submit(self, pdu: P.SubmitSm) -> None:
         seq = pdu.sequence_number

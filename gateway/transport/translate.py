@@ -5,13 +5,15 @@ from gateway.core.validation import SubmitRejected
 from gateway.model import Address, OutboxItem, SubmitRequest
 from gateway.smpp import pdu as P
 from gateway.smpp.constants import CommandStatus
+from gateway.smpp.tlv import make_tlvs
 
 MAX_SHORT_MESSAGE = 254
 
 
 def submit_request_from(pdu: P.SubmitSm) -> SubmitRequest:
     """A submit_sm as the router sees it; raises SubmitRejected for an unusable body."""
-    payload = pdu.tlvs.message_payload
+    tlvs = pdu.tlvs
+    payload = tlvs.message_payload
     if payload is not None and pdu.short_message:
         # SMPP 3.4 §5.3.2.32: short_message and message_payload are mutually exclusive
         raise SubmitRejected(
@@ -31,13 +33,15 @@ def submit_request_from(pdu: P.SubmitSm) -> SubmitRequest:
         validity_period=pdu.validity_period,
         service_type=pdu.service_type,
         from_payload=payload is not None,
+        sar=(tlvs.sar_msg_ref_num, tlvs.sar_total_segments, tlvs.sar_segment_seqnum),
+        replace_if_present=pdu.replace_if_present_flag,
     )
 
 
 def deliver_sm_for(item: OutboxItem) -> P.DeliverSm:
     """The deliver_sm that carries a receipt (or MO) from the outbox to the customer."""
     long_body = len(item.body) > MAX_SHORT_MESSAGE
-    tlvs = P.Tlvs(
+    tlvs = make_tlvs(  # Tlvs(...) without the cost of its 45-field frozen constructor
         receipted_message_id=item.message_id or None,
         message_state=item.message_state,
         network_error_code=item.network_error_code,

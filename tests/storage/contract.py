@@ -19,7 +19,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from gateway.core.ports import AccountExists, Store, UnknownAccount
+from gateway.core.ports import AccountExists, ReplaceOutcome, Store, UnknownAccount
 from gateway.model import (
     Account,
     Address,
@@ -461,3 +461,175 @@ class StoreContract:
     async def test_close_twice_is_harmless(self, store):
         await store.close()
         await store.close()
+
+    # --- scheduled messages: start, cancel (refund), replace (price difference) -----------
+
+    @staticmethod
+    def _deleted_receipt(done_at: float):
+        def build(message: Message) -> NewOutboxItem | None:
+            if not message.registered_delivery:
+                return None
+            return make_outbox(message.id, message.account, done_at,
+                               message_state=int(MessageState.DELETED))
+        return build
+
+    async def _scheduled(self, store: Store, message_id: str, account: str = "acme",
+                         price: str = "0.05", at: float = 500.0, **kw: object) -> Message:
+        m = make_message(message_id, account, state=MessageState.SCHEDULED,
+                         price=Decimal(price), scheduled_at=at, **kw)
+        assert await store.accept(account, [m], Decimal(price)) is True
+        return m
+
+    @pytest_twisted.ensureDeferred
+    async def test_start_scheduled_moves_a_due_message_to_enroute_exactly_once(self, store):
+        await store.add_account(make_account())
+        m = await self._scheduled(store, "1", at=500.0)
+        assert await store.start_scheduled("1", 499.0) is None  # not yet
+        started = await store.start_scheduled("1", 500.0)
+        assert started == dataclasses.replace(m, state=MessageState.ENROUTE)
+        assert await store.start_scheduled("1", 600.0) is None
+        assert (await store.get_message("1")).state is MessageState.ENROUTE
+
+    @pytest_twisted.ensureDeferred
+    async def test_start_scheduled_ignores_messages_that_are_not_scheduled(self, store):
+        await store.add_account(make_account())
+        await store.accept("acme", [make_message("1")], Decimal(0))
+        assert await store.start_scheduled("1", 1e12) is None
+        assert await store.start_scheduled("404", 1e12) is None
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_deletes_refunds_and_queues_the_receipt_in_one_go(self, store):
+        await store.add_account(make_account(balance="1"))
+        await self._scheduled(store, "1", price="0.15", registered_delivery=1)
+        assert (await store.get_account("acme")).balance == Decimal("0.85")
+        result = await store.cancel("acme", "1", 42.0, self._deleted_receipt(42.0))
+        assert result is not None
+        deleted, item = result
+        assert (deleted.id, deleted.state, deleted.done_at) == ("1", MessageState.DELETED, 42.0)
+        assert await store.get_message("1") == deleted
+        assert (await store.get_account("acme")).balance == Decimal(1)
+        assert item is not None and item.message_state == int(MessageState.DELETED)
+        assert await store.pending_outbox("acme", 0, 10) == [item]
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_without_a_receipt_queues_nothing(self, store):
+        await store.add_account(make_account(balance="1"))
+        await self._scheduled(store, "1", registered_delivery=0)
+        deleted, item = await store.cancel("acme", "1", 1.0, self._deleted_receipt(1.0))
+        assert item is None and deleted.state is MessageState.DELETED
+        assert await store.pending_outbox("acme", 0, 10) == []
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_refuses_foreign_unknown_and_no_longer_scheduled_messages(self, store):
+        await store.add_account(make_account(balance="1"))
+        await store.add_account(make_account("other", balance="1"))
+        await self._scheduled(store, "1")
+        await store.accept("acme", [make_message("2")], Decimal("0.05"))  # ENROUTE
+        receipt = self._deleted_receipt(1.0)
+        assert await store.cancel("other", "1", 1.0, receipt) is None
+        assert await store.cancel("acme", "2", 1.0, receipt) is None
+        assert await store.cancel("acme", "404", 1.0, receipt) is None
+        assert await store.start_scheduled("1", 1e12) is not None
+        assert await store.cancel("acme", "1", 1.0, receipt) is None
+        assert (await store.get_account("acme")).balance == Decimal("0.9")
+        assert (await store.get_account("other")).balance == Decimal(1)
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_and_start_racing_let_exactly_one_win(self, store):
+        await store.add_account(make_account(balance="1"))
+        for n in ("1", "2"):
+            await self._scheduled(store, n)
+        receipt = self._deleted_receipt(1.0)
+        first = await defer.gatherResults([store.cancel("acme", "1", 1.0, receipt),
+                                           store.start_scheduled("1", 1e12)])
+        second = await defer.gatherResults([store.start_scheduled("2", 1e12),
+                                            store.cancel("acme", "2", 1.0, receipt)])
+        assert first[0] is not None and first[1] is None
+        assert second[0] is not None and second[1] is None
+        assert (await store.get_account("acme")).balance == Decimal("0.95")
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_whose_receipt_cannot_be_built_changes_nothing(self, store):
+        await store.add_account(make_account(balance="1"))
+        await self._scheduled(store, "1")
+
+        def broken(message: Message) -> NewOutboxItem:
+            raise RuntimeError("no receipt")
+
+        await _fails_with(store.cancel("acme", "1", 1.0, broken), RuntimeError)
+        assert (await store.get_message("1")).state is MessageState.SCHEDULED
+        assert (await store.get_account("acme")).balance == Decimal("0.95")
+
+    @pytest_twisted.ensureDeferred
+    async def test_cancel_matching_deletes_every_scheduled_message_between_two_addresses(
+        self, store
+    ):
+        await store.add_account(make_account(balance="10"))
+        await store.add_account(make_account("other", balance="10"))
+        here = Address(ton=1, npi=1, addr="111")
+        there = Address(ton=1, npi=1, addr="222")
+        for n in ("9", "10", "11"):
+            await self._scheduled(store, n, source=here, destination=there,
+                                  registered_delivery=1)
+        await self._scheduled(store, "12", source=here, destination=here)
+        await self._scheduled(store, "13", "other", source=here, destination=there)
+        await store.accept("acme", [make_message("14", source=here, destination=there)],
+                           Decimal("0.05"))
+        results = await store.cancel_matching("acme", "111", "222", 7.0,
+                                              self._deleted_receipt(7.0))
+        assert [m.id for m, _ in results] == ["9", "10", "11"]
+        assert all(item is not None for _, item in results)
+        assert (await store.get_account("acme")).balance == Decimal("9.9")
+        assert (await store.get_message("12")).state is MessageState.SCHEDULED
+        assert (await store.get_message("13")).state is MessageState.SCHEDULED
+        assert (await store.get_message("14")).state is MessageState.ENROUTE
+        assert await store.cancel_matching("acme", "111", "222", 8.0,
+                                           self._deleted_receipt(8.0)) == []
+
+    @pytest_twisted.ensureDeferred
+    async def test_replace_charges_a_price_rise_and_refunds_a_fall(self, store):
+        await store.add_account(make_account(balance="1"))
+        m = await self._scheduled(store, "1", price="0.10")
+        longer = dataclasses.replace(m, body=b"x" * 300, parts=3, price=Decimal("0.30"),
+                                     registered_delivery=1, scheduled_at=900.0,
+                                     expires_at=2000.0)
+        assert await store.replace("acme", longer) is ReplaceOutcome.REPLACED
+        assert await store.get_message("1") == longer
+        assert (await store.get_account("acme")).balance == Decimal("0.7")
+        shorter = dataclasses.replace(longer, body=b"hi", parts=1, price=Decimal("0.05"))
+        assert await store.replace("acme", shorter) is ReplaceOutcome.REPLACED
+        assert (await store.get_account("acme")).balance == Decimal("0.95")
+        assert await store.get_message("1") == shorter
+
+    @pytest_twisted.ensureDeferred
+    async def test_replace_beyond_the_balance_changes_nothing(self, store):
+        await store.add_account(make_account(balance="0.20"))
+        m = await self._scheduled(store, "1", price="0.10")
+        dearer = dataclasses.replace(m, body=b"x" * 500, parts=4, price=Decimal("0.40"))
+        assert await store.replace("acme", dearer) is ReplaceOutcome.NO_BALANCE
+        assert await store.get_message("1") == m
+        assert (await store.get_account("acme")).balance == Decimal("0.1")
+
+    @pytest_twisted.ensureDeferred
+    async def test_replace_refuses_foreign_unknown_and_no_longer_scheduled_messages(
+        self, store
+    ):
+        await store.add_account(make_account(balance="1"))
+        await store.add_account(make_account("other", balance="1"))
+        m = await self._scheduled(store, "1")
+        changed = dataclasses.replace(m, body=b"changed")
+        assert await store.replace("other", changed) is ReplaceOutcome.NOT_REPLACEABLE
+        assert await store.replace("acme", dataclasses.replace(changed, id="404")) is (
+            ReplaceOutcome.NOT_REPLACEABLE)
+        await store.start_scheduled("1", 1e12)
+        assert await store.replace("acme", changed) is ReplaceOutcome.NOT_REPLACEABLE
+        assert (await store.get_message("1")).body == m.body
+
+    @pytest_twisted.ensureDeferred
+    async def test_scheduled_messages_survive_close_and_reopen(self, stores):
+        store = stores()
+        await store.add_account(make_account())
+        m = await self._scheduled(store, "1", at=1234.5, expires_at=5678.0)
+        await store.close()
+        again = stores()
+        assert await again.unfinished_messages("", 10) == [m]

@@ -1,0 +1,198 @@
+"""Runs of one operation in a group-commit batch (accept, finish, ack_outbox go to their
+`*_many` in one go) must give every caller exactly what the operation alone gives.
+
+Each scenario issues the same calls twice on identical files: through SqliteStore while
+its writer is held, so that they all land in one batch, and one by one through
+SqliteDatabase. Results (values or exception types) and the files' contents must match.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from decimal import Decimal
+
+import pytest
+import pytest_twisted
+from contract import make_account, make_message, make_outbox
+from twisted.internet import defer
+
+from gateway.model import MessageState
+from gateway.storage import sqlite_ops
+from gateway.storage.group_commit import Op
+from gateway.storage.sqlite import SqliteDatabase, SqliteStore
+
+DONE = MessageState.DELIVERED
+
+
+def _reactor():
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _setup(db: SqliteDatabase) -> None:
+    db.add_account(make_account("acme", balance="0.25"))  # five messages at 0.05
+    db.add_account(make_account("beta", balance="0.10"))
+    db.add_account(make_account("bulk", balance="1000"))
+    for n in range(1, 4):
+        assert db.accept("acme", [make_message(f"10{n}")], Decimal("0.05"))
+    db.finish("103", DONE, 0, 5.0, make_outbox("103"))  # already final; outbox item 1
+
+
+def _outcome(call):
+    try:
+        return ("ok", call())
+    except Exception as e:  # noqa: BLE001 -- compared by type
+        return ("error", type(e).__name__)
+
+
+def _state(path) -> dict:
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            "accounts": conn.execute("SELECT system_id, balance FROM accounts ORDER BY 1").fetchall(),
+            "messages": conn.execute(
+                "SELECT id, account, state, error_code, done_at FROM messages ORDER BY id"
+            ).fetchall(),
+            "outbox": conn.execute(
+                "SELECT id, account, message_id, body FROM outbox ORDER BY id").fetchall(),
+            "meta": conn.execute("SELECT last_message_id FROM meta").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+async def _in_one_batch(store: SqliteStore, calls: list[tuple[str, tuple]]) -> list:
+    started, release = threading.Event(), threading.Event()
+
+    def hold(cur):  # keeps the writer busy while the calls queue up behind it
+        started.set()
+        release.wait(5)
+
+    held = store._writer.submit(Op(hold, writes=False), ())
+    assert started.wait(5)
+    pending = [getattr(store, name)(*args) for name, args in calls]
+    release.set()
+    await held
+    results = await defer.DeferredList(pending, consumeErrors=True)
+    return [("ok", value) if ok else ("error", value.type.__name__) for ok, value in results]
+
+
+async def _check(tmp_path, calls: list[tuple[str, tuple]]) -> list:
+    batched, single = tmp_path / "batched.db", tmp_path / "single.db"
+    for path in (batched, single):
+        with SqliteDatabase(path) as db:
+            _setup(db)
+    with SqliteDatabase(single) as db:
+        expected = [_outcome(lambda n=name, a=args: getattr(db, n)(*a)) for name, args in calls]
+    store = SqliteStore(batched, _reactor())
+    batches = store.batches
+    try:
+        got = await _in_one_batch(store, calls)
+        assert store.batches - batches == 2  # the hold, then every call in one batch
+    finally:
+        await store.close()
+    assert got == expected
+    assert _state(batched) == _state(single)
+    return got
+
+
+def _accept(message_id: str, account: str = "acme", price: str = "0.05"):
+    return "accept", (account, [make_message(message_id, account)], Decimal(price))
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_accepts_that_all_fit(tmp_path):
+    got = await _check(tmp_path, [_accept("201"), _accept("202")])
+    assert got == [("ok", True), ("ok", True)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_accepts_that_exhausts_the_balance_midway(tmp_path):
+    got = await _check(tmp_path, [_accept("201"), _accept("202", price="0.10"), _accept("203")])
+    assert got == [("ok", True), ("ok", False), ("ok", True)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_accepts_with_a_duplicate_id_and_an_unknown_account(tmp_path):
+    got = await _check(tmp_path, [
+        _accept("201"), _accept("101"), _accept("202", account="nobody"), _accept("203"),
+        _accept("204", price="-1"),
+    ])
+    assert got[0] == got[3] == ("ok", True)
+    assert got[1] == ("error", "IntegrityError")
+    assert got[2] == ("error", "UnknownAccount")
+    assert got[4] == ("error", "ValueError")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_accepts_failing_after_its_debit(tmp_path):
+    cheap = "0.01"
+    got = await _check(tmp_path, [
+        _accept("201", price=cheap), _accept("101", price=cheap), _accept("202", price=cheap)])
+    assert got == [("ok", True), ("error", "IntegrityError"), ("ok", True)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_accepts_for_two_accounts_one_running_short(tmp_path):
+    await _check(tmp_path, [
+        _accept("201"), _accept("202", account="beta"), _accept("203", account="beta"),
+        _accept("204", account="beta"), _accept("205"),
+    ])
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_finishes(tmp_path):
+    got = await _check(tmp_path, [
+        ("finish", ("101", DONE, 0, 7.0, make_outbox("101"))),
+        ("finish", ("103", DONE, 0, 7.0, make_outbox("103"))),  # already final
+        ("finish", ("999", DONE, 0, 7.0, make_outbox("999"))),  # unknown
+        ("finish", ("102", MessageState.UNDELIVERABLE, 5, 7.0, None)),  # no receipt
+        ("finish", ("101", DONE, 0, 8.0, make_outbox("101"))),  # twice in the run
+        ("finish", ("102", MessageState.ENROUTE, 0, 7.0, None)),  # not a final state
+    ])
+    assert [kind for kind, _ in got] == ["ok"] * 5 + ["error"]
+    assert got[0][1].id == 2 and got[0][1].message_id == "101"
+    assert got[1:5] == [("ok", None)] * 4
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_finishes_queues_receipts_with_the_ids_the_store_gave(tmp_path):
+    got = await _check(tmp_path, [
+        _accept("201"), _accept("202"),
+        ("finish", ("201", DONE, 0, 7.0, make_outbox("201"))),
+        ("finish", ("101", DONE, 0, 7.0, None)),
+        ("finish", ("202", DONE, 0, 7.0, make_outbox("202"))),
+    ])
+    assert [item.id for _, item in got[2::2]] == [2, 3]
+
+
+@pytest_twisted.ensureDeferred
+async def test_runs_of_acks_and_mixed_runs(tmp_path):
+    await _check(tmp_path, [
+        ("finish", ("101", DONE, 0, 7.0, make_outbox("101"))),
+        ("finish", ("102", DONE, 0, 7.0, make_outbox("102"))),
+        ("ack_outbox", (1,)), ("ack_outbox", (3,)), ("ack_outbox", (1,)), ("ack_outbox", (42,)),
+        _accept("201"), ("ack_outbox", (2,)), _accept("202"),
+    ])
+
+
+def test_many_functions_match_their_single_forms_on_an_empty_run(tmp_path):
+    with SqliteDatabase(tmp_path / "x.db") as db:
+        cur = db.connection.cursor()
+        assert sqlite_ops.accept_many(cur, []) == []
+        assert sqlite_ops.finish_many(cur, []) == []
+        assert sqlite_ops.ack_outbox_many(cur, []) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_runs_longer_than_one_statement_takes(tmp_path):
+    count = 2 * sqlite_ops.ROWS_PER_STATEMENT + 3
+    ids = [str(500 + n) for n in range(count)]
+    got = await _check(tmp_path, [_accept(i, account="bulk") for i in ids] + [
+        ("finish", (i, DONE, 0, 9.0, make_outbox(i, account="bulk") if n % 3 else None))
+        for n, i in enumerate(ids)
+    ] + [("ack_outbox", (n,)) for n in range(2, count)])
+    assert got[:count] == [("ok", True)] * count
+    queued = [value for _, value in got[count:2 * count] if value is not None]
+    assert [item.id for item in queued] == list(range(2, 2 + len(queued)))
