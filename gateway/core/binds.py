@@ -48,7 +48,10 @@ class BindRegistry:
 
     def has_receiver(self, account: str) -> bool:
         """Whether `account` has a bind that can take receipts (receivers() without the list)."""
-        return any(c.kind.can_receive for c in self._by_account.get(account, ()))
+        for channel in self._by_account.get(account, ()):
+            if channel.kind.can_receive:
+                return True
+        return False
 
     def least_busy_receiver(self, account: str) -> DeliveryChannel | None:
         """The receiver-capable bind with room and the least traffic right now.

@@ -12,10 +12,12 @@ working set per account:
 - `high_water` the greatest id loaded; `backlog` says the store may hold
   items above it (or below, skipped while loading) that memory does not.
 
-An item leaves `known` only after `ack_outbox` has committed, i.e. after the
-customer's deliver_sm_resp: a crash before that re-sends it on the next bind
-(at-least-once, never lost). Items are skipped, not sent, once older than the
-expiry; a periodic sweep deletes them from the store.
+An item leaves `known` only after its removal from the outbox has committed,
+i.e. after the customer's deliver_sm_resp: a crash before that re-sends it on
+the next bind (at-least-once, never lost). Removals go in bulk, like the
+store's group commit: one `ack_outbox_items` in flight, and the items answered
+meanwhile wait for it and go together in the next. Items are skipped, not
+sent, once older than the expiry; a periodic sweep deletes them from the store.
 
 When no receiver is bound nothing is kept in memory (`backlog` is set); the
 next bind wakes the account and the outbox is paged in from the store.
@@ -64,6 +66,8 @@ class Delivery:
         self._accounts: dict[str, _AccountQueue] = {}
         self._sweeper = LoopingCall(self._sweep)
         self._sweeper.clock = clock
+        self._acks_waiting: list[tuple[str, OutboxItem]] = []
+        self._acks_in_flight = 0  # ack_outbox_items operations not yet committed
 
     def start(self) -> None:
         self._sweeper.start(self._config.sweep_interval, now=True)
@@ -71,6 +75,9 @@ class Delivery:
     def stop(self) -> None:
         if self._sweeper.running:
             self._sweeper.stop()
+        if self._acks_waiting:
+            # queue them now: the store commits everything queued before it closes
+            self._ack_waiting()
 
     def enqueue(self, item: OutboxItem) -> None:
         """A committed outbox item: push it now if a bind can take it."""
@@ -129,9 +136,9 @@ class Delivery:
 
     def _answered(self, status: int, account: str, item: OutboxItem) -> None:
         if status == 0:
-            d = self._store.ack_outbox(item.id)
-            d.addCallbacks(self._acked, self._ack_failed, callbackArgs=(account, item),
-                           errbackArgs=(account, item))
+            self._acks_waiting.append((account, item))
+            if not self._acks_in_flight:
+                self._ack_waiting()
             return
         log.info("account {account} answered receipt {item_id} with status {status:#x}; "
                  "retrying in {delay}s", account=account, item_id=item.id, status=status,
@@ -143,15 +150,33 @@ class Delivery:
         # the bind went away or never answered: another bind may take it right now
         self._requeue(account, item)
 
-    def _acked(self, _: None, account: str, item: OutboxItem) -> None:
-        aq = self._accounts.get(account)
-        if aq is not None:
-            aq.known.discard(item.id)
+    def _ack_waiting(self) -> None:
+        acks, self._acks_waiting = self._acks_waiting, []
+        self._acks_in_flight += 1
+        d = self._store.ack_outbox_items([item.id for _, item in acks])
+        d.addCallbacks(self._acked, self._ack_failed, callbackArgs=(acks,), errbackArgs=(acks,))
+
+    def _acked(self, _: None, acks: list[tuple[str, OutboxItem]]) -> None:
+        self._ack_done()
+        accounts = {}
+        for account, item in acks:
+            aq = self._accounts.get(account)
+            if aq is not None:
+                aq.known.discard(item.id)
+                accounts[account] = aq
+        for account, aq in accounts.items():
             self._pump(account, aq)
 
-    def _ack_failed(self, failure, account: str, item: OutboxItem) -> None:
-        log.failure("could not record receipt {item_id} as delivered", failure, item_id=item.id)
-        self._requeue(account, item)
+    def _ack_failed(self, failure, acks: list[tuple[str, OutboxItem]]) -> None:
+        self._ack_done()
+        log.failure("could not record {n} receipts as delivered", failure, n=len(acks))
+        for account, item in acks:
+            self._requeue(account, item)
+
+    def _ack_done(self) -> None:
+        self._acks_in_flight -= 1
+        if not self._acks_in_flight and self._acks_waiting:
+            self._ack_waiting()
 
     def _requeue(self, account: str, item: OutboxItem) -> None:
         aq = self._accounts.get(account)

@@ -116,6 +116,9 @@ class Store(Protocol):
     def ack_outbox(self, item_id: int) -> Deferred[None]:
         """The item reached its account (deliver_sm_resp OK): remove it from the outbox."""
 
+    def ack_outbox_items(self, item_ids: Sequence[int]) -> Deferred[None]:
+        """`ack_outbox` for every one of `item_ids`, as one operation."""
+
     def expire_outbox(self, created_before: float) -> Deferred[int]:
         """Drop items older than `created_before`; returns how many."""
 

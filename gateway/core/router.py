@@ -209,9 +209,8 @@ class Router:
 
     def _track(self, d: Deferred) -> Deferred:
         self._in_flight.add(d)
+        return d.addBoth(self._untrack, d)
 
-        def done(result):
-            self._in_flight.discard(d)
-            return result
-
-        return d.addBoth(done)
+    def _untrack(self, result, d: Deferred):
+        self._in_flight.discard(d)
+        return result

@@ -116,6 +116,9 @@ class SqliteDatabase:
     def ack_outbox(self, item_id: int) -> None:
         self._write(ops.ack_outbox, item_id)
 
+    def ack_outbox_items(self, item_ids: Sequence[int]) -> None:
+        self._write(ops.ack_outbox_items, item_ids)
+
     def expire_outbox(self, created_before: float) -> int:
         return self._write(ops.expire_outbox, created_before)
 
@@ -153,6 +156,7 @@ _UNFINISHED = Op(ops.unfinished_messages, writes=False)
 _LAST_MESSAGE_ID = Op(ops.last_message_id, writes=False)
 _PENDING_OUTBOX = Op(ops.pending_outbox, writes=False)
 _ACK_OUTBOX = Op(ops.ack_outbox, writes=True, many=ops.ack_outbox_many)
+_ACK_OUTBOX_ITEMS = Op(ops.ack_outbox_items, writes=True)
 _EXPIRE_OUTBOX = Op(ops.expire_outbox, writes=True)
 _START_SCHEDULED = Op(pending.start_scheduled, writes=True)
 _CANCEL = Op(pending.cancel, writes=True)
@@ -248,6 +252,9 @@ class SqliteStore:
 
     def ack_outbox(self, item_id: int) -> Deferred[None]:
         return self._submit(_ACK_OUTBOX, (item_id,))
+
+    def ack_outbox_items(self, item_ids: Sequence[int]) -> Deferred[None]:
+        return self._submit(_ACK_OUTBOX_ITEMS, (item_ids,))
 
     def expire_outbox(self, created_before: float) -> Deferred[int]:
         return self._submit(_EXPIRE_OUTBOX, (created_before,))

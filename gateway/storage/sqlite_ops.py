@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from gateway.core.ports import AccountExists, UnknownAccount
@@ -77,7 +77,7 @@ def connect(path: str | os.PathLike[str], busy_timeout: float) -> sqlite3.Connec
         os.fspath(path),
         isolation_level=None,
         check_same_thread=False,
-        cached_statements=512,  # the multi-row statements take up to 3 x ROWS_PER_STATEMENT
+        cached_statements=256,
         timeout=busy_timeout,
     )
     try:
@@ -184,18 +184,25 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
 ROWS_PER_STATEMENT = 64  # 64 rows x 23 columns = 1,472 parameters; SQLite allows 32,766
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows_sql(template: str, placeholders: str, count: int) -> str:
     return template.format(rows=", ".join([placeholders] * count))
 
 
 def _execute_rows(cur: sqlite3.Cursor, template: str, placeholders: str, rows: list) -> None:
-    """Run `template` for `rows`, its {rows} standing for one `placeholders` per row, with
-    one statement per ROWS_PER_STATEMENT rows (each count its own cached statement)."""
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start:start + ROWS_PER_STATEMENT]
-        cur.execute(_rows_sql(template, placeholders, len(chunk)),
+    """Run `template` for `rows`, its {rows} standing for one `placeholders` per row.
+
+    Chunks hold ROWS_PER_STATEMENT rows, or a smaller power of two for the rest: a run of
+    any length takes a few statements, and each kind has at most 7 distinct ones to prepare
+    and keep in the statement cache.
+    """
+    start, end = 0, len(rows)
+    while start < end:
+        count = min(ROWS_PER_STATEMENT, 1 << ((end - start).bit_length() - 1))
+        chunk = rows[start:start + count]
+        cur.execute(_rows_sql(template, placeholders, count),
                     [value for row in chunk for value in row])
+        start += count
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -372,7 +379,9 @@ class OneByOne(Exception):
     each call alone."""
 
 
-def accept_many(cur: sqlite3.Cursor, calls: list[tuple[str, Sequence[Message], Decimal]]) -> list[bool]:
+def accept_many(
+    cur: sqlite3.Cursor, calls: list[tuple[str, Sequence[Message], Decimal]]
+) -> list[bool]:
     """`accept` for each call, when every one of them succeeds: one debit per account for
     the run's total (enough balance for the total means enough for each in turn) and
     multi-row inserts. Raises otherwise (see group_commit.Op.many): before writing when the
@@ -520,8 +529,12 @@ def ack_outbox(cur: sqlite3.Cursor, item_id: int) -> None:
     cur.execute(_DELETE_OUTBOX, (item_id,))
 
 
+def ack_outbox_items(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
+    cur.execute(_DELETE_OUTBOXES, (json.dumps([int(item_id) for item_id in item_ids]),))
+
+
 def ack_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[int]]) -> list[None]:
-    cur.execute(_DELETE_OUTBOXES, (json.dumps([item_id for item_id, in calls]),))
+    ack_outbox_items(cur, [item_id for item_id, in calls])
     return [None] * len(calls)
 
 

@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from decimal import Decimal
 
-import pytest
 import pytest_twisted
 from contract import make_account, make_message, make_outbox
 from twisted.internet import defer
@@ -50,7 +49,8 @@ def _state(path) -> dict:
     conn = sqlite3.connect(path)
     try:
         return {
-            "accounts": conn.execute("SELECT system_id, balance FROM accounts ORDER BY 1").fetchall(),
+            "accounts": conn.execute(
+                "SELECT system_id, balance FROM accounts ORDER BY 1").fetchall(),
             "messages": conn.execute(
                 "SELECT id, account, state, error_code, done_at FROM messages ORDER BY id"
             ).fetchall(),
@@ -196,3 +196,22 @@ async def test_runs_longer_than_one_statement_takes(tmp_path):
     assert got[:count] == [("ok", True)] * count
     queued = [value for _, value in got[count:2 * count] if value is not None]
     assert [item.id for item in queued] == list(range(2, 2 + len(queued)))
+
+
+@pytest_twisted.ensureDeferred
+async def test_ack_outbox_items_removes_every_item_at_once(tmp_path):
+    path = tmp_path / "x.db"
+    with SqliteDatabase(path) as db:
+        _setup(db)
+        for message_id in ("101", "102"):
+            db.finish(message_id, DONE, 0, 7.0, make_outbox(message_id))
+        db.ack_outbox_items([1, 42])  # unknown ids are harmless
+    store = SqliteStore(path, _reactor())
+    try:
+        await store.ack_outbox_items([3, 3])
+        assert [item.id for item in await store.pending_outbox("acme", 0, 10)] == [2]
+        await store.ack_outbox_items([])
+        await store.ack_outbox_items([2])
+        assert await store.pending_outbox("acme", 0, 10) == []
+    finally:
+        await store.close()

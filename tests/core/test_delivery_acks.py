@@ -1,0 +1,109 @@
+"""Delivery removes answered receipts from the outbox in bulk: one ack_outbox_items in flight,
+the receipts answered meanwhile go together in the next; each stays known (never re-sent
+from memory) until the operation that removes it has committed."""
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+
+from gateway.core.binds import BindRegistry
+from gateway.core.delivery import Delivery, DeliveryConfig
+from gateway.model import Address, BindKind, DeliveryKind, OutboxItem
+
+ACCOUNT = "acme"
+
+
+class Store:
+    def __init__(self) -> None:
+        self.acks: list[tuple[list[int], Deferred]] = []
+
+    def ack_outbox_items(self, item_ids):
+        d: Deferred = Deferred()
+        self.acks.append((list(item_ids), d))
+        return d
+
+    def pending_outbox(self, account, after_id, limit):
+        return succeed([])
+
+    def expire_outbox(self, created_before):
+        return succeed(0)
+
+
+class Channel:
+    account = ACCOUNT
+    kind = BindKind.TRANSCEIVER
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[OutboxItem, Deferred]] = []
+
+    def load(self) -> int:
+        return len(self.sent)
+
+    def has_room(self) -> bool:
+        return True
+
+    def deliver(self, item: OutboxItem) -> Deferred:
+        d: Deferred = Deferred()
+        self.sent.append((item, d))
+        return d
+
+
+def item(n: int) -> OutboxItem:
+    return OutboxItem(id=n, account=ACCOUNT, kind=DeliveryKind.RECEIPT,
+                      source=Address(addr="1"), destination=Address(addr="2"),
+                      body=b"id:%d stat:DELIVRD" % n, message_id=str(n), created_at=1000.0)
+
+
+def setup():
+    clock = Clock()
+    clock.advance(1000)
+    store, binds, channel = Store(), BindRegistry(), Channel()
+    binds.add(channel)
+    delivery = Delivery(store, binds, clock, DeliveryConfig())
+    delivery.wake(ACCOUNT)  # the (empty) outbox is loaded: from now on enqueue sends at once
+    return delivery, store, channel
+
+
+def known(delivery) -> set[int]:
+    return delivery._accounts[ACCOUNT].known
+
+
+def test_receipts_answered_during_an_ack_go_together_in_the_next():
+    delivery, store, channel = setup()
+    for n in (1, 2, 3):
+        delivery.enqueue(item(n))
+    answers = [d for _, d in channel.sent]
+    answers[0].callback(0)
+    assert [ids for ids, _ in store.acks] == [[1]]
+    answers[1].callback(0)
+    answers[2].callback(0)
+    assert [ids for ids, _ in store.acks] == [[1]]  # waiting for the first to commit
+    assert known(delivery) == {1, 2, 3}
+    store.acks[0][1].callback(None)
+    assert [ids for ids, _ in store.acks] == [[1], [2, 3]]
+    assert known(delivery) == {2, 3}
+    store.acks[1][1].callback(None)
+    assert known(delivery) == set()
+
+
+def test_a_failed_ack_puts_its_receipts_back_in_the_queue():
+    delivery, store, channel = setup()
+    for n in (1, 2):
+        delivery.enqueue(item(n))
+    channel.sent[0][1].callback(0)
+    channel.sent[1][1].callback(0)
+    store.acks[0][1].errback(RuntimeError("disk full"))
+    # 1 is sent again at once; 2 (still waiting for an ack) goes in the next operation
+    assert [i.id for i, _ in channel.sent] == [1, 2, 1]
+    assert [ids for ids, _ in store.acks] == [[1], [2]]
+    assert known(delivery) == {1, 2}
+
+
+def test_stop_queues_the_waiting_acks_before_the_store_closes():
+    delivery, store, channel = setup()
+    for n in (1, 2):
+        delivery.enqueue(item(n))
+    channel.sent[0][1].callback(0)
+    channel.sent[1][1].callback(0)
+    delivery.stop()
+    assert [ids for ids, _ in store.acks] == [[1], [2]]
