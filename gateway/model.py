@@ -12,7 +12,7 @@ from enum import Enum
 from gateway.smpp.constants import MessageState
 
 __all__ = [
-    "Account", "Address", "BindKind", "DeliveryKind", "Message", "MessageState",
+    "Account", "Address", "BindKind", "DeliveryKind", "InboundMessage", "Message", "MessageState",
     "NewOutboxItem", "OutboxItem", "SubmitRequest",
 ]
 
@@ -98,6 +98,26 @@ class Message:
     scheduled_at: float | None = None
     expires_at: float | None = None
     connector: str = ""
+    # Where this message's receipt goes over HTTP instead of the account's webhook URL.
+    callback_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InboundMessage:
+    """A mobile-originated message as a connector received it, before it is matched to the
+    account that owns its destination. `body` includes the UDH when esm_class has UDHI."""
+
+    source: Address
+    destination: Address
+    body: bytes
+    data_coding: int = 0
+    esm_class: int = 0
+    protocol_id: int = 0
+    # SAR TLVs (sar_msg_ref_num, sar_total_segments, sar_segment_seqnum) when the part
+    # came numbered that way; None when absent.
+    sar: tuple[int | None, int | None, int | None] = (None, None, None)
+    connector: str = ""
+    received_at: float = 0.0
 
 
 class DeliveryKind(Enum):
@@ -124,6 +144,8 @@ class NewOutboxItem:
     message_state: int | None = None
     network_error_code: bytes | None = None
     created_at: float = 0.0
+    # The message's own callback_url (HTTP submits): its receipt goes there.
+    callback_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -12,7 +12,9 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
-from gateway.model import Account, Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.model import (
+    Account, InboundMessage, Message, MessageState, NewOutboxItem, OutboxItem,
+)
 
 
 class AccountExists(Exception):
@@ -141,3 +143,20 @@ class Connector(Protocol):
     name: str
 
     def send(self, message: Message) -> Deferred[None]: ...
+
+
+class InboundRejected(Exception):
+    """An inbound message the gateway refuses; `command_status` is what the connector
+    answers upstream (e.g. ESME_RINVDSTADR when no account owns the destination)."""
+
+    def __init__(self, command_status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.command_status = command_status
+
+
+class InboundSink(Protocol):
+    """Where connectors hand mobile-originated messages (the MO path)."""
+
+    def message_received(self, message: InboundMessage) -> Deferred[None]:
+        """Fires once the message is durable (rule 3): only then may the connector
+        acknowledge it upstream. Fails with InboundRejected for a message to refuse."""

@@ -136,6 +136,10 @@ class Router:
                     id=message.id, delay=self._retry_delay)
         self._scheduler.add(message, self._clock.seconds() + self._retry_delay)
 
+    def connector_for(self, message: Message) -> Connector | None:
+        """The connector `message` would leave through now (None: no route takes it)."""
+        return self._connector
+
     def _dispatch(self, message: Message) -> None:
         now = self._clock.seconds()
         if message.expires_at is not None and now >= message.expires_at:
