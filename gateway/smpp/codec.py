@@ -105,7 +105,9 @@ def _bad_short_message(length: int) -> ValueError:
 
 # -- submit_multi lists (not on the hot path: plain helpers) ----------------------------
 
-def _read_cstring(frame: bytes, pos: int, name: str, size: int, cid: int, seq: int) -> tuple[str, int]:
+def _read_cstring(
+    frame: bytes, pos: int, name: str, size: int, cid: int, seq: int
+) -> tuple[str, int]:
     end = frame.find(b"\0", pos, pos + size)
     if end < 0:
         raise _cstring_error(name, size, cid, seq)
@@ -272,8 +274,8 @@ def _decoder_source(cls: type) -> str:
             i += 1
     lines.append(f"    tlvs = NO_TLVS if pos == n else _decode_tlvs(frame, pos, n, {cid}, seq)")
     if _TWINS[cls] is not None:  # see tlv.mutable_twin: fill plain slots, then become `cls`
-        lines += ["    t = _new(_twin)", "    t.sequence_number = seq", "    t.command_status = status",
-                  "    t.tlvs = tlvs"]
+        lines += ["    t = _new(_twin)", "    t.sequence_number = seq",
+                  "    t.command_status = status", "    t.tlvs = tlvs"]
         lines += [f"    t.{name} = f_{name}" for name, _, _ in layout]
         lines += ["    t.__class__ = _cls", "    return t"]
     else:

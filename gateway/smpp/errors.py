@@ -33,7 +33,8 @@ class SmppError(Exception):
 
 
 class PduError(SmppError):
-    """A malformed or invalid PDU body: answer with its `_resp` (or generic_nack); keep the session."""
+    """A malformed or invalid PDU body: answer with its `_resp` (or generic_nack) and keep
+    the session."""
 
 
 class FramingError(SmppError):

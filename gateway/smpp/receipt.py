@@ -1,7 +1,10 @@
 """Delivery receipt text (SMPP 3.4 Appendix B): format ours, parse anybody's.
 
-We write exactly
-`id:IIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD err:EEE text:...`
+We write exactly, on one line,
+
+    id:IIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm
+    stat:DDDDDDD err:EEE text:...
+
 and read liberally: any field order, any key case, `text:`, `Text:`, `Text `
 (sms77) or `Текст:` (the Bulgarian seed), `submit_date`, missing fields, ids
 in hex or decimal (kept as strings).

@@ -515,7 +515,9 @@ def _outbox_item(r: tuple) -> OutboxItem:
     )
 
 
-def pending_outbox(cur: sqlite3.Cursor, account: str, after_id: int, limit: int) -> list[OutboxItem]:
+def pending_outbox(
+    cur: sqlite3.Cursor, account: str, after_id: int, limit: int
+) -> list[OutboxItem]:
     if limit <= 0:
         return []
     return [_outbox_item(r) for r in cur.execute(_PENDING_OUTBOX, (account, after_id, limit))]

@@ -74,7 +74,7 @@ def test_the_table_counts_every_allowed_triple_once():
 
 
 def test_responses_are_not_in_the_table_except_generic_nack():
-    for state, sender, command_id in TRANSITIONS:
+    for _state, _sender, command_id in TRANSITIONS:
         assert not C(command_id).is_response or command_id == C.GENERIC_NACK
 
 

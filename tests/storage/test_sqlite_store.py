@@ -112,7 +112,9 @@ def test_balances_are_stored_as_integer_micro_units(path):
 
 def test_file_is_wal_with_full_sync_and_foreign_keys(path):
     with SqliteDatabase(path) as db:
-        pragma = lambda name: db.connection.execute(f"PRAGMA {name}").fetchone()[0]
+        def pragma(name: str):
+            return db.connection.execute(f"PRAGMA {name}").fetchone()[0]
+
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
         assert pragma("foreign_keys") == 1
