@@ -126,6 +126,11 @@ class Session:
         self._out: list[bytes] = []
         self._next_sequence = 1
         self._pending_bind: Pdu | None = None  # SMSC: the bind awaiting accept/reject
+        # Sequence numbers of the peer's requests handed to the caller and not yet
+        # answered: an unbind from the peer waits for them (see _peer_unbind).
+        self._owed: set[int] = set()
+        self._unbinds_owed: list[int] = []  # the peer's unbinds waiting for those answers
+        self._unbind_deadline: float | None = None
         self._last_received = now
         self._enquire_outstanding = False
         self._bind_deadline: float | None = (
@@ -221,15 +226,37 @@ class Session:
             self._out.append(_HEADER.pack(
                 HEADER_LENGTH, CommandId.ENQUIRE_LINK_RESP, 0, pdu.sequence_number))
         elif command_id == _UNBIND:
-            self._out.append(_HEADER.pack(
-                HEADER_LENGTH, CommandId.UNBIND_RESP, 0, pdu.sequence_number))
-            self._set_state(answered(self._state, _UNBIND, True))
-            events.append(Unbound(by_peer=True))
-            self._close(events, "unbind from the peer")
+            self._peer_unbind(pdu.sequence_number, events)
         else:
             if next_state is State.BINDING:
                 self._pending_bind = pdu
+            elif command_id in _RESPONSE_ID:
+                self._owed.add(pdu.sequence_number)
             events.append(RequestReceived(pdu=pdu))
+
+    def _peer_unbind(self, sequence_number: int, events: list[Event]) -> None:
+        """Answer the peer's unbind and close, but only once every request it sent before
+        is answered: a submit_sm it made just before unbinding is stored (or refused) and
+        its submit_sm_resp carries the id the client needs to match the receipt. The
+        state is UNBINDING meanwhile, so the peer may send nothing new."""
+        first = not self._unbinds_owed
+        self._unbinds_owed.append(sequence_number)
+        if not self._owed:
+            self._finish_peer_unbind(events, "unbind from the peer")
+        elif first:
+            events.append(Unbound(by_peer=True))
+            self._unbind_deadline = self._last_received + self.config.response_timeout
+
+    def _finish_peer_unbind(self, events: list[Event], reason: str) -> None:
+        for sequence_number in self._unbinds_owed:
+            self._out.append(_HEADER.pack(
+                HEADER_LENGTH, CommandId.UNBIND_RESP, 0, sequence_number))
+        if self._unbind_deadline is None:  # not announced yet
+            events.append(Unbound(by_peer=True))
+        self._unbinds_owed.clear()
+        self._unbind_deadline = None
+        self._set_state(answered(self._state, _UNBIND, True))
+        self._close(events, reason)
 
     def _response(self, response: Pdu, events: list[Event]) -> None:
         sequence_number = response.sequence_number
@@ -330,20 +357,30 @@ class Session:
             self._set_state(next_state)
         return sequence_number
 
-    def send_response(self, pdu: Pdu) -> None:
+    def send_response(self, pdu: Pdu) -> list[Event]:
         """Queue the answer to a request from the peer; `pdu` carries that request's
-        sequence_number. Dropped silently once the session is closed (the peer is gone)."""
+        sequence_number. Dropped silently once the session is closed (the peer is gone).
+
+        Returns events: the last answer owed to a peer that unbound meanwhile also
+        answers its unbind and closes the session (Unbound was reported already)."""
         command_id = pdu.command_id
         if not command_id & RESPONSE_BIT:
             raise SessionUsageError(f"{_name(command_id)} is a request: use send_request")
         if command_id in _SESSION_ANSWERED:
             raise SessionUsageError(f"the session answers {_name(command_id)} itself")
         if self._state is State.CLOSED:
-            return
+            return []
         if command_id in _BIND_RESP_IDS:
             self._answer_bind(pdu)
-            return
+            return []
         self._out.append(encode(pdu))
+        owed = self._owed
+        owed.discard(pdu.sequence_number)
+        if owed or not self._unbinds_owed:
+            return []
+        events: list[Event] = []
+        self._finish_peer_unbind(events, "unbind from the peer, after the answers it was owed")
+        return events
 
     def accept_bind(self, request: Pdu, now: float) -> None:
         """SMSC: answer the pending bind with ESME_ROK, our system_id and
@@ -418,6 +455,9 @@ class Session:
         enquire_at = self._enquire_at()
         if enquire_at is not None and (deadline is None or enquire_at < deadline):
             deadline = enquire_at
+        unbind_at = self._unbind_deadline
+        if unbind_at is not None and (deadline is None or unbind_at < deadline):
+            deadline = unbind_at
         return deadline
 
     def _enquire_at(self) -> float | None:
@@ -438,6 +478,11 @@ class Session:
                 events.append(RequestTimedOut(request=entry.request, context=context))
             self._close(events, f"no response to {_name(expired[0].request.command_id)} "
                                 f"within {self.config.response_timeout:g} s")
+            return events
+        if self._unbind_deadline is not None and now >= self._unbind_deadline:
+            self._finish_peer_unbind(
+                events, f"unbind from the peer; {len(self._owed)} of its requests were "
+                        f"still unanswered after {self.config.response_timeout:g} s")
             return events
         if self._bind_deadline is not None and now >= self._bind_deadline:
             events.append(BindTimedOut())

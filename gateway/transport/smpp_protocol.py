@@ -72,7 +72,10 @@ class SmppProtocol(Protocol):
             return
         # Answering while bound sets no deadline (only a bind's answer changes the state).
         settled = self.session.is_bound and self._timer_armed()
-        self.session.send_response(pdu)
+        events = self.session.send_response(pdu)
+        if events:  # the last answer a peer that unbound was waiting for
+            self._handle(events)
+            settled = False
         self._flush(rearm=not settled)
 
     def start_unbind(self) -> None:

@@ -337,3 +337,23 @@ def test_garbage_on_one_connection_does_not_disturb_another(gateway, new_account
             got.add(deliver.tlvs.receipted_message_id)
         assert_session_alive(good)
     assert gateway.alive
+
+
+def test_submits_sent_just_before_an_unbind_are_still_answered(gateway, new_account):
+    """A client that pipelines submits and its unbind gets every submit_sm_resp (with the
+    ids it needs to match receipts later) before the unbind_resp; each one is stored."""
+    system_id, password = new_account()
+    with raw_client(gateway) as client:
+        assert client.bind(system_id, password).command_status == ESME_ROK
+        burst = [submit_sm(f"49171200{n:02d}", sequence_number=10 + n) for n in range(20)]
+        client.send_bytes(b"".join(encode(p) for p in burst)
+                          + encode(P.Unbind(sequence_number=99)))
+        answers = [client.read_pdu() for _ in range(21)]
+        client.wait_closed(5.0)
+    assert isinstance(answers[-1], P.UnbindResp) and answers[-1].sequence_number == 99
+    resps = answers[:-1]
+    assert all(isinstance(r, P.SubmitSmResp) and r.command_status == ESME_ROK for r in resps)
+    assert sorted(r.sequence_number for r in resps) == list(range(10, 30))
+    for resp in resps:
+        assert gateway.query_db("SELECT count(*) FROM messages WHERE id = ?",
+                                (resp.message_id,)) == [(1,)]

@@ -792,3 +792,54 @@ def test_well_framed_random_pdus_into_a_bound_esme_session_give_only_events(fram
 def test_a_bad_session_config_is_refused(bad):
     with pytest.raises((ValueError, TypeError)):
         SessionConfig(**{"role": Role.SMSC, **bad})
+
+
+# --- unbind from a peer still owed answers ------------------------------------------------
+
+def test_unbind_from_the_peer_waits_for_the_answers_it_is_owed():
+    client, server = bind(State.BOUND_TX)
+    seq = client.send_request(SUBMIT, 1.0)
+    client.start_unbind(1.0)
+    events = pipe(client, server, 1.0)
+    assert [type(e) for e in events] == [RequestReceived, Unbound]
+    assert server.state is State.UNBINDING and server.data_to_send() == b""
+    assert server.next_deadline() == 61.0
+    closing = server.send_response(SubmitSmResp(sequence_number=seq, message_id="42"))
+    assert closing == [CloseConnection(reason=closing[0].reason)]
+    assert server.state is State.CLOSED
+    answers = pdus(server.data_to_send())
+    assert [type(p) for p in answers] == [SubmitSmResp, UnbindResp]
+    client_events = client.receive_data(encode(answers[0]) + encode(answers[1]), 1.1)
+    assert client_events[0].response.message_id == "42"
+    assert [type(e) for e in client_events[1:]] == [Unbound, CloseConnection]
+
+
+def test_the_peer_may_send_nothing_new_while_its_unbind_waits():
+    server = bound_smsc()
+    server.receive_data(encode(SubmitSm(sequence_number=7, destination_addr="1")), 1.0)
+    server.receive_data(header(C.UNBIND, seq=8), 1.0)
+    events = server.receive_data(encode(SubmitSm(sequence_number=9, destination_addr="1")), 1.0)
+    assert [type(e) for e in events] == [ProtocolViolation]
+    assert server.data_to_send() == header(C.SUBMIT_SM_RESP, S.ESME_RINVBNDSTS, seq=9)
+
+
+def test_an_unbind_whose_answers_never_come_is_answered_after_the_response_timeout():
+    server = bound_smsc()
+    server.receive_data(encode(SubmitSm(sequence_number=7, destination_addr="1")), 1.0)
+    server.receive_data(header(C.UNBIND, seq=8), 2.0)
+    assert server.handle_timer(61.9) == []
+    events = server.handle_timer(62.0)
+    assert [type(e) for e in events] == [CloseConnection]
+    assert server.data_to_send() == header(C.UNBIND_RESP, seq=8)
+    assert server.send_response(SubmitSmResp(sequence_number=7)) == []  # too late: dropped
+    assert server.data_to_send() == b""
+
+
+def test_answers_given_before_the_unbind_are_not_waited_for():
+    server = bound_smsc()
+    server.receive_data(encode(SubmitSm(sequence_number=7, destination_addr="1")), 1.0)
+    assert server.send_response(SubmitSmResp(sequence_number=7, message_id="1")) == []
+    server.data_to_send()
+    events = server.receive_data(header(C.UNBIND, seq=8), 1.0)
+    assert [type(e) for e in events] == [Unbound, CloseConnection]
+    assert server.data_to_send() == header(C.UNBIND_RESP, seq=8)
