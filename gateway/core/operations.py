@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from gateway.core.content import parts_of
+from gateway.core.content import check_content, parts_of
 from gateway.core.delivery import Delivery
 from gateway.core.ports import Cancelled, ReplaceOutcome, Store
 from gateway.core.receipts import receipt_for, wants_receipt
@@ -174,6 +174,31 @@ class MessageOperations:
 
         return self._store.replace(account.system_id, message).addCallback(stored)
 
+    # --- submit_sm with replace_if_present_flag ----------------------------------------------
+    def submit_replacing(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
+        """submit_sm with replace_if_present_flag=1 (SMPP 3.4 §5.2.18): the account's
+        SCHEDULED messages from the same source to the same destination are superseded,
+        i.e. deleted and refunded without a receipt of their own (the new message's
+        receipt reports on what went out), then `request` goes through `Router.submit`.
+        A message already on its way (not SCHEDULED) is not replaced, as with replace_sm.
+        An invalid request fails before anything is deleted."""
+        now = self._clock.seconds()
+        try:
+            validate_submit(request, now)
+            check_content(request)
+        except SubmitRejected as rejected:
+            return fail(rejected)
+        d = self._store.cancel_matching(
+            account.system_id, request.source.addr, request.destination.addr, now,
+            _no_receipt)
+
+        def superseded(results: list[Cancelled]) -> Deferred[Message]:
+            for message, _ in results:
+                self._router.unschedule(message.id)
+            return self._router.submit(account, request)
+
+        return d.addCallback(superseded)
+
     # --- submit_multi ------------------------------------------------------------------------
     def submit_multi(
         self, account: Account, requests: Sequence[SubmitRequest]
@@ -201,6 +226,10 @@ def _deleted_receipt(done_at: float) -> Callable[[Message], NewOutboxItem | None
             return None
         return receipt_for(message, MessageState.DELETED, 0, done_at)
     return build
+
+
+def _no_receipt(message: Message) -> None:
+    return None
 
 
 def _same_addr(given: str, stored: str) -> bool:

@@ -170,7 +170,11 @@ class SmscProtocol(SmppProtocol):
             self._answer_submit(seq, rejected.status)
             return
         self._pending_submits += 1
-        d = self.server.router.submit(self.account_settings, request)
+        router = self.server.router
+        if request.replace_if_present:
+            d = router.operations.submit_replacing(self.account_settings, request)
+        else:
+            d = router.submit(self.account_settings, request)
         d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq,),
                        errbackArgs=(seq,))
 

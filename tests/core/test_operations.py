@@ -137,3 +137,41 @@ async def test_submit_multi_answers_each_request_in_order(core):
     assert [getattr(o, "status", None) for o in outcomes] == [None, S.ESME_RINVDSTADR, None]
     assert outcomes[0].id != outcomes[2].id
     assert (await core.store.get_account("acme")).balance == Decimal("9.90")
+
+
+# --- submit_sm with replace_if_present_flag ------------------------------------------------
+
+async def replacing(core, **changes):
+    fields = dict(source=Address(ton=1, npi=1, addr="4915100000001"),
+                  destination=Address(ton=1, npi=1, addr="4917600000002"),
+                  body=b"newer", registered_delivery=1, replace_if_present=1)
+    fields.update(changes)
+    return await core.ops.submit_replacing(core.account, SubmitRequest(**fields))
+
+
+@pytest_twisted.ensureDeferred
+async def test_replace_if_present_supersedes_the_scheduled_message_and_refunds_it(core):
+    old = await core.submit(schedule_delivery_time=IN_10_MIN)
+    other = await core.submit(schedule_delivery_time=IN_10_MIN,
+                              destination=Address(ton=1, npi=1, addr="4917600000003"))
+    new = await replacing(core, schedule_delivery_time=IN_10_MIN)
+    assert (await core.store.get_message(old.id)).state is MessageState.DELETED
+    assert (await core.store.get_message(other.id)).state is MessageState.SCHEDULED
+    assert old.id not in core.router._scheduler and new.id in core.router._scheduler
+    account = await core.store.get_account("acme")
+    assert account.balance == Decimal(10) - other.price - new.price
+    assert await core.store.pending_outbox("acme", 0, 10) == []  # no receipt for the old
+
+
+@pytest_twisted.ensureDeferred
+async def test_replace_if_present_leaves_a_message_already_sent_alone(core):
+    sent = await core.submit()
+    await replacing(core)
+    assert (await core.store.get_message(sent.id)).state is not MessageState.DELETED
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_invalid_replacing_submit_deletes_nothing(core):
+    old = await core.submit(schedule_delivery_time=IN_10_MIN)
+    assert await status_of(replacing(core, registered_delivery=7)) == S.ESME_RINVREGDLVFLG
+    assert (await core.store.get_message(old.id)).state is MessageState.SCHEDULED

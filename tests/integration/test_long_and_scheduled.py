@@ -36,7 +36,7 @@ GATEWAY_CONFIG = {
 }
 
 # SMPP 3.4 message_state values; 3.4 has no SCHEDULED, a waiting message is ENROUTE
-STATE_ENROUTE, STATE_EXPIRED = 1, 3
+STATE_ENROUTE, STATE_EXPIRED, STATE_DELETED = 1, 3, 4
 
 
 def test_udh_parts_from_smpplib_each_get_their_own_id_and_receipt(gateway, new_account):
@@ -189,3 +189,20 @@ def _raw_receipts(client, count: int, timeout: float = 5.0) -> list[P.DeliverSm]
         elif isinstance(pdu, P.EnquireLink):
             client.send(P.EnquireLinkResp(sequence_number=pdu.sequence_number))
     return got
+
+
+def test_replace_if_present_supersedes_a_scheduled_message(gateway, new_account):
+    system_id, password = new_account()
+    with raw_client(gateway) as client:
+        assert client.bind(system_id, password).command_status == ESME_ROK
+        old = client.request(submit_sm("4917100008", b"first draft",
+                                       schedule_delivery_time="000000010000000R"))
+        new = client.request(submit_sm("4917100008", b"final text",
+                                       replace_if_present_flag=1))
+        assert old.command_status == new.command_status == ESME_ROK
+        fields = raw_receipt_fields(_raw_receipts(client, 1)[0])
+        assert (fields["id"], fields["text"]) == (new.message_id, "final text")
+        query = client.request(P.QuerySm(message_id=old.message_id, source_addr_ton=1,
+                                         source_addr_npi=1, source_addr="4930123456"))
+    assert query.message_state == STATE_DELETED
+    assert gateway.balance(system_id) == Decimal(100) - PRICE
