@@ -73,6 +73,9 @@ class SubmitRequest:
     # numbered itself; None when absent. Checked by core/content.py, not stored.
     sar: tuple[int | None, int | None, int | None] = (None, None, None)
     replace_if_present: int = 0
+    # HTTP submits: where the receipt goes over HTTP, and the customer's own reference
+    callback_url: str = ""
+    client_ref: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -100,6 +103,8 @@ class Message:
     connector: str = ""
     # Where this message's receipt goes over HTTP instead of the account's webhook URL.
     callback_url: str = ""
+    # The customer's own reference for the message (HTTP `client_ref`), returned as given.
+    client_ref: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

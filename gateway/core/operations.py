@@ -35,7 +35,8 @@ from gateway.model import Account, Message, MessageState, NewOutboxItem, SubmitR
 from gateway.smpp.constants import CommandStatus
 
 if TYPE_CHECKING:
-    from gateway.core.router import Pricing, Router
+    from gateway.core.pricing import Pricing
+    from gateway.core.router import Router
 
 __all__ = ["MessageOperations", "ReplaceRequest", "is_message_id"]
 
@@ -157,7 +158,7 @@ class MessageOperations:
         parts = parts_of(request.body, message.data_coding, message.esm_class)
         return dataclasses.replace(
             message, body=request.body, registered_delivery=request.registered_delivery,
-            parts=parts, price=self._pricing.price(account, parts),
+            parts=parts, price=self._pricing.price(account, message.destination.addr, parts),
             scheduled_at=scheduled_at, expires_at=expires_at)
 
     def _store_replacement(self, message: Message, account: Account) -> Deferred[Message]:

@@ -12,8 +12,16 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
+from gateway.core.apikeys import ApiKey
+from gateway.core.idempotency import OnceOutcome
+from gateway.core.pricing import PriceEntry
 from gateway.model import (
-    Account, InboundMessage, Message, MessageState, NewOutboxItem, OutboxItem,
+    Account,
+    InboundMessage,
+    Message,
+    MessageState,
+    NewOutboxItem,
+    OutboxItem,
 )
 
 
@@ -126,6 +134,58 @@ class Store(Protocol):
 
     def close(self) -> Deferred[None]:
         """Commit what is pending and release the backend."""
+
+
+class PriceStore(Protocol):
+    """Price tables by destination prefix (see core/pricing.py). Changes bump
+    settings_version, so running gateways reload them."""
+
+    def set_price(self, account: str, prefix: str, price: Decimal) -> Deferred[None]:
+        """Set (or change) one entry; `account` is a system_id or '*' (every account).
+        Fails with UnknownAccount, or ValueError for a negative or too precise price."""
+
+    def delete_price(self, account: str, prefix: str) -> Deferred[bool]:
+        """Remove one entry; False when there was none."""
+
+    def list_prices(self, account: str | None = None) -> Deferred[list[PriceEntry]]:
+        """The entries of one table, or of every table (None), ordered."""
+
+
+class ApiKeyStore(Protocol):
+    """Bearer API keys, stored as hashes (see core/apikeys.py)."""
+
+    def add_api_key(
+        self, account: str, key_hash: str, prefix: str, label: str, created_at: float
+    ) -> Deferred[ApiKey]:
+        """Store a new key of `account`; fails with UnknownAccount."""
+
+    def list_api_keys(self, account: str) -> Deferred[list[ApiKey]]:
+        """Every key of `account`, revoked ones too, oldest first; UnknownAccount."""
+
+    def revoke_api_key(self, account: str, key_id: int, revoked_at: float) -> Deferred[bool]:
+        """False when `account` has no active key `key_id`."""
+
+    def account_for_api_key(self, key_hash: str) -> Deferred[Account | None]:
+        """The account an active key belongs to."""
+
+
+class IdempotencyStore(Protocol):
+    """Submits done at most once per (account, Idempotency-Key); see core/idempotency.py."""
+
+    def accept_once(
+        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        cost: Decimal, result: str, now: float,
+    ) -> Deferred[OnceOutcome]:
+        """In one transaction: if (account, key) is known, return what it remembered and
+        write nothing; else `Store.accept` and, when that succeeds, remember `result` and
+        the balance after the debit."""
+
+    def expire_idempotency(self, created_before: float) -> Deferred[int]:
+        """Forget keys remembered before `created_before`."""
+
+
+class HttpStore(Store, PriceStore, ApiKeyStore, IdempotencyStore, Protocol):
+    """Everything the HTTP API needs from a store."""
 
 
 class OutcomeSink(Protocol):

@@ -6,6 +6,7 @@ to the delivery fan-out. Nothing is acknowledged before the store commits.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,14 +16,18 @@ from twisted.logger import Logger
 
 from gateway.core.content import check_content
 from gateway.core.delivery import Delivery
+from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
-from gateway.core.ports import Connector, Store
+from gateway.core.ports import Connector, IdempotencyStore, Store
+from gateway.core.pricing import Pricing
 from gateway.core.receipts import receipt_for, wants_receipt
 from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, validate_submit
 from gateway.model import Account, Message, MessageState, SubmitRequest
 from gateway.smpp.constants import CommandStatus
+
+__all__ = ["Accepted", "BatchRejected", "Pricing", "Router"]
 
 log = Logger()
 
@@ -30,14 +35,23 @@ MAX_MESSAGE_ID_LENGTH = 20
 RECOVERY_PAGE = 1000
 
 
-@dataclass(frozen=True, kw_only=True)
-class Pricing:
-    """One price per SMS part for now; price tables by destination come with the HTTP issue."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Accepted:
+    """What `Router.submit_batch` did: the messages it stored (in request order) and the
+    balance right after the debit when the store reported it; or, for a request already
+    done under its idempotency key, nothing new and what the first one remembered."""
 
-    price_per_part: Decimal = Decimal("0.05")
+    messages: list[Message]
+    balance: Decimal | None = None
+    earlier: Remembered | None = None
 
-    def price(self, account: Account, message_parts: int) -> Decimal:
-        return self.price_per_part * message_parts
+
+class BatchRejected(SubmitRejected):
+    """Request number `index` of a batch is invalid; nothing of the batch was stored."""
+
+    def __init__(self, index: int, rejected: SubmitRejected) -> None:
+        super().__init__(rejected.status, rejected.detail, rejected.field)
+        self.index = index
 
 
 class Router:
@@ -68,15 +82,59 @@ class Router:
     # --- the submit path ---------------------------------------------------------------------
     def submit(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
         """Fire with the stored Message, or fail with SubmitRejected (nothing stored or charged)."""
-        now = self._clock.seconds()
         try:
-            times = validate_submit(request, now)
-            parts = check_content(request)
+            message = self._prepare(account, request, self._ids.next_id(), self._clock.seconds())
         except SubmitRejected as rejected:
             return fail(rejected)
-        price = self._pricing.price(account, parts)
-        message = Message(
-            id=self._ids.next_id(),
+        d = self._track(self._store.accept(account.system_id, [message], message.price))
+        d.addCallback(self._accepted, message)
+        return d
+
+    def submit_batch(
+        self, account: Account, requests: Sequence[SubmitRequest], once: Once | None = None
+    ) -> Deferred[Accepted]:
+        """Submit every request, all or nothing: one debit for the total, one transaction.
+
+        Fails with BatchRejected (a request is invalid) or SubmitRejected(ESME_RINVBALANCE);
+        nothing is stored or charged then. With `once`, a batch already accepted under its
+        key is not submitted again: the result says what the first one remembered.
+        """
+        now = self._clock.seconds()
+        messages = []
+        for index, request in enumerate(requests):
+            try:
+                messages.append(self._prepare(account, request, self._ids.next_id(), now))
+            except SubmitRejected as rejected:
+                return fail(BatchRejected(index, rejected))
+        cost = sum((m.price for m in messages), Decimal(0))
+        if once is None:
+            d = self._track(self._store.accept(account.system_id, messages, cost))
+            d.addCallback(lambda ok: OnceOutcome(accepted=ok))
+        else:
+            store: IdempotencyStore = self._store  # type: ignore[assignment]
+            d = self._track(store.accept_once(
+                account.system_id, once.key, once.fingerprint, messages, cost,
+                once.record(messages), now))
+        return d.addCallback(self._batch_accepted, account, messages, cost)
+
+    def quote(self, account: Account, request: SubmitRequest) -> Message:
+        """The message `request` would become, validated, routed and priced, without an id
+        and without storing or charging anything (a dry run). Raises SubmitRejected."""
+        message = self._prepare(account, request, "", self._clock.seconds())
+        if self.connector_for(message) is None:
+            raise SubmitRejected(
+                CommandStatus.ESME_RINVDSTADR,
+                f"no route to {message.destination.addr}", "destination_addr")
+        return message
+
+    def _prepare(
+        self, account: Account, request: SubmitRequest, message_id: str, now: float
+    ) -> Message:
+        """Validate and price `request`: the Message to store (raises SubmitRejected)."""
+        times = validate_submit(request, now)
+        parts = check_content(request)
+        return Message(
+            id=message_id,
             account=account.system_id,
             source=request.source,
             destination=request.destination,
@@ -87,16 +145,29 @@ class Router:
             priority=request.priority,
             registered_delivery=request.registered_delivery,
             parts=parts,
-            price=price,
+            price=self._pricing.price(account, request.destination.addr, parts),
             state=MessageState.SCHEDULED if times.scheduled_at else MessageState.ENROUTE,
             submitted_at=now,
             scheduled_at=times.scheduled_at,
             expires_at=times.expires_at,
             connector=self._connector.name,
+            callback_url=request.callback_url,
+            client_ref=request.client_ref,
         )
-        d = self._track(self._store.accept(account.system_id, [message], price))
-        d.addCallback(self._accepted, message)
-        return d
+
+    def _batch_accepted(
+        self, outcome: OnceOutcome, account: Account, messages: list[Message], cost: Decimal
+    ) -> Accepted:
+        if outcome.earlier is not None:
+            return Accepted(messages=[], balance=outcome.earlier.balance,
+                            earlier=outcome.earlier)
+        if not outcome.accepted:
+            raise SubmitRejected(
+                CommandStatus.ESME_RINVBALANCE,
+                f"balance of {account.system_id} cannot cover {cost}", "balance")
+        for message in messages:
+            self._route(message)
+        return Accepted(messages=messages, balance=outcome.balance)
 
     def _accepted(self, ok: bool, message: Message) -> Message:
         if not ok:

@@ -15,8 +15,12 @@ from typing import Any, Self, TypeVar
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 
+from gateway.core.apikeys import ApiKey
+from gateway.core.idempotency import OnceOutcome
 from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome
+from gateway.core.pricing import PriceEntry
 from gateway.model import Account, Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.storage import sqlite_http as http_ops
 from gateway.storage import sqlite_ops as ops
 from gateway.storage import sqlite_pending as pending
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
@@ -141,6 +145,40 @@ class SqliteDatabase:
     def replace(self, account: str, message: Message) -> ReplaceOutcome:
         return self._write(pending.replace, account, message)
 
+    # --- HTTP API: prices, API keys, idempotent accepts ----------------------------------
+    def set_price(self, account: str, prefix: str, price: Decimal) -> None:
+        self._write(http_ops.set_price, account, prefix, price)
+
+    def delete_price(self, account: str, prefix: str) -> bool:
+        return self._write(http_ops.delete_price, account, prefix)
+
+    def list_prices(self, account: str | None = None) -> list[PriceEntry]:
+        return self._read(http_ops.list_prices, account)
+
+    def add_api_key(
+        self, account: str, key_hash: str, prefix: str, label: str, created_at: float
+    ) -> ApiKey:
+        return self._write(http_ops.add_api_key, account, key_hash, prefix, label, created_at)
+
+    def list_api_keys(self, account: str) -> list[ApiKey]:
+        return self._read(http_ops.list_api_keys, account)
+
+    def revoke_api_key(self, account: str, key_id: int, revoked_at: float) -> bool:
+        return self._write(http_ops.revoke_api_key, account, key_id, revoked_at)
+
+    def account_for_api_key(self, key_hash: str) -> Account | None:
+        return self._read(http_ops.account_for_api_key, key_hash)
+
+    def accept_once(
+        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        cost: Decimal, result: str, now: float,
+    ) -> OnceOutcome:
+        return self._write(
+            http_ops.accept_once, account, key, fingerprint, messages, cost, result, now)
+
+    def expire_idempotency(self, created_before: float) -> int:
+        return self._write(http_ops.expire_idempotency, created_before)
+
 
 # Which operations write (the batch then takes the write lock).
 _ADD_ACCOUNT = Op(ops.add_account, writes=True)
@@ -162,6 +200,15 @@ _START_SCHEDULED = Op(pending.start_scheduled, writes=True)
 _CANCEL = Op(pending.cancel, writes=True)
 _CANCEL_MATCHING = Op(pending.cancel_matching, writes=True)
 _REPLACE = Op(pending.replace, writes=True)
+_SET_PRICE = Op(http_ops.set_price, writes=True)
+_DELETE_PRICE = Op(http_ops.delete_price, writes=True)
+_LIST_PRICES = Op(http_ops.list_prices, writes=False)
+_ADD_API_KEY = Op(http_ops.add_api_key, writes=True)
+_LIST_API_KEYS = Op(http_ops.list_api_keys, writes=False)
+_REVOKE_API_KEY = Op(http_ops.revoke_api_key, writes=True)
+_ACCOUNT_FOR_API_KEY = Op(http_ops.account_for_api_key, writes=False)
+_ACCEPT_ONCE = Op(http_ops.accept_once, writes=True)
+_EXPIRE_IDEMPOTENCY = Op(http_ops.expire_idempotency, writes=True)
 
 
 class SqliteStore:
@@ -278,3 +325,37 @@ class SqliteStore:
     def replace(self, account: str, message: Message) -> Deferred[ReplaceOutcome]:
         return self._submit(_REPLACE, (account, message))
 
+
+    # --- HTTP API: prices, API keys, idempotent accepts ----------------------------------
+    def set_price(self, account: str, prefix: str, price: Decimal) -> Deferred[None]:
+        return self._submit(_SET_PRICE, (account, prefix, price))
+
+    def delete_price(self, account: str, prefix: str) -> Deferred[bool]:
+        return self._submit(_DELETE_PRICE, (account, prefix))
+
+    def list_prices(self, account: str | None = None) -> Deferred[list[PriceEntry]]:
+        return self._submit(_LIST_PRICES, (account,))
+
+    def add_api_key(
+        self, account: str, key_hash: str, prefix: str, label: str, created_at: float
+    ) -> Deferred[ApiKey]:
+        return self._submit(_ADD_API_KEY, (account, key_hash, prefix, label, created_at))
+
+    def list_api_keys(self, account: str) -> Deferred[list[ApiKey]]:
+        return self._submit(_LIST_API_KEYS, (account,))
+
+    def revoke_api_key(self, account: str, key_id: int, revoked_at: float) -> Deferred[bool]:
+        return self._submit(_REVOKE_API_KEY, (account, key_id, revoked_at))
+
+    def account_for_api_key(self, key_hash: str) -> Deferred[Account | None]:
+        return self._submit(_ACCOUNT_FOR_API_KEY, (key_hash,))
+
+    def accept_once(
+        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        cost: Decimal, result: str, now: float,
+    ) -> Deferred[OnceOutcome]:
+        return self._submit(
+            _ACCEPT_ONCE, (account, key, fingerprint, messages, cost, result, now))
+
+    def expire_idempotency(self, created_before: float) -> Deferred[int]:
+        return self._submit(_EXPIRE_IDEMPOTENCY, (created_before,))

@@ -181,7 +181,7 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
 # busy reactor thread (see group_commit.py), so the `*_many` functions put a run's rows into
 # a few multi-row statements, each one step, rather than executemany's step per row.
 
-ROWS_PER_STATEMENT = 64  # 64 rows x 23 columns = 1,472 parameters; SQLite allows 32,766
+ROWS_PER_STATEMENT = 64  # 64 rows x 25 columns = 1,600 parameters; SQLite allows 32,766
 
 
 @cache
@@ -285,14 +285,14 @@ _MESSAGE_COLUMNS = (
     "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
     " destination_addr, body, data_coding, esm_class, protocol_id, priority,"
     " registered_delivery, parts, price, state, error_code, submitted_at, done_at,"
-    " scheduled_at, expires_at, connector"
+    " scheduled_at, expires_at, connector, callback_url, client_ref"
 )
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"
-    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {{rows}}"
-_MESSAGE_PLACEHOLDERS = "(" + ", ".join(["?"] * 23) + ")"
+_MESSAGE_PLACEHOLDERS = "(" + ", ".join(["?"] * 25) + ")"
 _SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
 _DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
 # Ids compare as numbers of any width: by length first, then as text.
@@ -336,7 +336,7 @@ def _message_row(m: Message) -> tuple:
         m.id, m.account, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, m.body, m.data_coding,
         m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
         to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
-        m.scheduled_at, m.expires_at, m.connector,
+        m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref,
     )
 
 
@@ -348,7 +348,8 @@ def _message(r: tuple) -> Message:
         body=r[8], data_coding=r[9], esm_class=r[10], protocol_id=r[11], priority=r[12],
         registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
         state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
-        scheduled_at=r[20], expires_at=r[21], connector=r[22],
+        scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
+        client_ref=r[24],
     )
 
 
@@ -463,6 +464,7 @@ def _queued(o: NewOutboxItem, item_id: int) -> OutboxItem:
         destination=o.destination, body=o.body, esm_class=o.esm_class,
         data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
         network_error_code=o.network_error_code, created_at=o.created_at,
+        callback_url=o.callback_url,
     )
 
 
