@@ -42,6 +42,22 @@ class SmppConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HttpConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080  # 0: any free port (tests)
+    max_body_size: int = 1_048_576  # bytes; larger request bodies get 413
+    auth_cache: float = 60.0  # s a successful Basic (scrypt) check is remembered
+    idempotency_ttl: float = 86_400.0  # s an Idempotency-Key is remembered
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdminConfig:
+    # Bearer token of the admin API; empty: generated on first start into
+    # <data_dir>/admin-token (mode 0600) and printed with the demo banner.
+    token: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountDefaults:
     max_binds: int = 2
     throughput: float = 5.0
@@ -56,6 +72,8 @@ class Config:
     price_per_part: Decimal = Decimal("0.05")
     database: str = ""  # SQLite file; default <data_dir>/smsgw.db
     smpp: SmppConfig = field(default_factory=SmppConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     accounts: AccountDefaults = field(default_factory=AccountDefaults)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     receipts: DeliveryConfig = field(default_factory=DeliveryConfig)
@@ -90,6 +108,8 @@ def _build(raw: dict[str, Any]) -> Config:
     top = dict(raw)
     sections = {
         "smpp": _section(top.pop("smpp", {}), SmppConfig, "smpp"),
+        "http": _section(top.pop("http", {}), HttpConfig, "http"),
+        "admin": _section(top.pop("admin", {}), AdminConfig, "admin"),
         "accounts": _section(top.pop("accounts", {}), AccountDefaults, "accounts"),
         "simulator": _simulator(top.pop("simulator", {})),
         "receipts": _section(top.pop("receipts", {}), DeliveryConfig, "receipts"),
@@ -190,6 +210,16 @@ def _check(config: Config) -> None:
         path = getattr(smpp, key)
         if path and not Path(path).is_file():
             raise ConfigError(f"smpp.{key}", f"no such file: {path}")
+    if not 0 <= config.http.port <= 65535:
+        raise ConfigError("http.port", f"{config.http.port} is not a TCP port")
+    if not 1024 <= config.http.max_body_size <= 64 * 1024 * 1024:
+        raise ConfigError("http.max_body_size", "must be between 1024 and 67108864")
+    if config.http.auth_cache < 0:
+        raise ConfigError("http.auth_cache", "must not be negative")
+    if config.http.idempotency_ttl <= 0:
+        raise ConfigError("http.idempotency_ttl", "must be positive")
+    if config.admin.token and len(config.admin.token) < 16:
+        raise ConfigError("admin.token", "must be at least 16 characters")
     if smpp.max_pdu_size < 16 or smpp.max_pdu_size > 16 * 1024 * 1024:
         raise ConfigError("smpp.max_pdu_size", "must be between 16 and 16777216")
     if not 1 <= len(smpp.system_id) <= 15:

@@ -2,6 +2,7 @@
 and takes them down in order (unbind, drain, close the store)."""
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import sys
@@ -25,7 +26,12 @@ from gateway.core.delivery import Delivery
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.passwords import hash_password
 from gateway.core.ports import Store
-from gateway.core.router import Pricing, Router
+from gateway.core.pricing import Pricing
+from gateway.core.router import Router
+from gateway.http.admin import AccountDefaults, AdminApi
+from gateway.http.api import PublicApi
+from gateway.http.auth import HttpAuthenticator
+from gateway.http.site import make_site
 from gateway.model import Account
 from gateway.storage.sqlite import SqliteStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
@@ -33,6 +39,8 @@ from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session
 log = Logger()
 
 SETTINGS_POLL_INTERVAL = 2.0
+IDEMPOTENCY_SWEEP_INTERVAL = 3600.0
+ADMIN_TOKEN_FILE = "admin-token"
 UNBIND_TIMEOUT = 5.0
 DEMO_SYSTEM_ID = "demo"
 
@@ -49,7 +57,12 @@ class GatewayService(MultiService):
         self.router: Router | None = None
         self.ports: list = []
         self._watcher: LoopingCall | None = None
+        self._sweeper: LoopingCall | None = None
+        self.admin_token = ""
         self._settings_version = -1
+        self.http_port = None
+        # Klein apps other parts of the gateway mount under /admin/v1/<name>/
+        self.admin_sections: dict = {}
 
     def startService(self) -> None:
         super().startService()
@@ -71,6 +84,9 @@ class GatewayService(MultiService):
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
         router, delivery = parts.router, parts.delivery
+        self.pricing, self.binds = parts.pricing, parts.binds
+        parts.pricing.load(await store.list_prices())
+        self.admin_token = config.admin.token or admin_token(config.data_dir)
         demo_password = await self._ensure_demo_account(store)
         recovered = await router.recover()
         if recovered:
@@ -83,6 +99,15 @@ class GatewayService(MultiService):
         self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
         self._watcher.clock = self.reactor
         self._watcher.start(SETTINGS_POLL_INTERVAL, now=False)
+        self._sweeper = LoopingCall(self._sweep_idempotency)
+        self._sweeper.clock = self.reactor
+        self._sweeper.start(IDEMPOTENCY_SWEEP_INTERVAL, now=True)
+
+    def _sweep_idempotency(self) -> Deferred:
+        before = self.reactor.seconds() - self.config.http.idempotency_ttl
+        d = self.store.expire_idempotency(before)
+        d.addErrback(lambda f: log.failure("forgetting old idempotency keys failed", f))
+        return d
 
     async def _listen(self) -> None:
         smpp = self.config.smpp
@@ -97,6 +122,29 @@ class GatewayService(MultiService):
             self.ports.append(await secure.listen(self.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
                      port=self.ports[-1].getHost().port)
+        http = self.config.http
+        endpoint_cls = TCP6ServerEndpoint if ":" in http.host else TCP4ServerEndpoint
+        site = self._http_site()
+        self.http_port = await endpoint_cls(self.reactor, http.port, interface=http.host).listen(
+            site)
+        self.ports.append(self.http_port)
+        log.info("HTTP listening on {host}:{port}", host=http.host,
+                 port=self.http_port.getHost().port)
+
+    def _http_site(self):
+        config, store = self.config, self.store
+        run = thread_runner(self.reactor)
+        api = PublicApi(
+            router=self.router, store=store, clock=self.reactor,
+            authenticator=HttpAuthenticator(store, store, self.reactor, run,
+                                            cache_ttl=config.http.auth_cache))
+        defaults = config.accounts
+        admin = AdminApi(
+            token=self.admin_token, store=store, binds=self.binds, clock=self.reactor,
+            run_in_thread=run, sections=self.admin_sections,
+            defaults=AccountDefaults(max_binds=defaults.max_binds,
+                                     throughput=defaults.throughput, window=defaults.window))
+        return make_site(api, admin, config.http.max_body_size)
 
     async def _ensure_demo_account(self, store: SqliteStore) -> str | None:
         """On a first start (no account at all) create the demo account; return its password."""
@@ -114,11 +162,18 @@ class GatewayService(MultiService):
 
     def _print_demo_banner(self, password: str) -> None:
         port = self.ports[0].getHost().port  # the bound one, also when configured as 0
+        http_port = self.http_port.getHost().port
+        token_note = ("from [admin] token" if self.config.admin.token
+                      else f"kept in {self.config.data_dir / ADMIN_TOKEN_FILE}")
         rule = "=" * 64
         print(f"\n{rule}\n smsgw demo account created\n"
               f"   system_id: {DEMO_SYSTEM_ID}\n   password:  {password}\n"
               f"   balance:   {self.config.accounts.demo_balance}\n"
-              f"   SMPP:      {self.config.smpp.host}:{port}\n{rule}", file=self.out, flush=True)
+              f"   SMPP:      {self.config.smpp.host}:{port}\n"
+              f"   HTTP API:  http://{self.config.http.host}:{http_port}/api/v1\n"
+              f"   admin API: http://{self.config.http.host}:{http_port}/admin/v1\n"
+              f"   admin token: {self.admin_token}\n"
+              f"                ({token_note})\n{rule}", file=self.out, flush=True)
 
     async def _watch_settings(self) -> None:
         """Apply admin changes (CLI, other nodes) to live sessions without a restart."""
@@ -133,6 +188,10 @@ class GatewayService(MultiService):
         self._settings_version = version
         if first:
             return
+        try:
+            self.pricing.load(await self.store.list_prices())
+        except Exception:
+            log.failure("reloading the price tables failed")
         bound = {p.account for p in self.smsc.connections if p.account}
         fresh = {system_id: await self.store.get_account(system_id) for system_id in bound}
         self.smsc.refresh_accounts(fresh)
@@ -144,8 +203,9 @@ class GatewayService(MultiService):
     async def _stop(self) -> None:
         if self.ready is not None and not self.ready.called:
             await self.ready
-        if self._watcher is not None and self._watcher.running:
-            self._watcher.stop()
+        for loop in (self._watcher, self._sweeper):
+            if loop is not None and loop.running:
+                loop.stop()
         for port in self.ports:
             await port.stopListening()
         self.ports.clear()
@@ -166,6 +226,8 @@ class Components:
     router: Router
     delivery: Delivery
     smsc: SmscServer
+    pricing: Pricing
+    binds: BindRegistry
 
 
 def wire(
@@ -177,10 +239,11 @@ def wire(
     binds = BindRegistry()
     delivery = Delivery(store, binds, clock, config.receipts)
     simulator = SimulatorConnector(config.simulator, None, clock)
+    pricing = Pricing(price_per_part=config.price_per_part)
     router = Router(
         store=store,
         ids=MessageIdGenerator(config.node_id, clock.seconds, id_floor),
-        pricing=Pricing(price_per_part=config.price_per_part),
+        pricing=pricing,
         connector=simulator, delivery=delivery, clock=clock)
     simulator.set_sink(router)
     smpp = config.smpp
@@ -200,7 +263,25 @@ def wire(
         authenticator=Authenticator(store, binds, clock, thread_runner(threads)),
         router=router, binds=binds, delivery=delivery,
     )
-    return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc)
+    return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
+                      pricing=pricing, binds=binds)
+
+
+def admin_token(data_dir: Path) -> str:
+    """The admin API's token from <data_dir>/admin-token, created (mode 0600) on first use."""
+    path = data_dir / ADMIN_TOKEN_FILE
+    try:
+        token = path.read_text().strip()
+        if token:
+            return token
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    return token
 
 
 def tls_context(cert_path: Path, key_path: Path) -> ssl.CertificateOptions:

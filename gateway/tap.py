@@ -10,12 +10,14 @@ from gateway.config import Config, ConfigError, load_config
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = ("Run the smsgw SMS gateway. With no options it runs on the embedded default: "
-                "SQLite in ./smsgw-data, the built-in SMSC simulator, SMPP on port 2775.")
+                "SQLite in ./smsgw-data, the built-in SMSC simulator, SMPP on port 2775, "
+                "HTTP on 8080.")
     optParameters = [
         ["config", "c", None, "TOML configuration file (see README)."],
         ["data-dir", "d", None, "Directory for the SQLite store (default ./smsgw-data)."],
         ["smpp-port", None, None, "SMPP plain TCP port (default 2775).", int],
         ["tls-port", None, None, "SMPP over TLS port (default 2776).", int],
+        ["http-port", None, None, "HTTP API port (default 8080).", int],
         ["tls-cert", None, None, "PEM certificate (chain) enabling the TLS listener."],
         ["tls-key", None, None, "PEM private key for --tls-cert."],
     ]
@@ -32,6 +34,7 @@ def options_to_config(options: usage.Options) -> Config:
         "data_dir": options["data-dir"],
         "smpp.port": options["smpp-port"],
         "smpp.tls_port": options["tls-port"],
+        "http.port": options["http-port"],
         "smpp.tls_cert": options["tls-cert"],
         "smpp.tls_key": options["tls-key"],
     })

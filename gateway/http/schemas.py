@@ -1,0 +1,262 @@
+"""The public API's JSON shapes: JSON Schemas of requests and responses, the OpenAPI 3
+document built from them (served at /api/v1/openapi.json), and request validation.
+
+The same schema objects validate requests here and describe them to clients, so the
+description cannot drift from what the server accepts; tests/http/test_openapi_fuzz.py
+fuzzes the running API from the document to keep the responses true to it too.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
+
+__all__ = ["MAX_RECIPIENTS", "InvalidRequest", "openapi_document", "validate_send"]
+
+MAX_RECIPIENTS = 1000
+MAX_TEXT = 40_000  # 255 GSM parts of 153 characters is 39,015
+MAX_HEX = 2 * 255 * 140
+MAX_VALIDITY = 30 * 86400
+
+PHONE = {"type": "string", "pattern": r"^\+?[0-9]{1,20}$",
+         "description": "international number, digits with an optional leading +"}
+MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+         "description": "exact decimal amount"}
+TIME = {"type": "string", "format": "date-time", "description": "UTC, RFC 3339"}
+
+SEND_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["to"],
+    "properties": {
+        "to": {"oneOf": [
+            PHONE,
+            {"type": "array", "items": PHONE, "minItems": 1, "maxItems": MAX_RECIPIENTS},
+        ]},
+        "from": {"type": "string", "maxLength": 20,
+                 "description": "sender: a number, or up to 11 letters and digits"},
+        "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+        "hex": {"type": "string", "pattern": "^([0-9a-fA-F]{2})+$", "maxLength": MAX_HEX,
+                "description": "binary body (8-bit data), instead of text"},
+        "encoding": {"type": "string", "enum": ["auto", "gsm7", "ucs2"], "default": "auto"},
+        "dlr": {"type": "boolean", "default": False,
+                "description": "ask for a delivery receipt"},
+        "callback_url": {"type": "string", "maxLength": 2048, "pattern": "^https?://[^\\s]+$",
+                         "description": "where this message's receipt is POSTed"},
+        "validity": {"type": "integer", "minimum": 1, "maximum": MAX_VALIDITY,
+                     "description": "seconds the message may wait for delivery"},
+        "scheduled_at": TIME,
+        "client_ref": {"type": "string", "maxLength": 64},
+        "flash": {"type": "boolean", "default": False},
+        "dry_run": {"type": "boolean", "default": False,
+                    "description": "validate, route and price without sending or charging"},
+    },
+}
+
+SENT_MESSAGE = {
+    "type": "object",
+    "required": ["id", "to", "parts", "encoding", "price", "state"],
+    "properties": {
+        "id": {"type": "string", "nullable": True,
+               "description": "null in a dry run"},
+        "to": {"type": "string"},
+        "parts": {"type": "integer", "minimum": 1},
+        "encoding": {"type": "string", "enum": ["gsm7", "ucs2", "binary"]},
+        "price": MONEY,
+        "state": {"type": "string"},
+    },
+}
+
+SEND_RESPONSE = {
+    "type": "object",
+    "required": ["messages", "total_price", "balance", "dry_run"],
+    "properties": {
+        "messages": {"type": "array", "items": SENT_MESSAGE},
+        "total_price": MONEY,
+        "balance": MONEY,
+        "dry_run": {"type": "boolean"},
+    },
+}
+
+MESSAGE_STATUS = {
+    "type": "object",
+    "required": ["id", "from", "to", "state", "error_code", "parts", "price", "encoding",
+                 "timeline"],
+    "properties": {
+        "id": {"type": "string"},
+        "from": {"type": "string"},
+        "to": {"type": "string"},
+        "state": {"type": "string", "enum": [
+            "SCHEDULED", "ENROUTE", "DELIVERED", "EXPIRED", "DELETED", "UNDELIVERABLE",
+            "ACCEPTED", "UNKNOWN", "REJECTED"]},
+        "error_code": {"type": "integer"},
+        "parts": {"type": "integer"},
+        "price": MONEY,
+        "encoding": {"type": "string"},
+        "client_ref": {"type": "string"},
+        "callback_url": {"type": "string"},
+        "timeline": {
+            "type": "object",
+            "required": ["accepted", "sent", "final"],
+            "properties": {
+                "accepted": TIME,
+                "scheduled": {**TIME, "nullable": True},
+                "sent": {**TIME, "nullable": True},
+                "final": {**TIME, "nullable": True},
+                "expires": {**TIME, "nullable": True},
+            },
+        },
+    },
+}
+
+BALANCE = {
+    "type": "object",
+    "required": ["account", "balance"],
+    "properties": {"account": {"type": "string"}, "balance": MONEY},
+}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string",
+                     "description": "e.g. invalid_field, unauthorized, ESME_RINVBALANCE"},
+            "message": {"type": "string"},
+            "field": {"type": "string"},
+            "command_status": {"type": "string",
+                               "description": "the SMPP status, hex (e.g. 0x40B)"},
+        },
+    }},
+}
+
+
+class InvalidRequest(Exception):
+    """A request body that does not match its schema; `field` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+_SEND_VALIDATOR = Draft7Validator(SEND_REQUEST)
+
+
+def validate_send(body: Any) -> dict[str, Any]:
+    """Return `body` if it is a valid send request; raise InvalidRequest naming the field."""
+    error = next(iter(sorted(_SEND_VALIDATOR.iter_errors(body), key=_depth)), None)
+    if error is not None:
+        raise InvalidRequest(_field(error, body), _message(error))
+    if ("text" in body) == ("hex" in body):
+        raise InvalidRequest("text", "give exactly one of text or hex")
+    if "hex" in body and body.get("encoding", "auto") != "auto":
+        raise InvalidRequest("encoding", "a hex body is binary: leave encoding out")
+    return body
+
+
+def _depth(error: ValidationError) -> tuple[int, str]:
+    return len(error.absolute_path), str(list(error.absolute_path))
+
+
+def _field(error: ValidationError, body: Any) -> str:
+    path = list(error.absolute_path)
+    if error.validator == "required" and isinstance(body, dict):
+        missing = [name for name in error.validator_value if name not in body]
+        return missing[0] if missing else "body"
+    if error.validator == "additionalProperties" and isinstance(body, dict):
+        extra = sorted(set(body) - set(SEND_REQUEST["properties"]))
+        return str(extra[0]) if extra else "body"
+    if not path:
+        return "body"
+    name = str(path[0])
+    for part in path[1:]:
+        name += f"[{part}]"
+    return name
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "oneOf" and list(error.absolute_path)[:1] == ["to"]:
+        return "to must be a phone number or a list of 1-1000 phone numbers"
+    message = error.message
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _response(description: str, schema: dict | None = None) -> dict:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "invalid request (the error names the field)", 401: "bad credentials",
+            402: "balance too low (ESME_RINVBALANCE, 0x40B)", 403: "address not allowed",
+            404: "not found", 405: "method not allowed", 413: "body too large",
+            415: "body is not JSON", 422: "Idempotency-Key reused for another request"}
+    return {str(code): _response(text[code], {"$ref": "#/components/schemas/Error"})
+            for code in codes}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.0 description of /api/v1."""
+    refs = {name: {"$ref": f"#/components/schemas/{name}"}
+            for name in ("SendRequest", "SendResponse", "MessageStatus", "Balance")}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "smsgw HTTP API", "version": "1",
+                 "description": "Send SMS, read their status and the balance."},
+        "servers": [{"url": "/"}],
+        "security": [{"basic": []}, {"bearer": []}],
+        "paths": {
+            "/api/v1/messages": {"post": {
+                "summary": "Send one message to one or many recipients",
+                "operationId": "sendMessages",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": False,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                     "description": "a retry with the same key gets the first result"},
+                    {"name": "dry_run", "in": "query", "required": False,
+                     "schema": {"type": "boolean"}},
+                ],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": refs["SendRequest"]}}},
+                "responses": {
+                    "202": _response("accepted: stored and on its way", refs["SendResponse"]),
+                    "200": _response("dry run: what it would cost", refs["SendResponse"]),
+                    **_errors(400, 401, 402, 403, 413, 415, 422),
+                },
+            }},
+            "/api/v1/messages/{id}": {"get": {
+                "summary": "A message's state and timeline",
+                "operationId": "getMessage",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _response("the message", refs["MessageStatus"]),
+                    **_errors(401, 403, 404),
+                },
+            }},
+            "/api/v1/balance": {"get": {
+                "summary": "The account's balance",
+                "operationId": "getBalance",
+                "responses": {"200": _response("the balance", refs["Balance"]),
+                              **_errors(401, 403)},
+            }},
+        },
+        "components": {
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic",
+                          "description": "the account's SMPP system_id and password"},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "an API key issued for the account"},
+            },
+            "schemas": {
+                "SendRequest": SEND_REQUEST, "SendResponse": SEND_RESPONSE,
+                "MessageStatus": MESSAGE_STATUS, "Balance": BALANCE, "Error": ERROR,
+            },
+        },
+    }

@@ -1,0 +1,37 @@
+"""The HTTP listener's root: /api/v1 (public API) and /admin/v1 (admin API), JSON 404s
+for everything else, and the body size cap."""
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from gateway.http.web import CappedSite, error
+
+__all__ = ["Root", "make_site"]
+
+
+class Root:
+    app = Klein()
+
+    def __init__(self, api: Any, admin: Any) -> None:
+        self._api = api.app.resource()
+        self._admin = admin.app.resource()
+
+    @app.route("/api/v1/", branch=True)
+    def api(self, request: Any) -> Any:
+        return self._api
+
+    @app.route("/admin/v1/", branch=True)
+    def admin(self, request: Any) -> Any:
+        return self._admin
+
+    @app.handle_errors(NotFound, MethodNotAllowed)
+    def not_found(self, request: Any, failure: Any) -> bytes:
+        return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
+
+
+def make_site(api: Any, admin: Any, max_body: int) -> CappedSite:
+    """The Site the HTTP port serves."""
+    return CappedSite(Root(api, admin).app.resource(), max_body=max_body)

@@ -1,0 +1,107 @@
+"""HTTP plumbing shared by the public and admin APIs: JSON responses and errors, JSON
+request bodies, and a Site whose requests refuse bodies above a size cap (413) without
+keeping them."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.web.server import Request, Site
+
+__all__ = ["BadBody", "CappedSite", "error", "json_response", "read_json"]
+
+JSON = b"application/json"
+
+
+class BadBody(Exception):
+    """A request body that is not a JSON object we can read; `status` is 400 or 415."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(request: Any, status: int, body: Any) -> bytes:
+    """Set the status and content type; return the JSON bytes to write."""
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error(request: Any, status: int, code: str, message: str, **extra: str) -> bytes:
+    """A JSON error: {"error": {"code", "message", ...}}."""
+    return json_response(request, status, {"error": {"code": code, "message": message, **extra}})
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_json(request: Any) -> Any:
+    """The request's body parsed as JSON; BadBody for a wrong content type or bad JSON."""
+    content_type = (request.getHeader(b"content-type") or "")
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/")
+                                             and media.endswith("+json")):
+        raise BadBody(415, "send the body as application/json")
+    request.content.seek(0)
+    raw = request.content.read()
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise BadBody(400, "the body is not UTF-8") from None
+    except RecursionError:
+        raise BadBody(400, "the body is nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, NaN/Infinity, integers past 4300 digits
+        raise BadBody(400, f"the body is not valid JSON: {e}") from None
+
+
+class CappedRequest(Request):
+    """A Request that stops keeping its body once it passes `site.max_body` bytes and is
+    then answered 413 (with the connection closed) instead of being processed."""
+
+    too_large = False
+    _received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.channel.site.max_body:
+            self.too_large = True
+            length = 0  # keep nothing
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.too_large:
+            return
+        self._received += len(data)
+        if self._received > self.channel.site.max_body:
+            self.too_large = True
+            self.content.seek(0)
+            self.content.truncate()
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> None:
+        if self.too_large:
+            self.setHeader(b"connection", b"close")
+            body = error(self, 413, "body_too_large",
+                         f"the body is larger than {self.channel.site.max_body} bytes")
+            self.setHeader(b"content-length", str(len(body)).encode())
+            self.write(body)
+            self.finish()
+            return
+        super().process()
+
+
+class CappedSite(Site):
+    """A Site for the APIs: request bodies above `max_body` bytes get 413."""
+
+    requestFactory = CappedRequest
+
+    def __init__(self, resource: Any, *, max_body: int, **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.max_body = max_body
+        self.displayTracebacks = False
