@@ -1,0 +1,104 @@
+"""The HTTP API unit tests' environment: the real router and SQLite store behind the Klein
+resources, driven through treq's StubTreq (no sockets), time from a task.Clock."""
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+from klein import Klein
+from treq.testing import StubTreq
+from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock, deferLater
+
+from gateway.config import load_config
+from gateway.core.passwords import hash_password
+from gateway.http.admin import AdminApi
+from gateway.http.api import PublicApi
+from gateway.http.auth import HttpAuthenticator
+from gateway.http.site import Root
+from gateway.model import Account
+from gateway.service import wire
+from gateway.storage.sqlite import SqliteStore
+
+NOW = 1_800_000_000.0
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+PASSWORD = "secret1"
+_HASH = hash_password(PASSWORD)  # once: scrypt is slow
+
+
+def run_now(fn, *args):
+    return maybeDeferred(fn, *args)
+
+
+class Env:
+    def __init__(self, tmp_path, sections: dict[str, Klein] | None = None) -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
+        config = load_config(None, {"data_dir": str(tmp_path), "price_per_part": "0.05"})
+        self.parts = wire(config, self.store, None, self.clock, reactor)
+        self.router = self.parts.router
+        self.pricing = self.parts.pricing
+        self.scrypt_calls = 0
+
+        def counting(fn, *args):
+            self.scrypt_calls += 1
+            return run_now(fn, *args)
+
+        self.api = PublicApi(
+            router=self.router, store=self.store, clock=self.clock,
+            authenticator=HttpAuthenticator(self.store, self.store, self.clock, counting))
+        self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,
+                              clock=self.clock, run_in_thread=run_now, sections=sections)
+        self.stub = StubTreq(Root(self.api, self.admin).app.resource())
+
+    async def add_account(self, system_id: str = "acme", balance: str = "10") -> None:
+        await self.store.add_account(Account(
+            system_id=system_id, password_hash=_HASH, balance=Decimal(balance),
+            throughput=0))
+
+    async def call(self, method: str, path: str, body: Any = None, *, auth: Any = "acme",
+                   headers: dict[str, str] | None = None, raw: bytes | None = None,
+                   content_type: str = "application/json") -> tuple[int, Any, Any]:
+        """(status, parsed JSON, response headers) of one request."""
+        all_headers = {"content-type": content_type}
+        if isinstance(auth, str) and auth == "admin":
+            all_headers["authorization"] = f"Bearer {ADMIN_TOKEN}"
+        elif isinstance(auth, str):
+            creds = base64.b64encode(f"{auth}:{PASSWORD}".encode()).decode()
+            all_headers["authorization"] = f"Basic {creds}"
+        elif isinstance(auth, tuple):
+            all_headers["authorization"] = auth[0]
+        all_headers.update(headers or {})
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        d = self.stub.request(method, "http://gw" + path, data=data,
+                              headers={k: [v] for k, v in all_headers.items()})
+        response = await self._settle(d)
+        content = await self._settle(response.content())
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            raise AssertionError(f"not JSON ({response.code}): {content[:200]!r}") from None
+        return response.code, parsed, response.headers
+
+    async def _settle(self, d):
+        """Pump the stub until `d` fires: the store answers from its own thread."""
+        done: list = []
+        d.addBoth(done.append)
+        for _ in range(500):
+            self.stub.flush()
+            if done:
+                break
+            await deferLater(reactor, 0.002, lambda: None)
+        assert done, "no answer from the API"
+        result = done[0]
+        if hasattr(result, "raiseException"):
+            result.raiseException()
+        return result
+
+    async def settle_router(self) -> None:
+        await self.router.drain()
+        await deferLater(reactor, 0.01, lambda: None)
