@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from gateway.core.apikeys import ApiKey, hash_api_key, key_prefix, new_api_key
 from gateway.core.binds import BindRegistry
@@ -299,7 +300,7 @@ class AdminApi:
         return resource
 
     # --- errors ------------------------------------------------------------------------------
-    @app.handle_errors(NotFound)
+    @app.handle_errors(NotFound, RequestRedirect)  # a redirect: a branch without its '/'
     def not_found(self, request: Any, failure: Any) -> bytes:
         if (denied := self._denied(request)) is not None:
             return denied
@@ -307,6 +308,8 @@ class AdminApi:
 
     @app.handle_errors(MethodNotAllowed)
     def not_allowed(self, request: Any, failure: Any) -> bytes:
+        if (denied := self._denied(request)) is not None:
+            return denied
         return error(request, 405, "method_not_allowed", "method not allowed here")
 
     @app.handle_errors(Exception)

@@ -15,6 +15,7 @@ from klein import Klein
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from gateway.core.idempotency import MAX_KEY_LENGTH, Once, fingerprint
 from gateway.core.operations import is_message_id
@@ -122,7 +123,7 @@ class PublicApi:
                                             "balance": translate.money(balance)})
 
     # --- errors: JSON for everything ---------------------------------------------------------
-    @app.handle_errors(NotFound)
+    @app.handle_errors(NotFound, RequestRedirect)
     def not_found(self, request: Any, failure: Any) -> bytes:
         return error(request, 404, "not_found", "no such resource under /api/v1")
 

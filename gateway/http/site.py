@@ -6,6 +6,7 @@ from typing import Any
 
 from klein import Klein
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from gateway.http.web import CappedSite, error
 
@@ -27,7 +28,7 @@ class Root:
     def admin(self, request: Any) -> Any:
         return self._admin
 
-    @app.handle_errors(NotFound, MethodNotAllowed)
+    @app.handle_errors(NotFound, MethodNotAllowed, RequestRedirect)
     def not_found(self, request: Any, failure: Any) -> bytes:
         return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
 
