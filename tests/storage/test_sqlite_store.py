@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message
+from contract_http import HttpStoreContract
 from twisted.internet import defer, threads
 
 from gateway.storage import sqlite_ops
@@ -49,13 +50,13 @@ class _SyncStore:
         return lambda *args: defer.maybeDeferred(method, *args)
 
 
-class TestSqliteStoreContract(StoreContract):
+class TestSqliteStoreContract(StoreContract, HttpStoreContract):
     @pytest.fixture
     def open_store(self, tmp_path):
         return lambda: SqliteStore(tmp_path / "smsgw.db", _reactor())
 
 
-class TestSqliteDatabaseContract(StoreContract):
+class TestSqliteDatabaseContract(StoreContract, HttpStoreContract):
     """The synchronous layer the admin CLI uses keeps the same contract."""
 
     @pytest.fixture

@@ -1,0 +1,90 @@
+"""Price tables: longest prefix, the account's own table before '*', the configured default;
+and the router charging by them on every submit path (SMPP submit, batch, replace_sm)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import pytest_twisted
+from test_operations import IN_10_MIN, Core
+
+from gateway.core.operations import ReplaceRequest
+from gateway.core.pricing import PriceEntry, Pricing, normalize_prefix
+from gateway.model import Account, Address, SubmitRequest
+
+ACME = Account(system_id="acme", password_hash="x")
+TABLE = [
+    PriceEntry(account="acme", prefix="49", price=Decimal("0.07")),
+    PriceEntry(account="acme", prefix="4917", price=Decimal("0.09")),
+    PriceEntry(account="*", prefix="", price=Decimal("0.03")),
+    PriceEntry(account="*", prefix="4917", price=Decimal("0.01")),
+    PriceEntry(account="other", prefix="", price=Decimal("0.50")),
+]
+
+
+@pytest.mark.parametrize(("destination", "price"), [
+    ("4917612345", "0.09"),   # longest of acme's own
+    ("+4930123456", "0.07"),  # '+' ignored
+    ("4", "0.03"),            # nothing of acme's: '*' default entry
+    ("33612345678", "0.03"),
+])
+def test_longest_prefix_of_the_accounts_table_then_the_shared_one(destination, price):
+    assert Pricing(entries=TABLE).part_price("acme", destination) == Decimal(price)
+
+
+def test_configured_price_when_no_table_matches():
+    pricing = Pricing(price_per_part=Decimal("0.05"),
+                      entries=[PriceEntry(account="acme", prefix="49", price=Decimal(1))])
+    assert pricing.part_price("acme", "331") == Decimal("0.05")
+    assert pricing.part_price("nobody", "491") == Decimal("0.05")
+    assert pricing.price(ACME, "491", 3) == Decimal(3)
+
+
+def test_load_replaces_every_table():
+    pricing = Pricing(price_per_part=Decimal("0.05"), entries=TABLE)
+    pricing.load([])
+    assert pricing.part_price("acme", "4917") == Decimal("0.05")
+
+
+@pytest.mark.parametrize(("given", "expected"), [("+4917", "4917"), ("", ""), ("0", "0")])
+def test_prefixes_are_digits(given, expected):
+    assert normalize_prefix(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["49 17", "abc", "1" * 21, "++49", "٤٩"])
+def test_malformed_prefixes_are_refused(bad):
+    with pytest.raises(ValueError):
+        normalize_prefix(bad)
+
+
+@pytest.fixture
+def core(tmp_path):
+    c = Core(tmp_path)
+    pytest_twisted.blockon(c.store.add_account(c.account))
+    yield c
+    c.router.stop()
+    pytest_twisted.blockon(c.store.close())
+
+
+@pytest_twisted.ensureDeferred
+async def test_smpp_submit_and_replace_sm_charge_the_table_price(core):
+    core.router._pricing.load([PriceEntry(account="acme", prefix="4917",
+                                          price=Decimal("0.20"))])
+    message = await core.submit(schedule_delivery_time=IN_10_MIN)
+    assert message.price == Decimal("0.20")
+    replaced = await core.ops.replace(core.account, ReplaceRequest(
+        message_id=message.id, body=b"x" * 161))
+    assert replaced.price == Decimal("0.40")
+    assert (await core.store.get_account("acme")).balance == Decimal("9.60")
+
+
+@pytest_twisted.ensureDeferred
+async def test_batch_is_one_debit_of_the_sum(core):
+    requests = [SubmitRequest(source=Address(ton=1, npi=1, addr="4915100000001"),
+                              destination=Address(ton=1, npi=1, addr=to), body=b"hi")
+                for to in ("4917600000001", "4930000000001")]
+    core.router._pricing.load([PriceEntry(account="*", prefix="4930", price=Decimal("0.5"))])
+    accepted = await core.router.submit_batch(core.account, requests)
+    assert [m.price for m in accepted.messages] == [Decimal("0.05"), Decimal("0.5")]
+    assert accepted.balance is None
+    assert (await core.store.get_account("acme")).balance == Decimal("9.45")
