@@ -144,6 +144,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.0
 
 _LISTENING = re.compile(r"\bSMPP listening on \S*:(\d+)")
 _TLS_LISTENING = re.compile(r"\bSMPP over TLS listening on \S*:(\d+)")
+_HTTP_LISTENING = re.compile(r"\bHTTP listening on \S*:(\d+)")
 _PASSWORD = re.compile(r"^\s*password:\s+(\S+)\s*$")
 
 _registry: list[Gateway] = []
@@ -167,12 +168,14 @@ class Gateway:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
-        self.config = deep_merge({"smpp": {"host": self.host}}, config or {})
+        self.config = deep_merge({"smpp": {"host": self.host}, "http": {"host": self.host}},
+                                 config or {})
         self.config_path = self.workdir / "smsgw.toml"
         self.config_path.write_text(toml_dumps(self.config))
         self.tls = tls
         self.port = 0
         self.tls_port = 0
+        self.http_port = 0
         self.password: str | None = None  # the demo account's, from the first start's banner
         self.proc: subprocess.Popen | None = None
         self.expected_running = False
@@ -200,7 +203,7 @@ class Gateway:
         assert not self.alive, "already running"
         cmd = [sys.executable, "-c", _TWISTD, "-n", "--pidfile=", "smsgw",
                "--config", str(self.config_path), "--data-dir", str(self.data_dir),
-               "--smpp-port", str(self.port)]
+               "--smpp-port", str(self.port), "--http-port", str(self.http_port)]
         if self.tls:
             cert, key = self.tls
             cmd += ["--tls-cert", str(cert), "--tls-key", str(key),
@@ -219,9 +222,10 @@ class Gateway:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                plain, secure = self._scan(first_line)
-                if plain and (secure or not self.tls):
+                plain, secure, http = self._scan(first_line)
+                if plain and http and (secure or not self.tls):
                     self.port = plain
+                    self.http_port = http
                     if self.tls:
                         self.tls_port = secure
                     break
@@ -238,14 +242,16 @@ class Gateway:
                 self._cond.wait(min(left, 0.2))
         return self
 
-    def _scan(self, first_line: int) -> tuple[int, int]:
-        plain = secure = 0
+    def _scan(self, first_line: int) -> tuple[int, int, int]:
+        plain = secure = http = 0
         for line in self._lines[first_line:]:
             if m := _LISTENING.search(line):
                 plain = int(m.group(1))
             if m := _TLS_LISTENING.search(line):
                 secure = int(m.group(1))
-        return plain, secure
+            if m := _HTTP_LISTENING.search(line):
+                http = int(m.group(1))
+        return plain, secure, http
 
     def _read(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
@@ -319,6 +325,16 @@ class Gateway:
                 if left <= 0:
                     raise AssertionError(f"no log line matching {pattern!r} in {timeout:g} s")
                 self._cond.wait(min(left, 0.2))
+
+    # -- HTTP
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def admin_token(self) -> str:
+        """The admin API's token, generated on the first start into the data dir."""
+        return (self.data_dir / "admin-token").read_text().strip()
 
     # -- the admin CLI
     def run_cli(self, *args: str, check: bool = True,
