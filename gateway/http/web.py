@@ -61,16 +61,18 @@ def read_json(request: Any) -> Any:
 
 
 class CappedRequest(Request):
-    """A Request that stops keeping its body once it passes `site.max_body` bytes and is
-    then answered 413 (with the connection closed) instead of being processed."""
+    """A Request that refuses a body above `site.max_body` bytes as soon as it knows: the
+    Content-Length, or the chunks so far, pass the cap. It answers 413 at once and closes
+    the connection, so a client cannot make the gateway read (or keep) a huge body."""
 
     too_large = False
     _received = 0
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.channel.site.max_body:
-            self.too_large = True
-            length = 0  # keep nothing
+            super().gotLength(0)
+            self._refuse()
+            return
         super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
@@ -78,21 +80,28 @@ class CappedRequest(Request):
             return
         self._received += len(data)
         if self._received > self.channel.site.max_body:
-            self.too_large = True
             self.content.seek(0)
             self.content.truncate()
+            self._refuse()
             return
         super().handleContentChunk(data)
 
+    def _refuse(self) -> None:
+        """Answer 413 on the raw transport (the request was never processed) and hang up."""
+        self.too_large = True
+        max_body = self.channel.site.max_body
+        body = json.dumps({"error": {"code": "body_too_large",
+                                     "message": f"the body is larger than {max_body} bytes"}})
+        transport = self.channel.transport
+        transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(body), body.encode()))
+        transport.loseConnection()
+
     def process(self) -> None:
         if self.too_large:
-            self.setHeader(b"connection", b"close")
-            body = error(self, 413, "body_too_large",
-                         f"the body is larger than {self.channel.site.max_body} bytes")
-            self.setHeader(b"content-length", str(len(body)).encode())
-            self.write(body)
-            self.finish()
-            return
+            return  # answered already
         super().process()
 
 

@@ -371,6 +371,44 @@ class Gateway:
             connection.close()
 
 
+# --- an HTTP client ----------------------------------------------------------------------------
+
+class HttpClient:
+    """Blocking JSON over one keep-alive loopback connection (http.client, stdlib)."""
+
+    def __init__(self, gw: Gateway, *, basic: tuple[str, str] | None = None,
+                 bearer: str | None = None, timeout: float = 10.0) -> None:
+        import base64
+        import http.client
+
+        self.connection = http.client.HTTPConnection(gw.host, gw.http_port, timeout=timeout)
+        self.auth = ""
+        if basic is not None:
+            self.auth = "Basic " + base64.b64encode(":".join(basic).encode()).decode()
+        elif bearer is not None:
+            self.auth = f"Bearer {bearer}"
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None,
+             raw: bytes | None = None) -> tuple[int, Any, dict[str, str]]:
+        """(status, parsed JSON body, headers in lower case)."""
+        all_headers = {"content-type": "application/json"}
+        if self.auth:
+            all_headers["authorization"] = self.auth
+        all_headers.update(headers or {})
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        self.connection.request(method, path, body=data, headers=all_headers)
+        response = self.connection.getresponse()
+        content = response.read()
+        answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        if response.getheader("connection", "").lower() == "close":
+            self.connection.close()
+        return response.status, json.loads(content), answer_headers
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 # --- a raw-socket SMPP client ---------------------------------------------------------------
 
 class ConnectionClosed(Exception):
