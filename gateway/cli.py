@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
+from gateway.cli_http import CommandError, add_http_commands
 from gateway.config import Config, ConfigError, load_config
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, UnknownAccount
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(db, config, args)
         finally:
             db.close()
-    except (CliError, ConfigError) as e:
+    except (CliError, CommandError, ConfigError) as e:
         print(f"smsgw: {e}", file=sys.stderr)
         return 2
 
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--enable", dest="enabled", action="store_const", const=True)
     state.add_argument("--disable", dest="enabled", action="store_const", const=False)
     change.set_defaults(handler=_set)
+    add_http_commands(top)
     return parser
 
 

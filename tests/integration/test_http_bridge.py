@@ -142,3 +142,21 @@ def test_idempotent_retry_across_a_restart_sends_and_charges_once(start_gateway)
     assert gw.balance(system_id) == Decimal("0.9")
     assert gw.query_db("SELECT count(*) FROM messages WHERE account = ?",
                        (system_id,)) == [(2,)]
+
+
+def test_cli_prices_and_keys_apply_to_the_running_gateway(gateway, new_account):
+    system_id, _ = new_account()
+    out = gateway.run_cli("apikey", "issue", system_id).stdout
+    key_id, key = out.split()[2], out.splitlines()[1]
+    client = HttpClient(gateway, bearer=key)
+    gateway.run_cli("price", "set", "--account", system_id, "--prefix", "33", "0.11")
+
+    def quoted() -> str:
+        status, body, _ = client.call("POST", "/api/v1/messages", {
+            "to": "33612345678", "text": "x", "dry_run": True})
+        assert status == 200, body
+        return body["total_price"]
+
+    wait_for(lambda: quoted() == "0.110000", 10, message="the CLI price to apply")
+    gateway.run_cli("apikey", "revoke", system_id, key_id)
+    assert client.call("GET", "/api/v1/balance")[0] == 401
