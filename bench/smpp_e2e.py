@@ -110,7 +110,8 @@ class GatewayProcess:
     def start(self, timeout: float = 30.0) -> None:
         command = [sys.executable, "-m", "twisted", "--log-format=text",
                    f"--log-file={self.log_path}", "smsgw",
-                   "--data-dir", str(self.data_dir), "--smpp-port", str(self.port)]
+                   "--data-dir", str(self.data_dir), "--smpp-port", str(self.port),
+                   "--http-port", "0"]
         with open(self.stderr_path, "wb") as stderr:  # a file: a pipe nobody reads can fill
             self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
                                          stdout=subprocess.DEVNULL, stderr=stderr)

@@ -55,6 +55,7 @@ class PublicApi:
     @app.route("/openapi.json", methods=["GET"])
     def openapi(self, request: Any) -> bytes:
         request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"content-length", b"%d" % len(self._openapi))
         return self._openapi
 
     @app.route("/messages", methods=["POST"])

@@ -27,7 +27,9 @@ def json_response(request: Any, status: int, body: Any) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    request.setHeader(b"content-length", b"%d" % len(data))  # no chunked encoding needed
+    return data
 
 
 def error(request: Any, status: int, code: str, message: str, **extra: str) -> bytes:

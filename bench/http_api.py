@@ -1,0 +1,239 @@
+"""HTTP API benchmark: POST /api/v1/messages over keep-alive connections, one recipient per
+request and batches of many, against the real gateway as a subprocess.
+
+    python bench/http_api.py [--single 5000] [--batches 100] [--batch-size 100]
+                             [--clients 8] [--bearer] [--keep]
+
+It starts the gateway from this checkout on free ports with a fresh temporary data
+directory, creates the `bench` account with the admin CLI (and an API key with --bearer),
+then runs two phases, each with `--clients` concurrent keep-alive connections:
+
+    single  --single requests, one recipient each
+    batch   --batches requests, --batch-size recipients each
+
+Each client is a thread with a plain socket sending a pre-built request and reading the
+answer (status line, headers, Content-Length body): the load generator stays lean. Every
+answer must be 202. Reported per phase: messages per second (accepted messages / wall time
+of the phase), requests per second, p50/p99 request latency, and the gateway's CPU time.
+HTTP Basic is checked with scrypt once per connection's credentials and then cached (see
+gateway/http/auth.py); --bearer uses an API key instead.
+
+Not a test: numbers depend on the machine; on a shared machine they vary from run to run.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_ID = "bench"
+PASSWORD = "bench123"
+
+import psutil  # noqa: E402
+
+
+class BenchError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """The gateway from this checkout on free ports and a fresh data directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.http_port = free_port()
+        self.env = dict(os.environ, PYTHONPATH=str(REPO))
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "--data-dir", str(self.data_dir), *args],
+            cwd=REPO, env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def start(self, timeout: float = 30.0) -> None:
+        command = [sys.executable, "-m", "twisted", "--log-format=text",
+                   f"--log-file={self.workdir / 'gateway.log'}", "smsgw",
+                   "--data-dir", str(self.data_dir), "--smpp-port", "0",
+                   "--http-port", str(self.http_port)]
+        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"the gateway exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError(f"the gateway did not listen on {self.http_port} in {timeout:g} s")
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def build_request(port: int, authorization: str, body: dict) -> bytes:
+    payload = json.dumps(body).encode()
+    return (f"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: {authorization}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
+    """(status, body) of one response on a keep-alive socket; `buffer` keeps the rest."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the gateway closed the connection")
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the gateway closed the connection mid-answer")
+        rest += chunk
+    buffer[:] = rest[length:]
+    return status, rest[:length]
+
+
+def run_phase(port: int, request: bytes, count: int, clients: int) -> tuple[float, list[float]]:
+    """Send `request` `count` times over `clients` connections; (wall seconds, latencies)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    shares = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+
+    def client(share: int) -> None:
+        mine = []
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                buffer = bytearray()
+                for _ in range(share):
+                    started = time.perf_counter()
+                    sock.sendall(request)
+                    status, body = read_response(sock, buffer)
+                    mine.append(time.perf_counter() - started)
+                    if status != 202:
+                        raise BenchError(f"answer {status}: {body[:200]!r}")
+        except Exception as e:  # reported after the phase
+            with lock:
+                errors.append(repr(e))
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares if share]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise BenchError(f"{len(errors)} clients failed, first: {errors[0]}")
+    return wall, sorted(latencies)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(fraction * len(values)))]
+
+
+def phase_summary(name: str, wall: float, latencies: list[float], per_request: int,
+                  cpu: float) -> dict:
+    messages = len(latencies) * per_request
+    return {"phase": name, "requests": len(latencies), "recipients_per_request": per_request,
+            "messages": messages, "seconds": round(wall, 3),
+            "messages_per_s": round(messages / wall), "requests_per_s": round(
+                len(latencies) / wall), "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "gateway_cpu_us_per_message": round(cpu / messages * 1e6)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--single", type=int, default=5000, help="one-recipient requests")
+    parser.add_argument("--batches", type=int, default=100, help="batch requests")
+    parser.add_argument("--batch-size", type=int, default=100, help="recipients per batch")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--bearer", action="store_true", help="authenticate with an API key")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="smsgw-http-bench-"))
+    gateway = Gateway(workdir)
+    try:
+        gateway.cli("account", "add", SYSTEM_ID, "--password", PASSWORD,
+                    "--balance", "100000000", "--throughput", "0")
+        if args.bearer:
+            authorization = "Bearer " + gateway.cli("apikey", "issue", SYSTEM_ID).splitlines()[1]
+        else:
+            authorization = "Basic " + base64.b64encode(
+                f"{SYSTEM_ID}:{PASSWORD}".encode()).decode()
+        gateway.start()
+        port = gateway.http_port
+        warmup = build_request(port, authorization, {"to": "4917000000", "text": "warm up"})
+        run_phase(port, warmup, args.clients * 5, args.clients)
+        results = []
+        single = build_request(port, authorization, {"to": "4917000001", "text": "Hello"})
+        cpu = gateway.cpu_seconds()
+        wall, latencies = run_phase(port, single, args.single, args.clients)
+        results.append(phase_summary("single", wall, latencies, 1, gateway.cpu_seconds() - cpu))
+        recipients = [f"49170{i:07d}" for i in range(args.batch_size)]
+        batch = build_request(port, authorization, {"to": recipients, "text": "Hello all"})
+        cpu = gateway.cpu_seconds()
+        wall, latencies = run_phase(port, batch, args.batches, args.clients)
+        results.append(phase_summary("batch", wall, latencies, args.batch_size,
+                                     gateway.cpu_seconds() - cpu))
+    finally:
+        gateway.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{'phase':<8}{'msg/s':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'µs CPU/msg':>12}")
+    for r in results:
+        print(f"{r['phase']:<8}{r['messages_per_s']:>9}{r['requests_per_s']:>9}"
+              f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['gateway_cpu_us_per_message']:>12}")
+    print(json.dumps({"bench": "http_api", "clients": args.clients,
+                      "auth": "bearer" if args.bearer else "basic", "phases": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
