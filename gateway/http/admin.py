@@ -24,6 +24,7 @@ from gateway.core.binds import BindRegistry
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, ApiKeyStore, PriceStore, Store, UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, normalize_prefix
+from gateway.http.translate import money
 from gateway.http.web import BadBody, error, json_response, read_json
 from gateway.model import Account
 
@@ -393,5 +394,5 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 
 
 def _price_json(entry: PriceEntry) -> dict[str, Any]:
-    return {"account": entry.account, "prefix": entry.prefix, "price": str(entry.price),
+    return {"account": entry.account, "prefix": entry.prefix, "price": money(entry.price),
             "applies_to": "every account" if entry.account == ALL_ACCOUNTS else entry.account}
