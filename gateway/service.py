@@ -61,6 +61,7 @@ class GatewayService(MultiService):
         self.admin_token = ""
         self._settings_version = -1
         self.http_port = None
+        self.http_auth: HttpAuthenticator | None = None
         # Klein apps other parts of the gateway mount under /admin/v1/<name>/
         self.admin_sections: dict = {}
 
@@ -134,14 +135,15 @@ class GatewayService(MultiService):
     def _http_site(self):
         config, store = self.config, self.store
         run = thread_runner(self.reactor)
-        api = PublicApi(
-            router=self.router, store=store, clock=self.reactor,
-            authenticator=HttpAuthenticator(store, store, self.reactor, run,
-                                            cache_ttl=config.http.auth_cache))
+        self.http_auth = HttpAuthenticator(store, store, self.reactor, run,
+                                           cache_ttl=config.http.auth_cache)
+        api = PublicApi(router=self.router, store=store, clock=self.reactor,
+                        authenticator=self.http_auth)
         defaults = config.accounts
         admin = AdminApi(
             token=self.admin_token, store=store, binds=self.binds, clock=self.reactor,
             run_in_thread=run, sections=self.admin_sections,
+            settings_changed=lambda: ensureDeferred(self._apply_settings()),
             defaults=AccountDefaults(max_binds=defaults.max_binds,
                                      throughput=defaults.throughput, window=defaults.window))
         return make_site(api, admin, config.http.max_body_size)
@@ -188,13 +190,20 @@ class GatewayService(MultiService):
         self._settings_version = version
         if first:
             return
+        await self._apply_settings()
+        bound = {p.account for p in self.smsc.connections if p.account}
+        fresh = {system_id: await self.store.get_account(system_id) for system_id in bound}
+        self.smsc.refresh_accounts(fresh)
+
+    async def _apply_settings(self) -> None:
+        """Admin changes (prices, keys, accounts) reach the HTTP side: reload the price
+        tables, forget cached accounts and keys."""
+        if self.http_auth is not None:
+            self.http_auth.forget()
         try:
             self.pricing.load(await self.store.list_prices())
         except Exception:
             log.failure("reloading the price tables failed")
-        bound = {p.account for p in self.smsc.connections if p.account}
-        fresh = {system_id: await self.store.get_account(system_id) for system_id in bound}
-        self.smsc.refresh_accounts(fresh)
 
     def stopService(self) -> Deferred:
         super().stopService()

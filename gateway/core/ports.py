@@ -173,12 +173,12 @@ class IdempotencyStore(Protocol):
     """Submits done at most once per (account, Idempotency-Key); see core/idempotency.py."""
 
     def accept_once(
-        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        self, account: str, key: str | None, fingerprint: str, messages: Sequence[Message],
         cost: Decimal, result: str, now: float,
     ) -> Deferred[OnceOutcome]:
         """In one transaction: if (account, key) is known, return what it remembered and
         write nothing; else `Store.accept` and, when that succeeds, remember `result` and
-        the balance after the debit."""
+        the balance after the debit. Key None: only accept, and report that balance."""
 
     def expire_idempotency(self, created_before: float) -> Deferred[int]:
         """Forget keys remembered before `created_before`."""

@@ -107,14 +107,11 @@ class Router:
             except SubmitRejected as rejected:
                 return fail(BatchRejected(index, rejected))
         cost = sum((m.price for m in messages), Decimal(0))
-        if once is None:
-            d = self._track(self._store.accept(account.system_id, messages, cost))
-            d.addCallback(lambda ok: OnceOutcome(accepted=ok))
-        else:
-            store: IdempotencyStore = self._store  # type: ignore[assignment]
-            d = self._track(store.accept_once(
-                account.system_id, once.key, once.fingerprint, messages, cost,
-                once.record(messages), now))
+        # the idempotent accept also reports the balance after the debit (for the answer)
+        store: IdempotencyStore = self._store  # type: ignore[assignment]
+        d = self._track(store.accept_once(
+            account.system_id, once.key if once else None, once.fingerprint if once else "",
+            messages, cost, once.record(messages) if once else "", now))
         return d.addCallback(self._batch_accepted, account, messages, cost)
 
     def quote(self, account: Account, request: SubmitRequest) -> Message:

@@ -91,6 +91,7 @@ class AdminApi:
         self, *, token: str, store: AdminStore, binds: BindRegistry, clock: IReactorTime,
         run_in_thread: Callable[..., Deferred], defaults: AccountDefaults = AccountDefaults(),
         sections: Mapping[str, Klein] | None = None,
+        settings_changed: Callable[[], object] = lambda: None,
     ) -> None:
         if not token:
             raise ValueError("the admin API needs a token")
@@ -101,6 +102,8 @@ class AdminApi:
         self._run = run_in_thread
         self._defaults = defaults
         self._sections = {name: app.resource() for name, app in (sections or {}).items()}
+        # apply a change on this node at once (the settings watcher would, within 2 s)
+        self._changed = settings_changed
 
     # --- accounts ----------------------------------------------------------------------------
     @app.route("/accounts", methods=["GET"])
@@ -138,6 +141,7 @@ class AdminApi:
         except AccountExists:
             return error(request, 409, "exists", f"account {account.system_id} exists",
                          field="system_id")
+        self._changed()
         return json_response(request, 201, _account_json(
             await self._store.get_account(account.system_id)))
 
@@ -175,6 +179,7 @@ class AdminApi:
             await self._store.update_account(dataclasses.replace(account, **changes))
         except UnknownAccount:
             return _no_account(request, system_id)
+        self._changed()
         return json_response(request, 200, _account_json(await self._store.get_account(
             system_id)))
 
@@ -230,6 +235,7 @@ class AdminApi:
             return denied
         if not await self._store.revoke_api_key(system_id, key_id, self._clock.seconds()):
             return error(request, 404, "not_found", f"no active key {key_id} of {system_id}")
+        self._changed()
         return json_response(request, 200, {"revoked": key_id})
 
     # --- price tables ------------------------------------------------------------------------
@@ -259,6 +265,7 @@ class AdminApi:
             return _no_account(request, body["account"])
         except ValueError as e:
             return error(request, 400, "invalid_field", str(e), field="price")
+        self._changed()
         return json_response(request, 200, _price_json(
             PriceEntry(account=body["account"], prefix=prefix, price=price)))
 
@@ -274,6 +281,7 @@ class AdminApi:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         if not await self._store.delete_price(account, prefix):
             return error(request, 404, "not_found", f"no price for {account!r} prefix {prefix!r}")
+        self._changed()
         return json_response(request, 200, {"deleted": {"account": account, "prefix": prefix}})
 
     # --- live binds --------------------------------------------------------------------------

@@ -75,7 +75,7 @@ class PublicApi:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         recipients = [r.destination.addr for r in requests]
         if dry_run:
-            return self._dry_run(request, account, requests, recipients)
+            return await self._dry_run(request, account, requests, recipients)
         once = None
         if key is not None:
             once = Once(key=key, fingerprint=fingerprint(body),
@@ -152,8 +152,8 @@ class PublicApi:
             request.setHeader(b"www-authenticate", _CHALLENGE)
             return error(request, 401, "unauthorized", str(e))
 
-    def _dry_run(self, request: Any, account: Account, requests: Sequence, recipients: list[str],
-                 ) -> bytes:
+    async def _dry_run(self, request: Any, account: Account, requests: Sequence,
+                       recipients: list[str]) -> bytes:
         quoted = []
         for index, submit in enumerate(requests):
             try:
@@ -162,7 +162,9 @@ class PublicApi:
                 field = _indexed(BatchRejected(index, rejected), len(requests))
                 return _rejected(request, rejected, field)
         result = _sent(quoted, recipients)
-        return json_response(request, 200, {**result, "balance": translate.money(account.balance),
+        fresh = await self._store.get_account(account.system_id)
+        balance = fresh.balance if fresh is not None else account.balance
+        return json_response(request, 200, {**result, "balance": translate.money(balance),
                                             "dry_run": True})
 
 

@@ -6,6 +6,12 @@ scrypt costs tens of milliseconds, so Basic checks run in the thread pool (as bi
 core/accounts.py) and a successful check is remembered for `cache_ttl` seconds, keyed by
 the password's SHA-256 and tied to the stored hash: a keep-alive client sending many
 requests pays scrypt once, and a password change invalidates the entry.
+
+The account found for a system_id or a key is kept as well (at most `cache_ttl`), so a
+request costs no store read before its submit; `forget()` drops everything and is called
+whenever the store's settings_version moves (service.py polls it every 2 s; the admin API
+calls it at once), so a disabled account, a new password or a revoked key applies within
+seconds, as for SMPP binds. Balances are not taken from here: the store checks them.
 """
 from __future__ import annotations
 
@@ -54,6 +60,28 @@ class HttpAuthenticator:
         self._run = run_in_thread
         self._ttl = cache_ttl
         self._checked: dict[tuple[str, bytes], _Checked] = {}
+        self._accounts: dict[str, tuple[Account | None, float]] = {}  # by system_id
+        self._key_accounts: dict[str, tuple[Account | None, float]] = {}  # by key hash
+
+    def forget(self) -> None:
+        """Settings changed somewhere: look every account and key up again."""
+        self._checked.clear()
+        self._accounts.clear()
+        self._key_accounts.clear()
+
+    async def _cached(
+        self, cache: dict[str, tuple[Account | None, float]], name: str, lookup
+    ) -> Account | None:
+        now = self._clock.seconds()
+        hit = cache.get(name)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        account = await lookup(name)
+        if account is not None:  # unknown names are not kept: nothing to fill memory with
+            if len(cache) >= MAX_CACHE:
+                cache.clear()
+            cache[name] = (account, now + self._ttl)
+        return account
 
     def authenticate(self, authorization: bytes | None, peer_ip: str) -> Deferred[Account]:
         """The account an Authorization header stands for; fails with AuthFailed."""
@@ -80,7 +108,7 @@ class HttpAuthenticator:
         system_id, sep, password = decoded.partition(":")
         if not sep:
             raise AuthFailed("malformed Basic credentials")
-        account = await self._store.get_account(system_id)
+        account = await self._cached(self._accounts, system_id, self._store.get_account)
         if account is None or not account.enabled:
             raise AuthFailed("unknown account or wrong password")
         key = (system_id, hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest())
@@ -101,7 +129,8 @@ class HttpAuthenticator:
             key = credentials.decode("ascii")
         except UnicodeDecodeError:
             raise AuthFailed("malformed API key") from None
-        account = await self._keys.account_for_api_key(hash_api_key(key))
+        account = await self._cached(
+            self._key_accounts, hash_api_key(key), self._keys.account_for_api_key)
         if account is None or not account.enabled:
             raise AuthFailed("unknown or revoked API key")
         return account

@@ -170,7 +170,7 @@ class SqliteDatabase:
         return self._read(http_ops.account_for_api_key, key_hash)
 
     def accept_once(
-        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        self, account: str, key: str | None, fingerprint: str, messages: Sequence[Message],
         cost: Decimal, result: str, now: float,
     ) -> OnceOutcome:
         return self._write(
@@ -351,7 +351,7 @@ class SqliteStore:
         return self._submit(_ACCOUNT_FOR_API_KEY, (key_hash,))
 
     def accept_once(
-        self, account: str, key: str, fingerprint: str, messages: Sequence[Message],
+        self, account: str, key: str | None, fingerprint: str, messages: Sequence[Message],
         cost: Decimal, result: str, now: float,
     ) -> Deferred[OnceOutcome]:
         return self._submit(

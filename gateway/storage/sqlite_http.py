@@ -117,22 +117,26 @@ def list_prices(cur: sqlite3.Cursor, account: str | None) -> list[PriceEntry]:
 # --- idempotent accept ---------------------------------------------------------------------
 
 def accept_once(
-    cur: sqlite3.Cursor, account: str, key: str, fingerprint: str,
+    cur: sqlite3.Cursor, account: str, key: str | None, fingerprint: str,
     messages: Sequence[Message], cost: Decimal, result: str, now: float,
 ) -> OnceOutcome:
     """`sqlite_ops.accept` unless (account, key) was accepted before: then nothing is
     written and the remembered result comes back. On acceptance the result is remembered
-    in the same transaction, with the balance right after the debit."""
-    row = cur.execute(
-        "SELECT fingerprint, result, balance FROM idempotency WHERE account = ? AND key = ?",
-        (account, key)).fetchone()
-    if row is not None:
-        return OnceOutcome(accepted=False, earlier=Remembered(
-            fingerprint=row[0], result=row[1], balance=from_micro(row[2])))
+    in the same transaction, with the balance right after the debit. With key None it is
+    a plain accept that reports the balance after the debit."""
+    if key is not None:
+        row = cur.execute(
+            "SELECT fingerprint, result, balance FROM idempotency WHERE account = ? AND key = ?",
+            (account, key)).fetchone()
+        if row is not None:
+            return OnceOutcome(accepted=False, earlier=Remembered(
+                fingerprint=row[0], result=row[1], balance=from_micro(row[2])))
     if not ops.accept(cur, account, messages, cost):
         return OnceOutcome(accepted=False)
     balance = cur.execute(
         "SELECT balance FROM accounts WHERE system_id = ?", (account,)).fetchone()[0]
+    if key is None:
+        return OnceOutcome(accepted=True, balance=from_micro(balance))
     cur.execute(
         "INSERT INTO idempotency (account, key, fingerprint, result, balance, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)", (account, key, fingerprint, result, balance, now))

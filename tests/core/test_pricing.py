@@ -86,5 +86,5 @@ async def test_batch_is_one_debit_of_the_sum(core):
     core.router._pricing.load([PriceEntry(account="*", prefix="4930", price=Decimal("0.5"))])
     accepted = await core.router.submit_batch(core.account, requests)
     assert [m.price for m in accepted.messages] == [Decimal("0.05"), Decimal("0.5")]
-    assert accepted.balance is None
+    assert accepted.balance == Decimal("9.45")
     assert (await core.store.get_account("acme")).balance == Decimal("9.45")

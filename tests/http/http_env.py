@@ -48,12 +48,20 @@ class Env:
             self.scrypt_calls += 1
             return run_now(fn, *args)
 
-        self.api = PublicApi(
-            router=self.router, store=self.store, clock=self.clock,
-            authenticator=HttpAuthenticator(self.store, self.store, self.clock, counting))
+        self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting)
+        self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
+                             authenticator=self.auth)
         self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,
-                              clock=self.clock, run_in_thread=run_now, sections=sections)
+                              clock=self.clock, run_in_thread=run_now, sections=sections,
+                              settings_changed=self.settings_changed)
         self.stub = StubTreq(Root(self.api, self.admin).app.resource())
+
+    def settings_changed(self):
+        """What service.py does when the settings version moves."""
+        self.auth.forget()
+        d = self.store.list_prices()
+        d.addCallback(self.pricing.load)
+        return d
 
     async def add_account(self, system_id: str = "acme", balance: str = "10") -> None:
         await self.store.add_account(Account(

@@ -3,10 +3,12 @@ idempotency, dry runs and every kind of bad request answered with JSON 4xx."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from decimal import Decimal
 
 import pytest_twisted
 from http_env import NOW
+from twisted.internet import defer
 
 from gateway.core.apikeys import hash_api_key, key_prefix, new_api_key
 from gateway.core.pricing import PriceEntry
@@ -158,8 +160,6 @@ async def test_idempotency_key_returns_first_result_and_charges_once(env):
 async def test_concurrent_duplicates_under_one_key_send_once(env):
     request = {"to": "4917000001", "text": "race"}
     key = {"idempotency-key": "race-1"}
-    import twisted.internet.defer as defer
-
     results = await defer.gatherResults([
         defer.ensureDeferred(env.call("POST", "/api/v1/messages", request, headers=key))
         for _ in range(5)])
@@ -175,6 +175,7 @@ async def test_bearer_api_key_authenticates_until_revoked(env):
     status, body, _ = await env.call("GET", "/api/v1/balance", auth=(f"Bearer {key}",))
     assert status == 200 and body["account"] == "acme"
     await env.store.revoke_api_key("acme", stored.id, NOW)
+    await env.settings_changed()  # the settings watcher notices the new settings_version
     status, body, _ = await env.call("GET", "/api/v1/balance", auth=(f"Bearer {key}",))
     assert status == 401
 
@@ -191,6 +192,24 @@ async def test_basic_auth_is_cached_but_a_wrong_password_never_passes(env):
     env.clock.advance(3600)  # the cache entry expires
     assert (await env.call("GET", "/api/v1/balance"))[0] == 200
     assert env.scrypt_calls == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_disabled_account_is_refused_once_settings_change(env):
+    assert (await env.call("GET", "/api/v1/balance"))[0] == 200
+    account = await env.store.get_account("acme")
+    await env.store.update_account(dataclasses.replace(account, enabled=False))
+    await env.settings_changed()
+    assert (await env.call("GET", "/api/v1/balance"))[0] == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_account_outside_its_allow_list_is_403(env):
+    account = await env.store.get_account("acme")
+    await env.store.update_account(dataclasses.replace(account, allow_ips=("192.0.2.0/24",)))
+    await env.settings_changed()
+    status, body, _ = await env.call("GET", "/api/v1/balance")
+    assert status == 403 and body["error"]["code"] == "forbidden"
 
 
 @pytest_twisted.ensureDeferred

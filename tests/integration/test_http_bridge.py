@@ -159,4 +159,5 @@ def test_cli_prices_and_keys_apply_to_the_running_gateway(gateway, new_account):
 
     wait_for(lambda: quoted() == "0.110000", 10, message="the CLI price to apply")
     gateway.run_cli("apikey", "revoke", system_id, key_id)
-    assert client.call("GET", "/api/v1/balance")[0] == 401
+    wait_for(lambda: client.call("GET", "/api/v1/balance")[0] == 401, 10,
+             message="the revoked key to be refused")
