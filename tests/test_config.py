@@ -55,6 +55,10 @@ error_code = 11
     ("[[simulator.outcomes]]\nstate = 'UNDELIV'\npercent = 150", "simulator.outcomes[0].percent"),
     ("[receipts]\nexpiry = 'long'", "receipts.expiry"),
     ("smpp = 3", "smpp"),
+    ("[http]\nport = -1", "http.port"),
+    ("[http]\nmax_body_size = 10", "http.max_body_size"),
+    ("[http]\nprot = 1", "http.prot"),
+    ("[admin]\ntoken = 'short'", "admin.token"),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as caught:
@@ -68,3 +72,23 @@ def test_unreadable_or_invalid_toml_names_the_file(tmp_path):
         load_config(write(tmp_path, "[smpp\nport=1"))
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(str(tmp_path / "missing.toml"))
+
+
+def test_http_and_admin_sections_and_the_http_port_option(tmp_path):
+    config = load_config(write(tmp_path, "[http]\nport = 9090\nmax_body_size = 4096\n"
+                                         "[admin]\ntoken = 'a-long-enough-admin-token'"),
+                         {"http.port": 0})
+    assert config.http.port == 0 and config.http.max_body_size == 4096
+    assert config.admin.token == "a-long-enough-admin-token"
+    assert load_config().http.port == 8080
+
+
+def test_admin_token_is_generated_once_into_a_private_file(tmp_path):
+    import stat
+
+    from gateway.service import admin_token
+
+    token = admin_token(tmp_path)
+    assert len(token) >= 32
+    assert stat.S_IMODE((tmp_path / "admin-token").stat().st_mode) == 0o600
+    assert admin_token(tmp_path) == token
