@@ -25,7 +25,7 @@ from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, ApiKeyStore, PriceStore, Store, UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, normalize_prefix
 from gateway.http.translate import money
-from gateway.http.web import BadBody, error, json_response, read_json
+from gateway.http.web import BadBody, error, json_response, read_json, unencodable_field
 from gateway.model import Account
 
 __all__ = ["AccountDefaults", "AdminApi"]
@@ -344,6 +344,9 @@ def _body(request: Any, validator: Draft7Validator, empty_ok: bool = False) -> d
         if not request.content.read().strip():
             return {}
     body = read_json(request)
+    bad = unencodable_field(body)
+    if bad is not None:
+        raise _Invalid(bad, f"{bad} is not valid Unicode (a lone surrogate)")
     problem = next(iter(validator.iter_errors(body)), None)
     if problem is not None:
         path = list(problem.absolute_path)

@@ -12,6 +12,8 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
+from gateway.http.web import unencodable_field
+
 __all__ = ["MAX_RECIPIENTS", "InvalidRequest", "openapi_document", "validate_send"]
 
 MAX_RECIPIENTS = 1000
@@ -151,6 +153,9 @@ def validate_send(body: Any) -> dict[str, Any]:
     error = next(iter(sorted(_SEND_VALIDATOR.iter_errors(body), key=_depth)), None)
     if error is not None:
         raise InvalidRequest(_field(error, body), _message(error))
+    bad = unencodable_field(body)
+    if bad is not None:
+        raise InvalidRequest(bad, f"{bad} is not valid Unicode (a lone surrogate)")
     if ("text" in body) == ("hex" in body):
         raise InvalidRequest("text", "give exactly one of text or hex")
     if "hex" in body and body.get("encoding", "auto") != "auto":

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from twisted.web.server import Request, Site
 
-__all__ = ["BadBody", "CappedSite", "error", "json_response", "read_json"]
+__all__ = ["BadBody", "CappedSite", "error", "json_response", "read_json", "unencodable_field"]
 
 JSON = b"application/json"
 
@@ -62,6 +63,29 @@ def read_json(request: Any) -> Any:
         raise BadBody(400, f"the body is not valid JSON: {e}") from None
 
 
+def unencodable_field(value: Any, name: str = "body") -> str | None:
+    """The first field (dotted/indexed name) holding a string that is not valid Unicode
+    (a lone surrogate, which JSON allows as an escape): nothing downstream can store it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return name
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            field = unencodable_field(key, name) or unencodable_field(
+                item, str(key) if name == "body" else f"{name}.{key}")
+            if field is not None:
+                return field
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            field = unencodable_field(item, f"{name}[{index}]")
+            if field is not None:
+                return field
+    return None
+
+
 class CappedRequest(Request):
     """A Request that refuses a body above `site.max_body` bytes as soon as it knows: the
     Content-Length, or the chunks so far, pass the cap. It answers 413 at once and closes
@@ -104,6 +128,13 @@ class CappedRequest(Request):
     def process(self) -> None:
         if self.too_large:
             return  # answered already
+        try:
+            unquote_to_bytes(self.path.split(b"?", 1)[0]).decode("utf-8")
+        except UnicodeDecodeError:
+            data = error(self, 400, "invalid_path", "the path is not UTF-8")
+            self.write(data)
+            self.finish()
+            return
         super().process()
 
 

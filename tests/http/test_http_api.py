@@ -238,6 +238,9 @@ async def test_bad_input_gets_400_naming_the_field(env):
         ({"to": "4917000001", "text": "hi", "dlr": "yes"}, "dlr"),
         ({"to": "4917000001", "text": "x" * 40_001}, "text"),
         ({"to": "4917000001", "text": "\ud800"}, "text"),
+        ({"to": "4917000001", "text": "hi", "client_ref": "\udfff"}, "client_ref"),
+        ({"to": "4917000001", "text": "hi", "from": "\ud800"}, "from"),
+        ({"to": "4917000001", "text": "hi", "from": "\u0000abc"}, "from"),
     ]
     for request, field in cases:
         status, body, _ = await env.call("POST", "/api/v1/messages", request)

@@ -161,3 +161,16 @@ def test_cli_prices_and_keys_apply_to_the_running_gateway(gateway, new_account):
     gateway.run_cli("apikey", "revoke", system_id, key_id)
     wait_for(lambda: client.call("GET", "/api/v1/balance")[0] == 401, 10,
              message="the revoked key to be refused")
+
+
+def test_odd_requests_get_json_4xx_never_5xx(gateway, new_account):
+    system_id, password = new_account()
+    client = HttpClient(gateway, basic=(system_id, password))
+    for method, path in [("GET", "/api/v1/messages/%ff"), ("OPTIONS", "/api/v1/messages"),
+                         ("GET", "/api/v1/messages/%00"), ("GET", "/api/v1"),
+                         ("PUT", "/api/v1/balance")]:
+        status, body, _ = client.call(method, path)
+        assert 400 <= status < 500 and "error" in body, (method, path, status)
+    status, body, _ = client.call("POST", "/api/v1/messages", raw=(
+        b'{"to": "4917000001", "text": "hi", "client_ref": "\\ud800"}'))
+    assert status == 400 and body["error"]["field"] == "client_ref"
