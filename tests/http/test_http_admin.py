@@ -62,6 +62,12 @@ async def test_account_lifecycle_create_show_change_topup(admin_env):
     status, body, _ = await admin_env.call("PATCH", "/admin/v1/accounts/acme", {
         "throughput": 0, "allow_ips": [], "enabled": False}, auth="admin")
     assert status == 200 and body["enabled"] is False and body["allow_ips"] == []
+    status, body, _ = await admin_env.call("PATCH", "/admin/v1/accounts/acme", {
+        "password": "newpass", "enabled": True}, auth="admin")
+    assert status == 200
+    new_basic = ("Basic " + base64.b64encode(b"acme:newpass").decode(),)
+    assert (await admin_env.call("GET", "/api/v1/balance", auth=new_basic))[0] == 200
+    assert (await admin_env.call("GET", "/api/v1/balance"))[0] == 401  # the old password
     status, body, _ = await admin_env.call("POST", "/admin/v1/accounts/acme/topup",
                                            {"amount": "7.5"}, auth="admin")
     assert status == 200 and body["balance"] == "20.000000"
