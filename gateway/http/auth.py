@@ -12,6 +12,10 @@ request costs no store read before its submit; `forget()` drops everything and i
 whenever the store's settings_version moves (service.py polls it every 2 s; the admin API
 calls it at once), so a disabled account, a new password or a revoked key applies within
 seconds, as for SMPP binds. Balances are not taken from here: the store checks them.
+
+Repeated failures from one IP are slowed down as for binds (core/accounts.FailurePolicy):
+after a few, each answer waits longer, so guessing passwords (and making the gateway run
+scrypt for every guess) gets slow.
 """
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 
-from gateway.core.accounts import ip_allowed
+from gateway.core.accounts import FailurePolicy, ip_allowed
 from gateway.core.apikeys import hash_api_key
 from gateway.core.passwords import verify_password
 from gateway.core.ports import ApiKeyStore, Store
@@ -53,6 +58,7 @@ class HttpAuthenticator:
     def __init__(
         self, store: Store, keys: ApiKeyStore, clock: IReactorTime,
         run_in_thread: Callable[..., Deferred], cache_ttl: float = 60.0,
+        policy: FailurePolicy = FailurePolicy(),
     ) -> None:
         self._store = store
         self._keys = keys
@@ -62,6 +68,8 @@ class HttpAuthenticator:
         self._checked: dict[tuple[str, bytes], _Checked] = {}
         self._accounts: dict[str, tuple[Account | None, float]] = {}  # by system_id
         self._key_accounts: dict[str, tuple[Account | None, float]] = {}  # by key hash
+        self._policy = policy
+        self._failures: dict[str, tuple[int, float]] = {}  # by IP: (count, last failure)
 
     def forget(self) -> None:
         """Settings changed somewhere: look every account and key up again."""
@@ -88,6 +96,36 @@ class HttpAuthenticator:
         return ensureDeferred(self._authenticate(authorization or b"", peer_ip))
 
     async def _authenticate(self, authorization: bytes, peer_ip: str) -> Account:
+        delay = self._delay(peer_ip)
+        if delay:
+            await deferLater(self._clock, delay, lambda: None)
+        try:
+            account = await self._identify(authorization)
+        except AuthFailed:
+            self._note_failure(peer_ip)
+            raise
+        self._failures.pop(peer_ip, None)
+        if not ip_allowed(peer_ip, account.allow_ips):
+            raise AuthFailed(f"{peer_ip} is not allowed for this account", forbidden=True)
+        return account
+
+    def _delay(self, peer_ip: str) -> float:
+        count, last = self._failures.get(peer_ip, (0, 0.0))
+        if self._clock.seconds() - last > self._policy.forget_after:
+            self._failures.pop(peer_ip, None)
+            return 0.0
+        excess = count - self._policy.free_attempts
+        if excess < 0:
+            return 0.0
+        return min(self._policy.base_delay * 2**excess, self._policy.max_delay)
+
+    def _note_failure(self, peer_ip: str) -> None:
+        if len(self._failures) >= MAX_CACHE:
+            self._failures.clear()  # bounded under a distributed attack
+        count, _ = self._failures.get(peer_ip, (0, 0.0))
+        self._failures[peer_ip] = (count + 1, self._clock.seconds())
+
+    async def _identify(self, authorization: bytes) -> Account:
         scheme, _, credentials = authorization.strip().partition(b" ")
         scheme = scheme.lower()
         if scheme == b"basic":
@@ -96,8 +134,6 @@ class HttpAuthenticator:
             account = await self._bearer(credentials.strip())
         else:
             raise AuthFailed("use HTTP Basic (system_id, password) or a bearer API key")
-        if not ip_allowed(peer_ip, account.allow_ips):
-            raise AuthFailed(f"{peer_ip} is not allowed for this account", forbidden=True)
         return account
 
     async def _basic(self, credentials: bytes) -> Account:

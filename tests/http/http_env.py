@@ -14,6 +14,7 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock, deferLater
 
 from gateway.config import load_config
+from gateway.core.accounts import FailurePolicy
 from gateway.core.passwords import hash_password
 from gateway.http.admin import AdminApi
 from gateway.http.api import PublicApi
@@ -34,7 +35,8 @@ def run_now(fn, *args):
 
 
 class Env:
-    def __init__(self, tmp_path, sections: dict[str, Klein] | None = None) -> None:
+    def __init__(self, tmp_path, sections: dict[str, Klein] | None = None,
+                 free_failures: int = 1000) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
         self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
@@ -48,7 +50,8 @@ class Env:
             self.scrypt_calls += 1
             return run_now(fn, *args)
 
-        self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting)
+        self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting,
+                                      policy=FailurePolicy(free_attempts=free_failures))
         self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
                              authenticator=self.auth)
         self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,

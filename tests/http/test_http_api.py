@@ -7,8 +7,9 @@ import dataclasses
 from decimal import Decimal
 
 import pytest_twisted
-from http_env import NOW
-from twisted.internet import defer
+from http_env import NOW, Env
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 
 from gateway.core.apikeys import hash_api_key, key_prefix, new_api_key
 from gateway.core.pricing import PriceEntry
@@ -292,3 +293,22 @@ async def test_callback_url_is_stored_and_asks_for_a_receipt(env):
     stored = await env.store.get_message(body["messages"][0]["id"])
     assert stored.callback_url == "https://example.test/dlr"
     assert stored.registered_delivery == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_repeated_failures_from_one_address_are_slowed_down(tmp_path):
+    slow = Env(tmp_path, free_failures=3)
+    await slow.add_account()
+    wrong = ("Basic " + base64.b64encode(b"acme:nope").decode(),)
+    try:
+        for _ in range(3):
+            assert (await slow.call("GET", "/api/v1/balance", auth=wrong))[0] == 401
+        answer = defer.ensureDeferred(slow.call("GET", "/api/v1/balance"))
+        await deferLater(reactor, 0.05, lambda: None)
+        assert not answer.called  # the 4th attempt waits 0.5 s, even with the right password
+        slow.clock.advance(0.5)
+        assert (await answer)[0] == 200
+        assert (await slow.call("GET", "/api/v1/balance", auth=wrong))[0] == 401  # count reset
+    finally:
+        slow.router.stop()
+        await slow.store.close()
