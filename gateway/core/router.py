@@ -38,11 +38,11 @@ RECOVERY_PAGE = 1000
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Accepted:
     """What `Router.submit_batch` did: the messages it stored (in request order) and the
-    balance right after the debit when the store reported it; or, for a request already
-    done under its idempotency key, nothing new and what the first one remembered."""
+    balance right after the debit; or, for a request already done under its idempotency
+    key, nothing new, the balance after the first one, and what it remembered."""
 
     messages: list[Message]
-    balance: Decimal | None = None
+    balance: Decimal
     earlier: Remembered | None = None
 
 

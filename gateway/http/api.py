@@ -94,12 +94,8 @@ class PublicApi:
             result = json.loads(accepted.earlier.result)
         else:
             result = _sent(accepted.messages, recipients)
-        balance = accepted.balance
-        if balance is None:
-            fresh = await self._store.get_account(account.system_id)
-            balance = fresh.balance if fresh is not None else Decimal(0)
-        return json_response(request, 202, {**result, "balance": translate.money(balance),
-                                             "dry_run": False})
+        return json_response(request, 202, {
+            **result, "balance": translate.money(accepted.balance), "dry_run": False})
 
     @app.route("/messages/<string:message_id>", methods=["GET"])
     async def status(self, request: Any, message_id: str) -> bytes:
