@@ -144,6 +144,8 @@ class CappedSite(Site):
     requestFactory = CappedRequest
 
     def __init__(self, resource: Any, *, max_body: int, **kwargs: Any) -> None:
-        super().__init__(resource, **kwargs)
+        # The APIs read JSON only: no parsing of form or multipart bodies (work and memory
+        # spent on every POST for nothing).
+        super().__init__(resource, parsePOSTFormSubmission=False, **kwargs)
         self.max_body = max_body
         self.displayTracebacks = False
