@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
 from decimal import Decimal
 
 import pytest
@@ -174,3 +175,33 @@ def test_odd_requests_get_json_4xx_never_5xx(gateway, new_account):
     status, body, _ = client.call("POST", "/api/v1/messages", raw=(
         b'{"to": "4917000001", "text": "hi", "client_ref": "\\ud800"}'))
     assert status == 400 and body["error"]["field"] == "client_ref"
+
+
+def test_concurrent_retries_under_one_key_send_and_charge_once(gateway, new_account):
+    system_id, password = new_account(balance="1")
+    request = {"to": "4917000001", "text": "exactly once"}
+    key = {"idempotency-key": f"race-{system_id}"}
+    answers: list = []
+
+    def post() -> None:
+        answers.append(HttpClient(gateway, basic=(system_id, password)).call(
+            "POST", "/api/v1/messages", request, headers=key))
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert [status for status, _, _ in answers] == [202] * 6
+    assert len({body["messages"][0]["id"] for _, body, _ in answers}) == 1
+    assert gateway.balance(system_id) == Decimal("0.95")
+    assert gateway.query_db("SELECT count(*) FROM messages WHERE account = ?",
+                            (system_id,)) == [(1,)]
+
+
+def test_a_message_submitted_over_smpp_has_its_status_over_http(gateway, new_account):
+    system_id, password = new_account()
+    with Esme(gateway, system_id, password) as esme:
+        message_id = esme.submit_ok(text=b"over smpp")
+    final = _wait_final(HttpClient(gateway, basic=(system_id, password)), message_id)
+    assert final["state"] == "DELIVERED" and final["to"] == "4917000000"
