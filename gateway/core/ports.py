@@ -6,6 +6,7 @@ durable (committed); backends are free to batch commits (group commit).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Protocol
@@ -13,8 +14,10 @@ from typing import Protocol
 from twisted.internet.defer import Deferred
 
 from gateway.core.apikeys import ApiKey
+from gateway.core.connector_settings import ConnectorSettings
 from gateway.core.idempotency import OnceOutcome
 from gateway.core.pricing import PriceEntry
+from gateway.core.routing import Route
 from gateway.model import (
     Account,
     InboundMessage,
@@ -193,8 +196,9 @@ class OutcomeSink(Protocol):
 
     def message_final(
         self, message: Message, state: MessageState, error_code: int, done_at: float
-    ) -> None:
-        """`message` reached final `state`; the sink records it and queues its receipt."""
+    ) -> Deferred[None] | None:
+        """`message` reached final `state`; the sink records it and queues its receipt.
+        The Deferred (if any) fires once the final state is durable."""
 
 
 class Connector(Protocol):
@@ -220,3 +224,79 @@ class InboundSink(Protocol):
     def message_received(self, message: InboundMessage) -> Deferred[None]:
         """Fires once the message is durable (rule 3): only then may the connector
         acknowledge it upstream. Fails with InboundRejected for a message to refuse."""
+
+
+# --- upstream connectors, routes and receipt correlation (issue 5) ----------------------------
+
+class ConnectorExists(Exception):
+    """add_connector for a name that is already taken."""
+
+
+class UnknownConnector(Exception):
+    """An operation named a connector the store does not hold."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpstreamRecord:
+    """What the store knows of a message handed to an upstream SMPP connector.
+
+    status 'submitting': a submit_sm was (about to be) sent and no answer was recorded,
+    so the upstream may or may not have it; 'submitted': answered ESME_ROK with
+    `upstream_id`; 'refused': refunded after a permanent refusal."""
+
+    message_id: str
+    connector: str
+    status: str
+    upstream_id: str = ""
+    attempts: int = 0
+
+
+class UpstreamStore(Protocol):
+    """The store operations of upstream connectors and routing. Settings changes bump
+    `Store.settings_version`, so running gateways reload connectors and routes."""
+
+    def add_connector(self, settings: ConnectorSettings) -> Deferred[None]:
+        """Fails with ConnectorExists."""
+
+    def update_connector(self, settings: ConnectorSettings) -> Deferred[None]:
+        """Fails with UnknownConnector."""
+
+    def remove_connector(self, name: str) -> Deferred[None]:
+        """Fails with UnknownConnector."""
+
+    def list_connectors(self) -> Deferred[list[ConnectorSettings]]: ...
+
+    def get_connector(self, name: str) -> Deferred[ConnectorSettings | None]: ...
+
+    def add_route(self, route: Route) -> Deferred[int]:
+        """Store `route` (its id is ignored) and return the id it got."""
+
+    def remove_route(self, route_id: int) -> Deferred[bool]: ...
+
+    def list_routes(self) -> Deferred[list[Route]]: ...
+
+    def mark_submitting(self, message_id: str, connector: str, at: float) -> Deferred[None]:
+        """Durably note that a submit_sm for the message is about to leave (rule 3 for the
+        way out: after a crash or a lost answer we know the outcome is unknown)."""
+
+    def record_submitted(self, message_id: str, connector: str, upstream_id: str,
+                         keys: Sequence[str], at: float) -> Deferred[None]:
+        """The upstream accepted the message as `upstream_id`; `keys` (upstream_ids.id_keys)
+        find it again from a receipt."""
+
+    def release_submit(self, message_id: str) -> Deferred[None]:
+        """The upstream refused the submit: the message was never accepted upstream."""
+
+    def find_by_upstream_id(self, connector: str,
+                            keys: Sequence[str]) -> Deferred[Message | None]:
+        """The message a receipt from `connector` with these id keys is about."""
+
+    def upstream_records(self, message_ids: Sequence[str]) -> Deferred[dict[str, UpstreamRecord]]:
+        ...
+
+    def refund(self, message_id: str) -> Deferred[Decimal | None]:
+        """Credit the message's price back once; the amount, or None if already refunded."""
+
+    def write_health(self, snapshots: dict[str, dict], at: float) -> Deferred[None]: ...
+
+    def read_health(self) -> Deferred[dict[str, tuple[dict, float]]]: ...

@@ -25,6 +25,7 @@ from gateway.storage import sqlite_ops as ops
 from gateway.storage import sqlite_pending as pending
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
 from gateway.storage.sqlite_ops import from_micro, to_micro
+from gateway.storage.sqlite_upstream_api import UpstreamDatabaseMixin, UpstreamStoreMixin
 
 __all__ = ["SqliteDatabase", "SqliteStore", "StoreClosed", "from_micro", "to_micro"]
 
@@ -33,7 +34,7 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
-class SqliteDatabase:
+class SqliteDatabase(UpstreamDatabaseMixin):
     """Synchronous access to a store file: each method is one committed transaction.
 
     Not thread-safe: use one instance from one thread at a time.
@@ -211,7 +212,7 @@ _ACCEPT_ONCE = Op(http_ops.accept_once, writes=True)
 _EXPIRE_IDEMPOTENCY = Op(http_ops.expire_idempotency, writes=True)
 
 
-class SqliteStore:
+class SqliteStore(UpstreamStoreMixin):
     """The `Store` over a SQLite file, with group commit. Call it from the reactor thread.
 
     Opening (and migrating) the file happens in the constructor, so a bad path fails at
