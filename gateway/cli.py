@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from gateway.cli_http import CommandError, add_http_commands
+from gateway.cli_upstream import UpstreamCliError
+from gateway.cli_upstream import add_commands as add_upstream_commands
 from gateway.config import Config, ConfigError, load_config
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, UnknownAccount
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(db, config, args)
         finally:
             db.close()
-    except (CliError, CommandError, ConfigError) as e:
+    except (CliError, CommandError, ConfigError, UpstreamCliError) as e:
         print(f"smsgw: {e}", file=sys.stderr)
         return 2
 
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--disable", dest="enabled", action="store_const", const=False)
     change.set_defaults(handler=_set)
     add_http_commands(top)
+    add_upstream_commands(top)
     return parser
 
 

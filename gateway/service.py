@@ -12,27 +12,32 @@ from typing import TextIO
 
 from twisted.application.service import MultiService
 from twisted.internet import ssl
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, fail
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from gateway.config import Config
+from gateway.connectors.registry import ConnectorRegistry
 from gateway.connectors.simulator import SimulatorConnector
+from gateway.connectors.smpp import SmppConnector
 from gateway.core.accounts import Authenticator, thread_runner
 from gateway.core.binds import BindRegistry
+from gateway.core.connector_settings import ConnectorSettings
 from gateway.core.delivery import Delivery
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.passwords import hash_password
-from gateway.core.ports import Store
+from gateway.core.ports import InboundRejected, Store
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
 from gateway.http.admin import AccountDefaults, AdminApi
+from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
 from gateway.http.site import make_site
-from gateway.model import Account
+from gateway.model import Account, InboundMessage
+from gateway.smpp.constants import CommandStatus
 from gateway.storage.sqlite import SqliteStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
 
@@ -64,6 +69,7 @@ class GatewayService(MultiService):
         self.http_auth: HttpAuthenticator | None = None
         # Klein apps other parts of the gateway mount under /admin/v1/<name>/
         self.admin_sections: dict = {}
+        self.registry: ConnectorRegistry | None = None
 
     def startService(self) -> None:
         super().startService()
@@ -84,11 +90,18 @@ class GatewayService(MultiService):
         parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor)
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
+        self.registry = parts.registry
+        # the admin sections `connectors` and `routes`
+        upstream_admin = UpstreamAdmin(
+            store, health=self.registry.health,
+            apply=lambda: ensureDeferred(self._load_upstream()))
+        self.admin_sections.update(upstream_admin.sections())
         router, delivery = parts.router, parts.delivery
         self.pricing, self.binds = parts.pricing, parts.binds
         parts.pricing.load(await store.list_prices())
         self.admin_token = config.admin.token or admin_token(config.data_dir)
         demo_password = await self._ensure_demo_account(store)
+        await self._load_upstream()  # before recovery: recovered messages may route there
         recovered = await router.recover()
         if recovered:
             log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
@@ -184,6 +197,7 @@ class GatewayService(MultiService):
         except Exception:
             log.failure("reading the settings version failed")
             return
+        await self._write_health()
         if version == self._settings_version:
             return
         first = self._settings_version < 0
@@ -196,14 +210,33 @@ class GatewayService(MultiService):
         self.smsc.refresh_accounts(fresh)
 
     async def _apply_settings(self) -> None:
-        """Admin changes (prices, keys, accounts) reach the HTTP side: reload the price
-        tables, forget cached accounts and keys."""
+        """Admin changes reach the live gateway: reload the price tables, forget cached
+        accounts and keys, make the upstream connectors and routes match the store."""
         if self.http_auth is not None:
             self.http_auth.forget()
         try:
             self.pricing.load(await self.store.list_prices())
         except Exception:
             log.failure("reloading the price tables failed")
+        try:
+            await self._load_upstream()
+        except Exception:
+            log.failure("reloading upstream connectors and routes failed")
+
+    async def _load_upstream(self) -> None:
+        """Make the live connectors and the route table match the store."""
+        await self.registry.apply(await self.store.list_connectors(),
+                                  await self.store.list_routes())
+
+    async def _write_health(self) -> None:
+        """Snapshot each upstream connector's health into the store (`smsgw connector
+        list` reads it); nothing is written while there are none."""
+        health = self.registry.health() if self.registry is not None else {}
+        if health:
+            try:
+                await self.store.write_health(health, self.reactor.seconds())
+            except Exception:
+                log.failure("writing connector health failed")
 
     def stopService(self) -> Deferred:
         super().stopService()
@@ -220,6 +253,8 @@ class GatewayService(MultiService):
         self.ports.clear()
         if self.smsc is not None:
             await self.smsc.unbind_all(UNBIND_TIMEOUT)
+        if self.registry is not None:
+            await self.registry.stop()
         if self.router is not None:
             self.router.stop()
             self.simulator.stop()
@@ -237,6 +272,16 @@ class Components:
     smsc: SmscServer
     pricing: Pricing
     binds: BindRegistry
+    registry: ConnectorRegistry
+
+
+class NoInboundPath:
+    """The InboundSink until the MO path is merged: refuses every upstream MO with
+    ESME_RINVDSTADR (no account owns the destination here), so the upstream keeps it."""
+
+    def message_received(self, message: InboundMessage) -> Deferred[None]:
+        return fail(InboundRejected(CommandStatus.ESME_RINVDSTADR,
+                                    "no MO path in this gateway yet"))
 
 
 def wire(
@@ -249,11 +294,24 @@ def wire(
     delivery = Delivery(store, binds, clock, config.receipts)
     simulator = SimulatorConnector(config.simulator, None, clock)
     pricing = Pricing(price_per_part=config.price_per_part)
+    inbound = NoInboundPath()
+    router_box: list[Router] = []
+
+    def make_connector(settings: ConnectorSettings) -> SmppConnector:
+        # `clock` is the reactor in the service (it also opens the upstream connections)
+        return SmppConnector(settings, sink=router_box[0], store=store, inbound=inbound,
+                             clock=clock, reactor=clock)
+
+    registry = ConnectorRegistry(simulator, make_connector)
+    upstream = store if hasattr(store, "upstream_records") else None
     router = Router(
         store=store,
         ids=MessageIdGenerator(config.node_id, clock.seconds, id_floor),
         pricing=pricing,
-        connector=simulator, delivery=delivery, clock=clock)
+        connector=simulator, delivery=delivery, clock=clock,
+        routing=registry, upstream=upstream)
+    router_box.append(router)
+    registry.redispatch = router.redispatch
     simulator.set_sink(router)
     smpp = config.smpp
     smsc = SmscServer(
@@ -273,7 +331,7 @@ def wire(
         router=router, binds=binds, delivery=delivery,
     )
     return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
-                      pricing=pricing, binds=binds)
+                      pricing=pricing, binds=binds, registry=registry)
 
 
 def admin_token(data_dir: Path) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -19,9 +20,10 @@ from gateway.core.delivery import Delivery
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
-from gateway.core.ports import Connector, IdempotencyStore, Store
+from gateway.core.ports import Connector, IdempotencyStore, Store, UpstreamStore
 from gateway.core.pricing import Pricing
 from gateway.core.receipts import receipt_for, wants_receipt
+from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, validate_submit
 from gateway.model import Account, Message, MessageState, SubmitRequest
@@ -54,6 +56,16 @@ class BatchRejected(SubmitRejected):
         self.index = index
 
 
+class Routing(Protocol):
+    """Chooses the connector per message (connectors/registry.py)."""
+
+    table: RouteTable
+
+    def connector_for(self, message: Message) -> Connector: ...
+
+    def is_up(self, name: str) -> bool: ...
+
+
 class Router:
     def __init__(
         self,
@@ -65,11 +77,15 @@ class Router:
         delivery: Delivery,
         clock: IReactorTime,
         dispatch_retry_delay: float = 5.0,
+        routing: Routing | None = None,
+        upstream: UpstreamStore | None = None,
     ) -> None:
         self._store = store
         self._ids = ids
         self._pricing = pricing
-        self._connector = connector
+        self._connector = connector  # the default (the simulator)
+        self._routing = routing
+        self._upstream = upstream
         self._delivery = delivery
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
@@ -147,7 +163,7 @@ class Router:
             submitted_at=now,
             scheduled_at=times.scheduled_at,
             expires_at=times.expires_at,
-            connector=self._connector.name,
+            connector=self._connector_name(account.system_id, request),
             callback_url=request.callback_url,
             client_ref=request.client_ref,
         )
@@ -205,26 +221,41 @@ class Router:
         self._scheduler.add(message, self._clock.seconds() + self._retry_delay)
 
     def connector_for(self, message: Message) -> Connector | None:
-        """The connector `message` would leave through now (None: no route takes it)."""
-        return self._connector
+        """The connector `message` would leave through now (routing, with failover to a
+        connector that is up; the default connector when no route matches)."""
+        routing = self._routing
+        return self._connector if routing is None else routing.connector_for(message)
+
+    def _connector_name(self, account: str, request: SubmitRequest) -> str:
+        routing = self._routing
+        if routing is None or not routing.table:
+            return self._connector.name
+        return routing.table.choose(account, request.source.addr, request.destination.addr,
+                                    routing.is_up, advance=False)
+
+    def redispatch(self, message: Message) -> None:
+        """Send an accepted, unfinished message again through routing (its connector went
+        away before it left)."""
+        self._dispatch(message)
 
     def _dispatch(self, message: Message) -> None:
         now = self._clock.seconds()
         if message.expires_at is not None and now >= message.expires_at:
             self.message_final(message, MessageState.EXPIRED, 0, now)
             return
-        d = self._connector.send(message)
-        d.addErrback(self._dispatch_failed, message)
+        connector = self.connector_for(message)
+        d = connector.send(message)
+        d.addErrback(self._dispatch_failed, message, connector.name)
 
-    def _dispatch_failed(self, failure, message: Message) -> None:
+    def _dispatch_failed(self, failure, message: Message, connector: str) -> None:
         log.failure("connector {connector} refused {id}; retrying in {delay}s", failure,
-                    connector=self._connector.name, id=message.id, delay=self._retry_delay)
+                    connector=connector, id=message.id, delay=self._retry_delay)
         self._clock.callLater(self._retry_delay, self._dispatch, message)
 
     # --- outcomes (OutcomeSink) --------------------------------------------------------------
     def message_final(
         self, message: Message, state: MessageState, error_code: int, done_at: float
-    ) -> None:
+    ) -> Deferred[None]:
         outbox = (
             receipt_for(message, state, error_code, done_at)
             if wants_receipt(message.registered_delivery, state)
@@ -234,6 +265,7 @@ class Router:
         d.addCallback(self._finished)
         d.addErrback(lambda f: log.failure("recording the final state of {id} failed", f,
                                            id=message.id))
+        return d
 
     def _finished(self, item) -> None:
         if item is not None:
@@ -263,8 +295,18 @@ class Router:
         after = ""
         while True:
             page = await self._store.unfinished_messages(after, RECOVERY_PAGE)
+            records = (await self._upstream.upstream_records([m.id for m in page])
+                       if self._upstream is not None and page else {})
             for message in page:
-                self._route(message)
+                record = records.get(message.id)
+                if record is None or record.status == "refused":
+                    self._route(message)
+                elif record.status == "submitted":
+                    pass  # accepted upstream: its receipt finds it through the store
+                else:
+                    # 'submitting' at a crash: the upstream may have it, and without its
+                    # id no receipt can be matched. Never sent twice: it ends UNKNOWN.
+                    self.message_final(message, MessageState.UNKNOWN, 0, self._clock.seconds())
             count += len(page)
             if len(page) < RECOVERY_PAGE:
                 return count

@@ -76,7 +76,11 @@ def format_receipt(
     err: int,
     text: str,
 ) -> str:
-    """The receipt short_message text; dates are POSIX seconds, written in UTC."""
+    """The receipt short_message text; dates are POSIX seconds, written in UTC.
+
+    `err` has three digits in the format: a larger code (an upstream's command_status such
+    as 0x40B) is written as 999; the network_error_code TLV carries it in full."""
+    err = min(err, 999)
     return (
         f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d}"
         f" submit date:{_receipt_date(submit_date)} done date:{_receipt_date(done_date)}"

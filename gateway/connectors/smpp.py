@@ -1,0 +1,353 @@
+"""The upstream SMPP connector (R3): sends messages to an operator SMSC over one or more
+ESME binds and turns its answers and receipts into final states under OUR message ids.
+
+Theory of operation
+-------------------
+`send(message)` only queues (FairQueue: FIFO per account, round robin across accounts);
+`_pump` moves messages to a transmitting bind while it has window room and the throughput
+cap allows. Each submit goes through these steps, so that nothing is sent twice blindly:
+
+1. reserve a window slot on the bind and write the durable mark 'submitting';
+2. send submit_sm (if the bind went away meanwhile nothing left: release the mark, queue
+   the message again);
+3. the answer decides:
+   - ESME_ROK: record the upstream id and its match keys (upstream_ids.py) durably; a
+     receipt that overtook this answer and was held is matched now;
+   - ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RX_T_APPN: the upstream did not take it; release
+     the mark, put the message back at the head of its account's queue, pause the bind;
+   - any other error (or generic_nack): a permanent refusal: REJECTD with the status as the
+     error code, and a refund when `refund_rejected`;
+   - no answer (timeout, connection lost with it outstanding): the upstream may or may not
+     have it, and without its id no receipt can ever be matched. We do NOT resend: the
+     message ends UNKNOWN (the customer's receipt says stat:UNKNOWN), not refunded. At
+     most once, never twice; see README "Upstream connectors and routing".
+
+Receipts (deliver_sm/data_sm with a receipt esm_class or receipted_message_id) are looked
+up by their id keys in the store; the final state is recorded through the router (which
+queues the customer's receipt with our id), and only after that is durable do we answer
+deliver_sm_resp. A receipt whose id is not known yet while submits are unanswered is held
+up to `receipt_hold` seconds for the submit_sm_resp, unanswered (so the upstream would
+resend it if we crashed). Everything else is MO and goes to the InboundSink.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.logger import Logger
+
+from gateway.connectors.fair_queue import FairQueue
+from gateway.connectors.upstream_pdus import (
+    UpstreamReceipt,
+    inbound_from,
+    receipt_from,
+    submit_sm_for,
+)
+from gateway.core.connector_settings import ConnectorSettings
+from gateway.core.ports import InboundRejected, InboundSink, OutcomeSink, UpstreamStore
+from gateway.core.throttle import TokenBucket
+from gateway.core.upstream_ids import id_keys
+from gateway.model import Message, MessageState
+from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.errors import SessionUsageError
+from gateway.smpp.window import WindowFull
+from gateway.transport.smpp_client import SubmitOutcomeUnknown, UpstreamBind, client_endpoint
+
+log = Logger()
+
+TEMPORARY = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL,
+                       CommandStatus.ESME_RX_T_APPN})
+_GENERIC_NACK = int(CommandId.GENERIC_NACK)
+
+
+@dataclass
+class _HeldReceipt:
+    keys: list[str]
+    receipt: UpstreamReceipt
+    answer: Deferred
+    timer: IDelayedCall | None = None
+
+
+@dataclass
+class Counters:
+    submitted: int = 0  # answered ESME_ROK
+    rejected: int = 0  # refused permanently
+    retried: int = 0  # refused temporarily, queued again
+    unknown: int = 0  # no answer: ended UNKNOWN
+    receipts: int = 0  # matched upstream receipts
+    unmatched_receipts: int = 0
+    mo: int = 0
+
+
+class SmppConnector:
+    """One upstream SMSC account: `binds` sessions (tx+rx pairs for bind='pair')."""
+
+    def __init__(self, settings: ConnectorSettings, *, sink: OutcomeSink, store: UpstreamStore,
+                 inbound: InboundSink, clock: IReactorTime, reactor: Any,
+                 endpoint: IStreamClientEndpoint | None = None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self._sink = sink
+        self._store = store
+        self._inbound = inbound
+        self._clock = clock
+        self._queue = FairQueue()
+        self._bucket = TokenBucket(settings.throughput, clock.seconds())
+        self._paused_until = 0.0
+        self._pump_timer: IDelayedCall | None = None
+        self._held: list[_HeldReceipt] = []
+        self.counters = Counters()
+        self._rate_mark = (clock.seconds(), 0)  # for the submits-per-second in health()
+        kinds = (["transmitter", "receiver"] if settings.bind == "pair" else [settings.bind])
+        if endpoint is None:
+            endpoint = client_endpoint(reactor, settings)
+        self.binds = [UpstreamBind(settings=settings, kind=kind, owner=self, clock=clock,
+                                   endpoint=endpoint)
+                      for _ in range(settings.binds) for kind in kinds]
+        self._running = False
+
+    # --- Connector -------------------------------------------------------------------------
+    def send(self, message: Message) -> Deferred[None]:
+        self._queue.push(message)
+        self._pump()
+        return succeed(None)
+
+    @property
+    def is_up(self) -> bool:
+        """True while at least one bind that can submit is bound."""
+        return any(b.is_up and b.can_submit for b in self.binds)
+
+    def start(self) -> None:
+        self._running = True
+        for bind in self.binds:
+            bind.start()
+
+    def stop(self) -> Deferred[list[Message]]:
+        """Unbind and stop; fires with the messages still queued (for the router to send
+        elsewhere). Held receipts stay unanswered: the upstream resends them."""
+        self._running = False
+        if self._pump_timer is not None and self._pump_timer.active():
+            self._pump_timer.cancel()
+        self._pump_timer = None
+        for held in self._held:
+            if held.timer is not None and held.timer.active():
+                held.timer.cancel()
+        self._held.clear()
+        queued = self._queue.drain()
+        d = DeferredList([bind.stop() for bind in self.binds], consumeErrors=True)
+        return d.addCallback(lambda _: queued)
+
+    # --- BindOwner -------------------------------------------------------------------------
+    def bind_up(self, bind: UpstreamBind) -> None:
+        self._pump()
+
+    def bind_down(self, bind: UpstreamBind) -> None:
+        pass  # outstanding submits are resolved by their Deferreds
+
+    # --- sending ---------------------------------------------------------------------------
+    def _pump(self) -> None:
+        if not self._running:
+            return
+        now = self._clock.seconds()
+        while len(self._queue):
+            if now < self._paused_until:
+                self._pump_later(self._paused_until - now)
+                return
+            bind = self._free_bind()
+            if bind is None:
+                return  # bind_up or an answer pumps again
+            if not self._bucket.try_take(now):
+                self._pump_later(1.0 / self.settings.throughput)
+                return
+            message = self._queue.pop()
+            if message.expires_at is not None and now >= message.expires_at:
+                self._sink.message_final(message, MessageState.EXPIRED, 0, now)
+                continue
+            self._submit(message, bind)
+
+    def _pump_later(self, delay: float) -> None:
+        if self._pump_timer is None or not self._pump_timer.active():
+            self._pump_timer = self._clock.callLater(max(delay, 0.001), self._pump_due)
+
+    def _pump_due(self) -> None:
+        self._pump_timer = None
+        self._pump()
+
+    def _free_bind(self) -> UpstreamBind | None:
+        best = None
+        for bind in self.binds:
+            if bind.can_submit and bind.has_room() and (
+                    best is None or bind.health().in_flight < best.health().in_flight):
+                best = bind
+        return best
+
+    def _submit(self, message: Message, bind: UpstreamBind) -> None:
+        bind.reserved += 1
+        d = self._store.mark_submitting(message.id, self.name, self._clock.seconds())
+        d.addCallbacks(self._marked, self._mark_failed, callbackArgs=(message, bind),
+                       errbackArgs=(message, bind))
+
+    def _mark_failed(self, failure, message: Message, bind: UpstreamBind) -> None:
+        bind.reserved -= 1
+        log.failure("upstream {name}: marking {id} failed; queued again", failure,
+                    name=self.name, id=message.id)
+        self._queue.push_front(message)
+        self._pause(self.settings.throttle_backoff or 1.0)
+
+    def _marked(self, _: None, message: Message, bind: UpstreamBind) -> None:
+        bind.reserved -= 1
+        protocol = bind.protocol
+        try:
+            if protocol is None:
+                raise SessionUsageError("bind gone")
+            d = protocol.submit(submit_sm_for(message))
+        except (WindowFull, SessionUsageError):
+            # nothing left: the message was never offered upstream, so it may go again
+            self._store.release_submit(message.id)
+            self._queue.push_front(message)
+            self._pump()
+            return
+        d.addCallbacks(self._answered, self._no_answer, callbackArgs=(message,),
+                       errbackArgs=(message,))
+
+    def _answered(self, response: Any, message: Message) -> None:
+        status = response.command_status
+        if response.command_id != _GENERIC_NACK and status == CommandStatus.ESME_ROK:
+            self.counters.submitted += 1
+            self._accepted(message, response.message_id)
+        elif status in TEMPORARY:
+            self.counters.retried += 1
+            self._store.release_submit(message.id)
+            self._queue.push_front(message)
+            self._pause(self.settings.throttle_backoff)
+        else:
+            self.counters.rejected += 1
+            log.info("upstream {name} refused {id} with {status:#x}", name=self.name,
+                     id=message.id, status=status)
+            self._final(message, MessageState.REJECTED, status, refund=True)
+        self._pump()
+
+    def _no_answer(self, failure, message: Message) -> None:
+        failure.trap(SubmitOutcomeUnknown)
+        self.counters.unknown += 1
+        log.warn("upstream {name}: no answer to the submit of {id} ({why}); it ends UNKNOWN, "
+                 "not sent again", name=self.name, id=message.id, why=failure.getErrorMessage())
+        self._final(message, MessageState.UNKNOWN, 0, refund=False)
+        self._pump()
+
+    def _final(self, message: Message, state: MessageState, error: int, *,
+               refund: bool) -> Deferred | None:
+        d = self._sink.message_final(message, state, error, self._clock.seconds())
+        if refund and self.settings.refund_rejected:
+            def refund_it(_: Any) -> Deferred:
+                return self._store.refund(message.id)
+            d = (d if d is not None else succeed(None)).addCallback(refund_it)
+            d.addErrback(lambda f: log.failure("refunding {id} failed", f, id=message.id))
+        return d
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock.seconds() + seconds)
+
+    def _accepted(self, message: Message, upstream_id: str) -> None:
+        keys = id_keys(upstream_id)
+        d = self._store.record_submitted(message.id, self.name, upstream_id, keys,
+                                         self._clock.seconds())
+
+        def recorded(_: None) -> None:
+            wanted = set(keys)
+            for held in list(self._held):
+                if wanted.intersection(held.keys):
+                    self._release_held(held)
+                    self._apply_receipt(message, held.receipt, held.answer)
+
+        d.addCallbacks(recorded, lambda f: log.failure(
+            "upstream {name}: recording {id} as {uid} failed", f, name=self.name,
+            id=message.id, uid=upstream_id))
+
+    # --- from upstream ---------------------------------------------------------------------
+    def inbound(self, pdu: Any) -> Deferred[int]:
+        receipt = receipt_from(pdu)
+        if receipt is None:
+            return self._mo(pdu)
+        answer: Deferred[int] = Deferred()
+        keys = id_keys(receipt.upstream_id)
+        d = self._store.find_by_upstream_id(self.name, keys)
+        d.addCallback(self._found, keys, receipt, answer, True)
+        d.addErrback(answer.errback)
+        return answer
+
+    def _found(self, message: Message | None, keys: list[str], receipt: UpstreamReceipt,
+               answer: Deferred, may_hold: bool) -> None:
+        if message is not None:
+            self._apply_receipt(message, receipt, answer)
+        elif may_hold and keys and self._awaiting_answers() and self.settings.receipt_hold > 0:
+            held = _HeldReceipt(keys=keys, receipt=receipt, answer=answer)
+            held.timer = self._clock.callLater(self.settings.receipt_hold, self._hold_over, held)
+            self._held.append(held)
+        else:
+            self.counters.unmatched_receipts += 1
+            log.warn("upstream {name}: receipt for unknown id {uid!r} acknowledged and dropped",
+                     name=self.name, uid=receipt.upstream_id)
+            answer.callback(CommandStatus.ESME_ROK)
+
+    def _awaiting_answers(self) -> bool:
+        return any(b.health().in_flight for b in self.binds)
+
+    def _hold_over(self, held: _HeldReceipt) -> None:
+        held.timer = None
+        self._release_held(held)
+        d = self._store.find_by_upstream_id(self.name, held.keys)
+        d.addCallback(self._found, held.keys, held.receipt, held.answer, False)
+        d.addErrback(held.answer.errback)
+
+    def _release_held(self, held: _HeldReceipt) -> None:
+        if held in self._held:
+            self._held.remove(held)
+        if held.timer is not None and held.timer.active():
+            held.timer.cancel()
+        held.timer = None
+
+    def _apply_receipt(self, message: Message, receipt: UpstreamReceipt,
+                       answer: Deferred) -> None:
+        state = receipt.state
+        if state is None or not state.is_final or message.state.is_final:
+            answer.callback(CommandStatus.ESME_ROK)  # intermediate, or already settled
+            return
+        self.counters.receipts += 1
+        d = self._final(message, state, receipt.error_code, refund=False)
+        if d is None:
+            answer.callback(CommandStatus.ESME_ROK)
+            return
+        d.addCallbacks(lambda _: answer.callback(CommandStatus.ESME_ROK), answer.errback)
+
+    def _mo(self, pdu: Any) -> Deferred[int]:
+        self.counters.mo += 1
+        d = self._inbound.message_received(inbound_from(pdu, self.name, self._clock.seconds()))
+
+        def refused(failure) -> int:
+            failure.trap(InboundRejected)
+            return failure.value.command_status
+
+        return d.addCallbacks(lambda _: CommandStatus.ESME_ROK, refused)
+
+    # --- health ----------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        now = self._clock.seconds()
+        since, count = self._rate_mark
+        rate = (self.counters.submitted - count) / (now - since) if now > since else 0.0
+        if now - since >= 5.0:
+            self._rate_mark = (now, self.counters.submitted)
+        return {
+            "name": self.name,
+            "up": self.is_up,
+            "binds": [asdict(b.health()) for b in self.binds],
+            "window_used": sum(b.health().in_flight for b in self.binds if b.can_submit),
+            "window_size": self.settings.window * sum(1 for b in self.binds if b.can_submit),
+            "queued": len(self._queue),
+            "submits_per_second": round(rate, 2),
+            "throughput_cap": self.settings.throughput,
+            "held_receipts": len(self._held),
+            "counters": asdict(self.counters),
+        }
