@@ -1,7 +1,10 @@
 """Store throughput: N messages, each accept (1 message) + finish (with a receipt) + ack.
 
     python bench/store_bench.py [--messages 20000] [--in-flight 2000] [--work-us 0]
-                                [--path FILE]
+                                [--legs smpp|webhook|both] [--path FILE]
+
+`--legs` picks the receipt's fan-out legs: an SMPP item (acked with ack_outbox), a
+webhook item (acked with webhooks_delivered), or both (two acks per message).
 
 Drives a SqliteStore from the reactor with `--in-flight` message pipelines running at
 once and prints store operations/s, messages/s, commits and the mean batch size.
@@ -10,6 +13,7 @@ Not a test: the numbers depend on the machine and its disk.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -22,6 +26,7 @@ from twisted.internet import defer, reactor
 from gateway.model import (
     Account,
     Address,
+    Channel,
     DeliveryKind,
     Message,
     MessageState,
@@ -51,6 +56,21 @@ def receipt(m: Message) -> NewOutboxItem:
     )
 
 
+def webhook(m: Message) -> NewOutboxItem:
+    event_id = f"evt_{m.id}"
+    return NewOutboxItem(
+        account=m.account, kind=DeliveryKind.RECEIPT, source=Address(), destination=Address(),
+        body=b"", message_id=m.id, message_state=int(MessageState.DELIVERED),
+        created_at=time.time(), channel=Channel.WEBHOOK, url="https://bench.example/hook",
+        event_id=event_id,
+        payload=json.dumps({"event_id": event_id, "type": "message.receipt",
+                            "data": {"message_id": m.id, "state": "DELIVERED"}}),
+    )
+
+
+LEGS = {"smpp": (receipt,), "webhook": (webhook,), "both": (receipt, webhook)}
+
+
 def burn(us: float) -> None:
     """Spend `us` microseconds of Python CPU, as the gateway's own work per message would."""
     end = time.perf_counter() + us / 1e6
@@ -58,7 +78,8 @@ def burn(us: float) -> None:
         pass
 
 
-async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float) -> None:
+async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float,
+              legs: str) -> None:
     if work_us:
         burn(work_us)
     m = message(n)
@@ -66,17 +87,23 @@ async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float
     if not await store.accept(ACCOUNT, [m], PRICE):
         raise RuntimeError("balance exhausted")
     latencies.append(time.perf_counter() - t0)
-    item = await store.finish(m.id, MessageState.DELIVERED, 0, time.time(), receipt(m))
-    await store.ack_outbox(item.id)
+    items = await store.finish(m.id, MessageState.DELIVERED, 0, time.time(),
+                               [leg(m) for leg in LEGS[legs]])
+    for item in items:  # each leg is acked on its own, as the fan-out does
+        if item.channel is Channel.SMPP:
+            await store.ack_outbox(item.id)
+        else:
+            await store.webhooks_delivered([item.id])
 
 
-async def run(store: SqliteStore, total: int, in_flight: int, work_us: float) -> None:
+async def run(store: SqliteStore, total: int, in_flight: int, work_us: float,
+              legs: str) -> None:
     numbers = iter(range(1, total + 1))
     latencies: list[float] = []
 
     async def worker() -> None:
         for n in numbers:
-            await one(store, n, latencies, work_us)
+            await one(store, n, latencies, work_us, legs)
 
     commits0, t0, cpu0 = store.commits, time.perf_counter(), time.process_time()
     await defer.gatherResults(
@@ -85,9 +112,10 @@ async def run(store: SqliteStore, total: int, in_flight: int, work_us: float) ->
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     commits = store.commits - commits0
-    ops = 3 * total
+    ops = (2 + len(LEGS[legs])) * total
     latencies.sort()
-    print(f"messages        {total}  (in flight {in_flight}, reactor work {work_us:g} us each)")
+    print(f"messages        {total}  (in flight {in_flight}, reactor work {work_us:g} us each,"
+          f" legs {legs})")
     print(f"elapsed         {elapsed:.2f} s")
     print(f"store ops/s     {ops / elapsed:,.0f}")
     print(f"messages/s      {total / elapsed:,.0f}")
@@ -105,6 +133,8 @@ def main() -> None:
     parser.add_argument("--work-us", type=float, default=0.0,
                         help="Python CPU the reactor burns per message, standing in for"
                              " SMPP decoding and routing (default 0)")
+    parser.add_argument("--legs", choices=sorted(LEGS), default="smpp",
+                        help="the receipt's fan-out legs (default smpp)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval() in seconds (default: Python's 0.005)")
     args = parser.parse_args()
@@ -123,7 +153,7 @@ def main() -> None:
 
     async def go() -> None:
         try:
-            await run(store, args.messages, args.in_flight, args.work_us)
+            await run(store, args.messages, args.in_flight, args.work_us, args.legs)
         finally:
             await store.close()
             reactor.stop()

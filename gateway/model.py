@@ -12,8 +12,8 @@ from enum import Enum
 from gateway.smpp.constants import MessageState
 
 __all__ = [
-    "Account", "Address", "BindKind", "DeliveryKind", "InboundMessage", "Message", "MessageState",
-    "NewOutboxItem", "OutboxItem", "SubmitRequest",
+    "Account", "Address", "BindKind", "Channel", "DeliverVia", "DeliveryKind", "InboundMessage",
+    "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem", "SubmitRequest",
 ]
 
 
@@ -38,9 +38,22 @@ class Address:
     addr: str = ""
 
 
+class DeliverVia(Enum):
+    """How an account's receipts and MO reach it.
+
+    AUTO: as webhooks when a URL is known (the message's callback_url, else the account's
+    webhook_url), over SMPP otherwise. SMPP: over SMPP (a message's own callback_url still
+    gets its webhook). BOTH: over SMPP and, when a URL is known, as webhooks too."""
+
+    AUTO = "auto"
+    SMPP = "smpp"
+    BOTH = "both"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Account:
-    """A customer. `throughput` is submits per second per session; 0 means unlimited."""
+    """A customer. `throughput` is submits per second per session; 0 means unlimited.
+    `webhook_secret` keys the HMAC-SHA256 signature of the account's webhooks."""
 
     system_id: str
     password_hash: str
@@ -50,6 +63,9 @@ class Account:
     window: int = 10
     allow_ips: tuple[str, ...] = ()
     enabled: bool = True
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    deliver_via: DeliverVia = DeliverVia.AUTO
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -125,17 +141,46 @@ class InboundMessage:
     received_at: float = 0.0
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InboundPart:
+    """One part of a concatenated MO, kept in the store until its message is complete.
+    The group is (source.addr, destination.addr, ref, total); `seq` counts from 1. Parts
+    are held by the number they are addressed to: the account is chosen when the message
+    is whole (a keyword is in part 1 only). `body` is the part's octets without UDH."""
+
+    id: str  # the MO id the part got when it arrived
+    source: Address
+    destination: Address
+    ref: int
+    total: int
+    seq: int
+    body: bytes
+    data_coding: int = 0
+    connector: str = ""
+    received_at: float = 0.0
+
+
 class DeliveryKind(Enum):
     RECEIPT = "receipt"
     MO = "mo"
 
 
+class Channel(Enum):
+    """Which leg of the fan-out takes an outbox item."""
+
+    SMPP = "smpp"  # deliver_sm to the account's least-busy receiver bind
+    WEBHOOK = "webhook"  # a signed POST to `url`
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NewOutboxItem:
-    """Something to push to an account (a receipt or an MO), before the store numbers it.
+    """Something to push to an account (a receipt or an MO) on one leg of the fan-out,
+    before the store numbers it.
 
-    It carries everything a deliver_sm (or, later, a webhook) needs, so the
-    fan-out never has to look the message up again.
+    An SMPP item carries everything its deliver_sm needs, a WEBHOOK item its URL, event
+    id and JSON payload, so the fan-out never has to look the message up again. The
+    store keeps only what its leg needs: a WEBHOOK item reads back without the SMPP
+    fields (addresses, body, TLV values), an SMPP item without url, event_id, payload.
     """
 
     account: str
@@ -149,12 +194,23 @@ class NewOutboxItem:
     message_state: int | None = None
     network_error_code: bytes | None = None
     created_at: float = 0.0
-    # The message's own callback_url (HTTP submits): its receipt goes there.
-    callback_url: str = ""
+    channel: Channel = Channel.SMPP
+    # WEBHOOK items: where they are POSTed, the id receivers de-duplicate by, and the JSON
+    # document (core/events.py), fixed when the event is made so every retry sends it again
+    url: str = ""
+    event_id: str = ""
+    payload: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OutboxItem(NewOutboxItem):
-    """A persisted outbox entry; `id` orders entries per account."""
+    """A persisted outbox entry; `id` orders entries per account and channel (SMPP and
+    WEBHOOK items are numbered apart). The rest is a webhook's delivery state: failed
+    attempts so far, when the next is due, the last failure, and when it was given up
+    (dead-lettered; None while it is retried)."""
 
     id: int
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str = ""
+    dead_at: float | None = None

@@ -16,11 +16,13 @@ from twisted.internet.defer import Deferred
 from gateway.core.apikeys import ApiKey
 from gateway.core.connector_settings import ConnectorSettings
 from gateway.core.idempotency import OnceOutcome
+from gateway.core.numbers import OwnedNumber
 from gateway.core.pricing import PriceEntry
 from gateway.core.routing import Route
 from gateway.model import (
     Account,
     InboundMessage,
+    InboundPart,
     Message,
     MessageState,
     NewOutboxItem,
@@ -44,10 +46,10 @@ class ReplaceOutcome(Enum):
     NO_BALANCE = "no_balance"  # the price went up by more than the balance: nothing changed
 
 
-# Builds the receipt (or None) for a message a cancel deletes; pure, run inside the
-# store's transaction so the receipt describes the message exactly as it was deleted.
-ReceiptFor = Callable[[Message], NewOutboxItem | None]
-Cancelled = tuple[Message, OutboxItem | None]
+# Builds the receipt items (none, or one per fan-out leg) for a message a cancel deletes;
+# pure, run inside the store's transaction so they describe the message as it was deleted.
+ReceiptFor = Callable[[Message], Sequence[NewOutboxItem]]
+Cancelled = tuple[Message, list[OutboxItem]]
 
 
 class Store(Protocol):
@@ -81,11 +83,12 @@ class Store(Protocol):
         state: MessageState,
         error_code: int,
         done_at: float,
-        outbox: NewOutboxItem | None,
-    ) -> Deferred[OutboxItem | None]:
-        """Move a message to final `state` and, in the same transaction, queue `outbox`.
+        outbox: Sequence[NewOutboxItem],
+    ) -> Deferred[list[OutboxItem]]:
+        """Move a message to final `state` and, in the same transaction, queue `outbox`
+        (its receipt: one item per fan-out leg, SMPP and/or WEBHOOK; empty for none).
 
-        Idempotent: a message already final is left alone and None is returned,
+        Idempotent: a message already final is left alone and [] is returned,
         so a re-dispatched message never produces a second receipt.
         """
 
@@ -105,9 +108,9 @@ class Store(Protocol):
         self, account: str, message_id: str, done_at: float, receipt: ReceiptFor
     ) -> Deferred[Cancelled | None]:
         """In one transaction: move `account`'s SCHEDULED message to DELETED at `done_at`,
-        refund its price, and queue `receipt(message)` if that is not None. Returns the
-        deleted message and the queued item; None (nothing written) when the message is
-        unknown, another account's or not SCHEDULED."""
+        refund its price, and queue the items of `receipt(message)`. Returns the deleted
+        message and the queued items; None (nothing written) when the message is unknown,
+        another account's or not SCHEDULED."""
 
     def cancel_matching(
         self, account: str, source_addr: str, destination_addr: str, done_at: float,
@@ -123,8 +126,12 @@ class Store(Protocol):
         changes when the message is not replaceable or the balance cannot cover the rise."""
 
     # --- outbox (receipts and MO waiting for their account) ---------------------------------
+    def queue_outbox(self, items: Sequence[NewOutboxItem]) -> Deferred[list[OutboxItem]]:
+        """Queue `items` (any channel) in one transaction; the stored items, in order."""
+
+    # The SMPP leg: items wait per account for a receiver bind. (WEBHOOK items: WebhookStore.)
     def pending_outbox(self, account: str, after_id: int, limit: int) -> Deferred[list[OutboxItem]]:
-        """Undelivered items of `account` with id > after_id, oldest first."""
+        """Undelivered SMPP items of `account` with id > after_id, oldest first."""
 
     def ack_outbox(self, item_id: int) -> Deferred[None]:
         """The item reached its account (deliver_sm_resp OK): remove it from the outbox."""
@@ -133,7 +140,8 @@ class Store(Protocol):
         """`ack_outbox` for every one of `item_ids`, as one operation."""
 
     def expire_outbox(self, created_before: float) -> Deferred[int]:
-        """Drop items older than `created_before`; returns how many."""
+        """Drop SMPP items older than `created_before`; returns how many. (Webhooks are
+        dead-lettered instead, and kept.)"""
 
     def close(self) -> Deferred[None]:
         """Commit what is pending and release the backend."""
@@ -187,6 +195,88 @@ class IdempotencyStore(Protocol):
         """Forget keys remembered before `created_before`."""
 
 
+class NumberTaken(Exception):
+    """add_number for a (number, keyword) another account (or this one) already owns."""
+
+
+class NumberStore(Protocol):
+    """Numbers (long numbers, short codes; optionally by keyword) accounts own, for MO.
+    Changes bump settings_version, so running gateways reload them."""
+
+    def add_number(self, number: OwnedNumber) -> Deferred[None]:
+        """Fails with NumberTaken or UnknownAccount."""
+
+    def remove_number(self, number: str, keyword: str = "") -> Deferred[bool]:
+        """False when nobody owns (number, keyword)."""
+
+    def list_numbers(self, account: str | None = None) -> Deferred[list[OwnedNumber]]:
+        """Every entry (or `account`'s), ordered by number and keyword."""
+
+
+class WebhookStore(Protocol):
+    """The persistent webhook outbox: WEBHOOK items until their receiver answers 2xx.
+
+    A failed item keeps its place with the failure counted and its next attempt time; one
+    older than the dead-letter age is marked dead (`dead_at`) and kept until an admin
+    replays it."""
+
+    def due_webhooks(
+        self, now: float, limit: int, exclude_ids: Sequence[int] = (),
+        exclude_urls: Sequence[str] = (),
+    ) -> Deferred[list[OutboxItem]]:
+        """Live (not dead) items due by `now`, earliest next_attempt_at first (then id),
+        leaving out those in `exclude_ids` (in flight) and `exclude_urls` (backing off)."""
+
+    def webhooks_delivered(self, item_ids: Sequence[int]) -> Deferred[None]:
+        """Their receivers answered 2xx: remove them."""
+
+    def webhook_failed(
+        self, item_id: int, attempts: int, next_attempt_at: float, error: str,
+        dead_at: float | None,
+    ) -> Deferred[None]:
+        """Record a failed attempt: the count so far, when to try again, what went wrong,
+        and `dead_at` when it is given up."""
+
+    def list_webhooks(
+        self, *, dead: bool | None = None, account: str | None = None, after_id: int = 0,
+        limit: int = 100,
+    ) -> Deferred[list[OutboxItem]]:
+        """Items by id (> after_id): only dead letters (dead=True), only live ones (False) or
+        both (None); of one account or all."""
+
+    def replay_webhooks(
+        self, *, ids: Sequence[int] | None = None, account: str | None = None, now: float,
+    ) -> Deferred[int]:
+        """Dead letters (those of `ids`, else of `account`, else all) back to live: due at
+        `now`, attempts reset. Returns how many."""
+
+    def webhook_counts(self) -> Deferred[dict[str, int]]:
+        """{"pending": live items, "dead": dead letters}."""
+
+
+class InboundStore(Protocol):
+    """Parts of concatenated MO held until their message is whole (or given up)."""
+
+    def add_inbound_part(self, part: InboundPart) -> Deferred[list[InboundPart]]:
+        """Hold `part` (a copy of a part already held, same group and seq, is not held
+        twice); every part of its group held now, by seq. ValueError for a seq outside
+        1..total."""
+
+    def complete_inbound(
+        self, parts: Sequence[InboundPart], items: Sequence[NewOutboxItem]
+    ) -> Deferred[list[OutboxItem] | None]:
+        """In one transaction: let go of the held `parts` (by id) and queue `items`. None,
+        and nothing written, unless every one of them is still held (another completion
+        won)."""
+
+    def held_inbound(
+        self, received_before: float, limit: int
+    ) -> Deferred[list[list[InboundPart]]]:
+        """Up to `limit` groups, oldest first, each by seq, that are complete (a crash
+        came between the last part and its completion) or whose first part arrived
+        before `received_before`."""
+
+
 class HttpStore(Store, PriceStore, ApiKeyStore, IdempotencyStore, Protocol):
     """Everything the HTTP API needs from a store."""
 
@@ -221,9 +311,9 @@ class InboundRejected(Exception):
 class InboundSink(Protocol):
     """Where connectors hand mobile-originated messages (the MO path)."""
 
-    def message_received(self, message: InboundMessage) -> Deferred[None]:
-        """Fires once the message is durable (rule 3): only then may the connector
-        acknowledge it upstream. Fails with InboundRejected for a message to refuse."""
+    def message_received(self, message: InboundMessage) -> Deferred[str]:
+        """Fires with the id the MO got once it is durable (rule 3): only then may the
+        connector acknowledge it upstream. Fails with InboundRejected for one to refuse."""
 
 
 # --- upstream connectors, routes and receipt correlation (issue 5) ----------------------------

@@ -22,10 +22,12 @@ from gateway.core.pricing import PriceEntry
 from gateway.model import Account, Message, MessageState, NewOutboxItem, OutboxItem
 from gateway.storage import sqlite_http as http_ops
 from gateway.storage import sqlite_ops as ops
+from gateway.storage import sqlite_outbox as outbox_ops
 from gateway.storage import sqlite_pending as pending
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
 from gateway.storage.sqlite_ops import from_micro, to_micro
 from gateway.storage.sqlite_upstream_api import UpstreamDatabaseMixin, UpstreamStoreMixin
+from gateway.storage.sqlite_webhooks_api import WebhookDatabaseMixin, WebhookStoreMixin
 
 __all__ = ["SqliteDatabase", "SqliteStore", "StoreClosed", "from_micro", "to_micro"]
 
@@ -34,7 +36,7 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
-class SqliteDatabase(UpstreamDatabaseMixin):
+class SqliteDatabase(UpstreamDatabaseMixin, WebhookDatabaseMixin):
     """Synchronous access to a store file: each method is one committed transaction.
 
     Not thread-safe: use one instance from one thread at a time.
@@ -104,8 +106,8 @@ class SqliteDatabase(UpstreamDatabaseMixin):
         state: MessageState,
         error_code: int,
         done_at: float,
-        outbox: NewOutboxItem | None,
-    ) -> OutboxItem | None:
+        outbox: Sequence[NewOutboxItem],
+    ) -> list[OutboxItem]:
         return self._write(ops.finish, message_id, state, error_code, done_at, outbox)
 
     def unfinished_messages(self, after_id: str, limit: int) -> list[Message]:
@@ -115,17 +117,20 @@ class SqliteDatabase(UpstreamDatabaseMixin):
         return self._read(ops.last_message_id)
 
     # --- outbox --------------------------------------------------------------------------
+    def queue_outbox(self, items: Sequence[NewOutboxItem]) -> list[OutboxItem]:
+        return self._write(outbox_ops.queue_outbox, items)
+
     def pending_outbox(self, account: str, after_id: int, limit: int) -> list[OutboxItem]:
-        return self._read(ops.pending_outbox, account, after_id, limit)
+        return self._read(outbox_ops.pending_outbox, account, after_id, limit)
 
     def ack_outbox(self, item_id: int) -> None:
-        self._write(ops.ack_outbox, item_id)
+        self._write(outbox_ops.ack_outbox, item_id)
 
     def ack_outbox_items(self, item_ids: Sequence[int]) -> None:
-        self._write(ops.ack_outbox_items, item_ids)
+        self._write(outbox_ops.ack_outbox_items, item_ids)
 
     def expire_outbox(self, created_before: float) -> int:
-        return self._write(ops.expire_outbox, created_before)
+        return self._write(outbox_ops.expire_outbox, created_before)
 
     # --- scheduled messages --------------------------------------------------------------
     def start_scheduled(self, message_id: str, due: float) -> Message | None:
@@ -193,10 +198,11 @@ _GET_MESSAGE = Op(ops.get_message, writes=False)
 _FINISH = Op(ops.finish, writes=True, many=ops.finish_many)
 _UNFINISHED = Op(ops.unfinished_messages, writes=False)
 _LAST_MESSAGE_ID = Op(ops.last_message_id, writes=False)
-_PENDING_OUTBOX = Op(ops.pending_outbox, writes=False)
-_ACK_OUTBOX = Op(ops.ack_outbox, writes=True, many=ops.ack_outbox_many)
-_ACK_OUTBOX_ITEMS = Op(ops.ack_outbox_items, writes=True)
-_EXPIRE_OUTBOX = Op(ops.expire_outbox, writes=True)
+_QUEUE_OUTBOX = Op(outbox_ops.queue_outbox, writes=True, many=outbox_ops.queue_outbox_many)
+_PENDING_OUTBOX = Op(outbox_ops.pending_outbox, writes=False)
+_ACK_OUTBOX = Op(outbox_ops.ack_outbox, writes=True, many=outbox_ops.ack_outbox_many)
+_ACK_OUTBOX_ITEMS = Op(outbox_ops.ack_outbox_items, writes=True)
+_EXPIRE_OUTBOX = Op(outbox_ops.expire_outbox, writes=True)
 _START_SCHEDULED = Op(pending.start_scheduled, writes=True)
 _CANCEL = Op(pending.cancel, writes=True)
 _CANCEL_MATCHING = Op(pending.cancel_matching, writes=True)
@@ -212,7 +218,7 @@ _ACCEPT_ONCE = Op(http_ops.accept_once, writes=True)
 _EXPIRE_IDEMPOTENCY = Op(http_ops.expire_idempotency, writes=True)
 
 
-class SqliteStore(UpstreamStoreMixin):
+class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin):
     """The `Store` over a SQLite file, with group commit. Call it from the reactor thread.
 
     Opening (and migrating) the file happens in the constructor, so a bad path fails at
@@ -282,8 +288,8 @@ class SqliteStore(UpstreamStoreMixin):
         state: MessageState,
         error_code: int,
         done_at: float,
-        outbox: NewOutboxItem | None,
-    ) -> Deferred[OutboxItem | None]:
+        outbox: Sequence[NewOutboxItem],
+    ) -> Deferred[list[OutboxItem]]:
         return self._submit(_FINISH, (message_id, state, error_code, done_at, outbox))
 
     def unfinished_messages(self, after_id: str, limit: int) -> Deferred[list[Message]]:
@@ -293,6 +299,9 @@ class SqliteStore(UpstreamStoreMixin):
         return self._submit(_LAST_MESSAGE_ID, ())
 
     # --- outbox --------------------------------------------------------------------------
+    def queue_outbox(self, items: Sequence[NewOutboxItem]) -> Deferred[list[OutboxItem]]:
+        return self._submit(_QUEUE_OUTBOX, (items,))
+
     def pending_outbox(
         self, account: str, after_id: int, limit: int
     ) -> Deferred[list[OutboxItem]]:
@@ -325,7 +334,6 @@ class SqliteStore(UpstreamStoreMixin):
 
     def replace(self, account: str, message: Message) -> Deferred[ReplaceOutcome]:
         return self._submit(_REPLACE, (account, message))
-
 
     # --- HTTP API: prices, API keys, idempotent accepts ----------------------------------
     def set_price(self, account: str, prefix: str, price: Decimal) -> Deferred[None]:

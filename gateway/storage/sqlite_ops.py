@@ -1,7 +1,8 @@
 """The synchronous SQL of the SQLite store: connection setup, migrations, row mapping, and
-one plain function per Store operation. Every operation takes a cursor and runs inside a
-transaction its caller owns, so the same function serves the group-commit writer thread and
-the synchronous `SqliteDatabase` the admin CLI uses.
+one plain function per Store operation on accounts and messages (the outbox tables:
+sqlite_outbox.py). Every operation takes a cursor and runs inside a transaction its caller
+owns, so the same function serves the group-commit writer thread and the synchronous
+`SqliteDatabase` the admin CLI uses.
 """
 from __future__ import annotations
 
@@ -10,21 +11,24 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
-from functools import cache, lru_cache
+from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from gateway.core.ports import AccountExists, UnknownAccount
 from gateway.model import (
     Account,
     Address,
-    DeliveryKind,
+    DeliverVia,
     Message,
     MessageState,
     NewOutboxItem,
     OutboxItem,
 )
+from gateway.storage.sqlite_outbox import outbox_rows, queue_rows
+from gateway.storage.sqlite_rows import execute_rows, placeholders
 
 # --- money ---------------------------------------------------------------------------------
 # Balances and prices are INTEGER micro-units: exact, and compared atomically in SQL.
@@ -96,34 +100,51 @@ def connect(path: str | os.PathLike[str], busy_timeout: float) -> sqlite3.Connec
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration file, in order. Files are NNNN_name.sql."""
-    folder = resources.files(SCHEMA_PACKAGE).joinpath(*SCHEMA_DIR)
+    return read_migrations(resources.files(SCHEMA_PACKAGE).joinpath(*SCHEMA_DIR).iterdir())
+
+
+def read_migrations(entries: Iterable[Traversable]) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of the .sql files among `entries`, in order; ValueError when two
+    share a version."""
     found = []
-    for entry in folder.iterdir():
+    for entry in entries:
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
+    for (version, first, _), (following, second, _) in zip(found, found[1:], strict=False):
+        if version == following:
+            raise ValueError(f"migrations {first} and {second} share version {version}")
     return found
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
+    """The newest migration applied (older ones may be missing: see `migrate`)."""
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     return row[0] or 0
 
 
-def migrate(conn: sqlite3.Connection, busy_timeout: float) -> int:
-    """Apply the migrations the file lacks, each in its own transaction; returns the version.
+def applied_migrations(conn: sqlite3.Connection) -> set[int]:
+    return {row[0] for row in conn.execute("SELECT version FROM schema_version")}
 
-    Safe when the gateway and the CLI open the same file at once: the version is re-read
-    under the write lock.
+
+def migrate(conn: sqlite3.Connection, busy_timeout: float) -> int:
+    """Apply every migration the file lacks, in version order, each in its own transaction;
+    returns the newest version.
+
+    "Lacks" means its version is not recorded, not that it is above the newest recorded:
+    migrations are written on branches, so 0003 may land after files reached 0004, and
+    those files still need it. Safe when the gateway and the CLI open the same file at
+    once: what is applied is re-read under the write lock.
     """
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    applied = applied_migrations(conn)
     for version, name, sql in migrations():
-        if version <= schema_version(conn):
+        if version in applied:
             continue
         begin_immediate(conn, busy_timeout)
         try:
-            if version > schema_version(conn):
+            if version not in applied_migrations(conn):
                 for statement in split_sql(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
@@ -176,39 +197,11 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
-# --- runs (group_commit.Op.many): many rows per statement -----------------------------------
-# The writer thread gives up the GIL around every sqlite3_step and must win it back from a
-# busy reactor thread (see group_commit.py), so the `*_many` functions put a run's rows into
-# a few multi-row statements, each one step, rather than executemany's step per row.
-
-ROWS_PER_STATEMENT = 64  # 64 rows x 25 columns = 1,600 parameters; SQLite allows 32,766
-
-
-@cache
-def _rows_sql(template: str, placeholders: str, count: int) -> str:
-    return template.format(rows=", ".join([placeholders] * count))
-
-
-def _execute_rows(cur: sqlite3.Cursor, template: str, placeholders: str, rows: list) -> None:
-    """Run `template` for `rows`, its {rows} standing for one `placeholders` per row.
-
-    Chunks hold ROWS_PER_STATEMENT rows, or a smaller power of two for the rest: a run of
-    any length takes a few statements, and each kind has at most 7 distinct ones to prepare
-    and keep in the statement cache.
-    """
-    start, end = 0, len(rows)
-    while start < end:
-        count = min(ROWS_PER_STATEMENT, 1 << ((end - start).bit_length() - 1))
-        chunk = rows[start:start + count]
-        cur.execute(_rows_sql(template, placeholders, count),
-                    [value for row in chunk for value in row])
-        start += count
-
-
 # --- accounts ------------------------------------------------------------------------------
 
 _ACCOUNT_COLUMNS = (
-    'system_id, password_hash, balance, max_binds, throughput, "window", allow_ips, enabled'
+    'system_id, password_hash, balance, max_binds, throughput, "window", allow_ips, enabled,'
+    " webhook_url, webhook_secret, deliver_via"
 )
 _SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts"
 _BUMP_SETTINGS = "UPDATE meta SET settings_version = settings_version + 1 WHERE id = 1"
@@ -224,18 +217,22 @@ def _account(row: tuple) -> Account:
         window=row[5],
         allow_ips=tuple(json.loads(row[6])),
         enabled=bool(row[7]),
+        webhook_url=row[8],
+        webhook_secret=row[9],
+        deliver_via=DeliverVia(row[10]),
     )
 
 
 def _settings(a: Account) -> tuple:
     return (a.password_hash, a.max_binds, a.throughput, a.window,
-            json.dumps(list(a.allow_ips)), int(a.enabled))
+            json.dumps(list(a.allow_ips)), int(a.enabled), a.webhook_url, a.webhook_secret,
+            DeliverVia(a.deliver_via).value)
 
 
 def add_account(cur: sqlite3.Cursor, account: Account) -> None:
     try:
         cur.execute(
-            f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES {placeholders(11)}",
             (account.system_id, account.password_hash, to_micro(account.balance),
              *_settings(account)[1:]),
         )
@@ -247,7 +244,8 @@ def add_account(cur: sqlite3.Cursor, account: Account) -> None:
 def update_account(cur: sqlite3.Cursor, account: Account) -> None:
     cur.execute(
         'UPDATE accounts SET password_hash = ?, max_binds = ?, throughput = ?, "window" = ?,'
-        " allow_ips = ?, enabled = ? WHERE system_id = ?",
+        " allow_ips = ?, enabled = ?, webhook_url = ?, webhook_secret = ?, deliver_via = ?"
+        " WHERE system_id = ?",
         (*_settings(account), account.system_id),
     )
     if cur.rowcount == 0:
@@ -292,7 +290,7 @@ _INSERT_MESSAGE = (
     " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {{rows}}"
-_MESSAGE_PLACEHOLDERS = "(" + ", ".join(["?"] * 25) + ")"
+_MESSAGE_PLACEHOLDERS = placeholders(25)
 _SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
 _DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
 # Ids compare as numbers of any width: by length first, then as text.
@@ -305,7 +303,7 @@ _FINISH = (
     "UPDATE messages SET state = ?, error_code = ?, done_at = ? WHERE id = ? AND state <= 1"
 )
 # Of the ids (a JSON array), those whose messages are not final yet, as one JSON array (one
-# row: one sqlite3_step, see _execute_rows).
+# row: one sqlite3_step, see sqlite_rows).
 _UNFINISHED_AMONG = (
     "SELECT json_group_array(id) FROM messages"
     " WHERE id IN (SELECT value FROM json_each(?)) AND state <= 1"
@@ -399,7 +397,7 @@ def accept_many(
         cur.execute(_DEBIT, (micro, account))
         if cur.rowcount == 0:
             raise OneByOne(f"{account}: balance short of the run's total, or unknown")
-    _execute_rows(cur, _INSERT_MESSAGES, _MESSAGE_PLACEHOLDERS, rows)
+    execute_rows(cur, _INSERT_MESSAGES, _MESSAGE_PLACEHOLDERS, rows)
     if rows:
         cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=_id_key),))
     return [True] * len(calls)
@@ -416,56 +414,48 @@ def finish(
     state: MessageState,
     error_code: int,
     done_at: float,
-    outbox: NewOutboxItem | None,
-) -> OutboxItem | None:
-    """Make a message final and queue `outbox`; None (nothing written) if it already was."""
+    outbox: Sequence[NewOutboxItem],
+) -> list[OutboxItem]:
+    """Make a message final and queue `outbox` (its receipt's legs, any channel); [] and
+    nothing written if it already was final (or is unknown)."""
     state = MessageState(state)
     if not state.is_final:
         raise ValueError(f"finish() needs a final state, not {state.name}")
+    rows = outbox_rows(outbox)  # a bad item fails before anything is written
     cur.execute(_FINISH, (int(state), error_code, done_at, message_id))
-    if cur.rowcount == 0 or outbox is None:
-        return None
-    cur.execute(_INSERT_OUTBOX, _outbox_row(outbox))
-    return _queued(outbox, cur.lastrowid)
+    if cur.rowcount == 0:
+        return []
+    return queue_rows(cur, rows)
 
 
-def finish_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[OutboxItem | None]:
-    """`finish` for each call, in order: one query, then multi-row update and insert."""
+def finish_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[list[OutboxItem]]:
+    """`finish` for each call, in order: one query, then a multi-row update and one
+    multi-row insert per outbox table for the whole run (see sqlite_outbox.queue_rows)."""
     for call in calls:
         if not MessageState(call[1]).is_final:
             raise OneByOne("not a final state")
     ids = json.dumps([call[0] for call in calls])
     unfinished = set(json.loads(cur.execute(_UNFINISHED_AMONG, (ids,)).fetchone()[0]))
-    updates, queued, results = [], [], []
-    for message_id, state, error_code, done_at, outbox in calls:
+    updates: list[tuple] = []
+    queued: list[tuple[int, int]] = []  # (index of the call, how many items it queues)
+    items: list[NewOutboxItem] = []
+    for index, (message_id, state, error_code, done_at, outbox) in enumerate(calls):
         if message_id not in unfinished:
-            results.append(None)  # already final (or unknown): finish() writes nothing
-            continue
+            continue  # already final (or unknown): finish() writes nothing
         unfinished.discard(message_id)  # a second finish of it in this run finds it final
         updates.append((message_id, int(state), error_code, done_at))
-        if outbox is not None:
-            queued.append((len(results), outbox))
-        results.append(None)
-    _execute_rows(cur, _FINISH_ROWS, "(?, ?, ?, ?)", updates)
-    if queued:
-        _execute_rows(cur, _INSERT_OUTBOXES, _OUTBOX_PLACEHOLDERS,
-                      [_outbox_row(o) for _, o in queued])
-        # AUTOINCREMENT gives each new row max(every id ever used) + 1, and this writer holds
-        # the write lock: the run's rows got consecutive ids ending at the last one inserted.
-        first = cur.lastrowid - len(queued) + 1
-        for offset, (index, outbox) in enumerate(queued):
-            results[index] = _queued(outbox, first + offset)
+        if outbox:
+            queued.append((index, len(outbox)))
+            items += outbox
+    rows = outbox_rows(items)  # a bad item declines the run before anything is written
+    execute_rows(cur, _FINISH_ROWS, "(?, ?, ?, ?)", updates)
+    stored = queue_rows(cur, rows)
+    results: list[list[OutboxItem]] = [[] for _ in calls]
+    start = 0
+    for index, count in queued:
+        results[index] = stored[start:start + count]
+        start += count
     return results
-
-
-def _queued(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    return OutboxItem(
-        id=item_id, account=o.account, kind=o.kind, source=o.source,
-        destination=o.destination, body=o.body, esm_class=o.esm_class,
-        data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
-        network_error_code=o.network_error_code, created_at=o.created_at,
-        callback_url=o.callback_url,
-    )
 
 
 def unfinished_messages(cur: sqlite3.Cursor, after_id: str, limit: int) -> list[Message]:
@@ -479,69 +469,3 @@ def unfinished_messages(cur: sqlite3.Cursor, after_id: str, limit: int) -> list[
 
 def last_message_id(cur: sqlite3.Cursor) -> str | None:
     return cur.execute("SELECT last_message_id FROM meta WHERE id = 1").fetchone()[0]
-
-
-# --- outbox --------------------------------------------------------------------------------
-
-_OUTBOX_COLUMNS = (
-    "account, kind, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
-    " destination_addr, body, esm_class, data_coding, message_id, message_state,"
-    " network_error_code, created_at"
-)
-_INSERT_OUTBOX = (
-    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_OUTBOXES = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES {{rows}}"
-_OUTBOX_PLACEHOLDERS = "(" + ", ".join(["?"] * 15) + ")"
-_PENDING_OUTBOX = (
-    f"SELECT id, {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND id > ? ORDER BY id LIMIT ?"
-)
-
-
-def _outbox_row(o: NewOutboxItem) -> tuple:
-    s, d = o.source, o.destination
-    return (
-        o.account, o.kind.value, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, o.body,
-        o.esm_class, o.data_coding, o.message_id, o.message_state, o.network_error_code,
-        o.created_at,
-    )
-
-
-def _outbox_item(r: tuple) -> OutboxItem:
-    return OutboxItem(
-        id=r[0], account=r[1], kind=DeliveryKind(r[2]),
-        source=Address(ton=r[3], npi=r[4], addr=r[5]),
-        destination=Address(ton=r[6], npi=r[7], addr=r[8]),
-        body=r[9], esm_class=r[10], data_coding=r[11], message_id=r[12], message_state=r[13],
-        network_error_code=r[14], created_at=r[15],
-    )
-
-
-def pending_outbox(
-    cur: sqlite3.Cursor, account: str, after_id: int, limit: int
-) -> list[OutboxItem]:
-    if limit <= 0:
-        return []
-    return [_outbox_item(r) for r in cur.execute(_PENDING_OUTBOX, (account, after_id, limit))]
-
-
-_DELETE_OUTBOX = "DELETE FROM outbox WHERE id = ?"
-_DELETE_OUTBOXES = "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))"
-
-
-def ack_outbox(cur: sqlite3.Cursor, item_id: int) -> None:
-    cur.execute(_DELETE_OUTBOX, (item_id,))
-
-
-def ack_outbox_items(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
-    cur.execute(_DELETE_OUTBOXES, (json.dumps([int(item_id) for item_id in item_ids]),))
-
-
-def ack_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[int]]) -> list[None]:
-    ack_outbox_items(cur, [item_id for item_id, in calls])
-    return [None] * len(calls)
-
-
-def expire_outbox(cur: sqlite3.Cursor, created_before: float) -> int:
-    cur.execute("DELETE FROM outbox WHERE created_at < ?", (created_before,))
-    return cur.rowcount

@@ -9,16 +9,15 @@ import dataclasses
 import sqlite3
 
 from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome
-from gateway.model import Message, MessageState, OutboxItem
+from gateway.model import Message, MessageState
 from gateway.storage.sqlite_ops import (
     _DEBIT,
-    _INSERT_OUTBOX,
     _MESSAGE_COLUMNS,
     _SELECT_MESSAGE,
     _message,
-    _outbox_row,
     to_micro,
 )
+from gateway.storage.sqlite_outbox import outbox_rows, queue_rows
 
 __all__ = ["cancel", "cancel_matching", "replace", "start_scheduled"]
 
@@ -69,16 +68,13 @@ def cancel_matching(
 
 def _delete(cur: sqlite3.Cursor, message: Message, done_at: float, receipt: ReceiptFor
             ) -> Cancelled:
-    outbox = receipt(message)  # first: a failing builder must leave nothing written
+    # first: a failing builder (or a bad item) must leave nothing written
+    rows = outbox_rows(receipt(message))
     cur.execute(_DELETE, (done_at, message.id))
     cur.execute(_CREDIT, (to_micro(message.price), message.account))
-    item = None
-    if outbox is not None:
-        cur.execute(_INSERT_OUTBOX, _outbox_row(outbox))
-        item = OutboxItem(id=cur.lastrowid, **{
-            f.name: getattr(outbox, f.name) for f in dataclasses.fields(outbox)})
+    items = queue_rows(cur, rows)
     deleted = dataclasses.replace(message, state=MessageState.DELETED, done_at=done_at)
-    return deleted, item
+    return deleted, items
 
 
 def replace(cur: sqlite3.Cursor, account: str, message: Message) -> ReplaceOutcome:

@@ -288,7 +288,7 @@ class StoreContract:
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1", registered_delivery=1)], Decimal(0))
         new = make_outbox("1")
-        item = await store.finish("1", MessageState.UNDELIVERABLE, 0x0B, 123.5, new)
+        [item] = await store.finish("1", MessageState.UNDELIVERABLE, 0x0B, 123.5, [new])
         assert isinstance(item, OutboxItem)
         assert item == OutboxItem(id=item.id, **{
             f.name: getattr(new, f.name) for f in dataclasses.fields(NewOutboxItem)})
@@ -300,29 +300,29 @@ class StoreContract:
     async def test_finishing_twice_changes_nothing_and_queues_nothing(self, store):
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1")], Decimal(0))
-        first = await store.finish("1", MessageState.DELIVERED, 0, 10.0, make_outbox("1"))
-        again = await store.finish("1", MessageState.EXPIRED, 5, 20.0, make_outbox("1"))
-        assert first is not None and again is None
+        first = await store.finish("1", MessageState.DELIVERED, 0, 10.0, [make_outbox("1")])
+        again = await store.finish("1", MessageState.EXPIRED, 5, 20.0, [make_outbox("1")])
+        assert len(first) == 1 and again == []
         m = await store.get_message("1")
         assert (m.state, m.error_code, m.done_at) == (MessageState.DELIVERED, 0, 10.0)
-        assert await store.pending_outbox("acme", 0, 10) == [first]
+        assert await store.pending_outbox("acme", 0, 10) == first
 
     @pytest_twisted.ensureDeferred
     async def test_concurrent_finishes_of_one_message_queue_one_item(self, store):
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1")], Decimal(0))
         items = await defer.gatherResults([
-            store.finish("1", MessageState.DELIVERED, 0, 1.0, make_outbox("1"))
+            store.finish("1", MessageState.DELIVERED, 0, 1.0, [make_outbox("1")])
             for _ in range(10)
         ])
-        assert sum(item is not None for item in items) == 1
+        assert sorted(len(queued) for queued in items) == [0] * 9 + [1]
         assert len(await store.pending_outbox("acme", 0, 100)) == 1
 
     @pytest_twisted.ensureDeferred
     async def test_finish_without_outbox_item_finishes_and_queues_nothing(self, store):
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1")], Decimal(0))
-        assert await store.finish("1", MessageState.DELIVERED, 0, 1.0, None) is None
+        assert await store.finish("1", MessageState.DELIVERED, 0, 1.0, []) == []
         assert (await store.get_message("1")).state is MessageState.DELIVERED
         assert await store.pending_outbox("acme", 0, 10) == []
 
@@ -330,14 +330,14 @@ class StoreContract:
     async def test_finishing_an_unknown_message_returns_none_and_queues_nothing(self, store):
         await store.add_account(make_account())
         assert await store.finish("404", MessageState.DELIVERED, 0, 1.0,
-                                  make_outbox("404")) is None
+                                  [make_outbox("404")]) == []
         assert await store.pending_outbox("acme", 0, 10) == []
 
     @pytest_twisted.ensureDeferred
     async def test_finish_refuses_a_state_that_is_not_final(self, store):
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1")], Decimal(0))
-        await _fails_with(store.finish("1", MessageState.ENROUTE, 0, 1.0, None), ValueError)
+        await _fails_with(store.finish("1", MessageState.ENROUTE, 0, 1.0, []), ValueError)
         assert (await store.get_message("1")).done_at is None
 
     @pytest_twisted.ensureDeferred
@@ -347,8 +347,8 @@ class StoreContract:
         await store.add_account(make_account())
         await store.accept("acme", [make_message("1"), make_message("2")], Decimal(0))
         results = await defer.DeferredList([
-            store.finish("1", MessageState.DELIVERED, 0, 1.0, make_outbox("1", "ghost")),
-            store.finish("2", MessageState.DELIVERED, 0, 1.0, make_outbox("2")),
+            store.finish("1", MessageState.DELIVERED, 0, 1.0, [make_outbox("1", "ghost")]),
+            store.finish("2", MessageState.DELIVERED, 0, 1.0, [make_outbox("2")]),
         ], consumeErrors=True)
         assert [ok for ok, _ in results] == [False, True]
         assert (await store.get_message("1")).state is MessageState.ENROUTE
@@ -364,7 +364,7 @@ class StoreContract:
         await store.accept("acme", [make_message("5", state=MessageState.SCHEDULED)],
                            Decimal(0))
         for done in ("2", "11"):
-            await store.finish(done, MessageState.DELIVERED, 0, 1.0, None)
+            await store.finish(done, MessageState.DELIVERED, 0, 1.0, [])
         expected = ["1", "5", "9", "10", "99", "100", "1000"]
         assert [m.id for m in await store.unfinished_messages("", 100)] == expected
         assert [m.id for m in await store.unfinished_messages("", 3)] == expected[:3]
@@ -378,9 +378,8 @@ class StoreContract:
     async def _queue(self, store: Store, account: str, message_id: str,
                      created_at: float = 100.0) -> OutboxItem:
         await store.accept(account, [make_message(message_id, account)], Decimal(0))
-        item = await store.finish(message_id, MessageState.DELIVERED, 0, created_at,
-                                  make_outbox(message_id, account, created_at))
-        assert item is not None
+        [item] = await store.finish(message_id, MessageState.DELIVERED, 0, created_at,
+                                    [make_outbox(message_id, account, created_at)])
         return item
 
     @pytest_twisted.ensureDeferred
@@ -434,7 +433,7 @@ class StoreContract:
         store = stores()
         await store.add_account(make_account(balance="2"))
         await store.accept("acme", [make_message("1"), make_message("2")], Decimal("0.5"))
-        item = await store.finish("1", MessageState.DELIVERED, 0, 5.0, make_outbox("1"))
+        [item] = await store.finish("1", MessageState.DELIVERED, 0, 5.0, [make_outbox("1")])
         version = await store.settings_version()
         await store.close()
 
@@ -466,11 +465,11 @@ class StoreContract:
 
     @staticmethod
     def _deleted_receipt(done_at: float):
-        def build(message: Message) -> NewOutboxItem | None:
+        def build(message: Message) -> list[NewOutboxItem]:
             if not message.registered_delivery:
-                return None
-            return make_outbox(message.id, message.account, done_at,
-                               message_state=int(MessageState.DELETED))
+                return []
+            return [make_outbox(message.id, message.account, done_at,
+                                message_state=int(MessageState.DELETED))]
         return build
 
     async def _scheduled(self, store: Store, message_id: str, account: str = "acme",
@@ -504,19 +503,19 @@ class StoreContract:
         assert (await store.get_account("acme")).balance == Decimal("0.85")
         result = await store.cancel("acme", "1", 42.0, self._deleted_receipt(42.0))
         assert result is not None
-        deleted, item = result
+        deleted, [item] = result
         assert (deleted.id, deleted.state, deleted.done_at) == ("1", MessageState.DELETED, 42.0)
         assert await store.get_message("1") == deleted
         assert (await store.get_account("acme")).balance == Decimal(1)
-        assert item is not None and item.message_state == int(MessageState.DELETED)
+        assert item.message_state == int(MessageState.DELETED)
         assert await store.pending_outbox("acme", 0, 10) == [item]
 
     @pytest_twisted.ensureDeferred
     async def test_cancel_without_a_receipt_queues_nothing(self, store):
         await store.add_account(make_account(balance="1"))
         await self._scheduled(store, "1", registered_delivery=0)
-        deleted, item = await store.cancel("acme", "1", 1.0, self._deleted_receipt(1.0))
-        assert item is None and deleted.state is MessageState.DELETED
+        deleted, items = await store.cancel("acme", "1", 1.0, self._deleted_receipt(1.0))
+        assert items == [] and deleted.state is MessageState.DELETED
         assert await store.pending_outbox("acme", 0, 10) == []
 
     @pytest_twisted.ensureDeferred
@@ -553,7 +552,7 @@ class StoreContract:
         await store.add_account(make_account(balance="1"))
         await self._scheduled(store, "1")
 
-        def broken(message: Message) -> NewOutboxItem:
+        def broken(message: Message) -> list[NewOutboxItem]:
             raise RuntimeError("no receipt")
 
         await _fails_with(store.cancel("acme", "1", 1.0, broken), RuntimeError)
@@ -578,7 +577,7 @@ class StoreContract:
         results = await store.cancel_matching("acme", "111", "222", 7.0,
                                               self._deleted_receipt(7.0))
         assert [m.id for m, _ in results] == ["9", "10", "11"]
-        assert all(item is not None for _, item in results)
+        assert [len(items) for _, items in results] == [1, 1, 1]
         assert (await store.get_account("acme")).balance == Decimal("9.9")
         assert (await store.get_message("12")).state is MessageState.SCHEDULED
         assert (await store.get_message("13")).state is MessageState.SCHEDULED

@@ -1,5 +1,6 @@
-"""Runs of one operation in a group-commit batch (accept, finish, ack_outbox go to their
-`*_many` in one go) must give every caller exactly what the operation alone gives.
+"""Runs of one operation in a group-commit batch (accept, finish, ack_outbox, queue_outbox,
+webhooks_delivered, webhook_failed go to their `*_many` in one go) must give every caller
+exactly what the operation alone gives.
 
 Each scenario issues the same calls twice on identical files: through SqliteStore while
 its writer is held, so that they all land in one batch, and one by one through
@@ -13,12 +14,14 @@ from decimal import Decimal
 
 import pytest_twisted
 from contract import make_account, make_message, make_outbox
+from contract_webhooks import make_webhook
 from twisted.internet import defer
 
-from gateway.model import MessageState
-from gateway.storage import sqlite_ops
+from gateway.model import Channel, MessageState
+from gateway.storage import sqlite_ops, sqlite_outbox, sqlite_webhooks
 from gateway.storage.group_commit import Op
 from gateway.storage.sqlite import SqliteDatabase, SqliteStore
+from gateway.storage.sqlite_rows import ROWS_PER_STATEMENT
 
 DONE = MessageState.DELIVERED
 
@@ -35,7 +38,7 @@ def _setup(db: SqliteDatabase) -> None:
     db.add_account(make_account("bulk", balance="1000"))
     for n in range(1, 4):
         assert db.accept("acme", [make_message(f"10{n}")], Decimal("0.05"))
-    db.finish("103", DONE, 0, 5.0, make_outbox("103"))  # already final; outbox item 1
+    db.finish("103", DONE, 0, 5.0, [make_outbox("103")])  # already final; outbox item 1
 
 
 def _outcome(call):
@@ -56,6 +59,9 @@ def _state(path) -> dict:
             ).fetchall(),
             "outbox": conn.execute(
                 "SELECT id, account, message_id, body FROM outbox ORDER BY id").fetchall(),
+            "webhook_outbox": conn.execute(
+                "SELECT id, account, message_id, event_id, payload, attempts, next_attempt_at,"
+                " last_error, dead_at FROM webhook_outbox ORDER BY id").fetchall(),
             "meta": conn.execute("SELECT last_message_id FROM meta").fetchall(),
         }
     finally:
@@ -144,36 +150,104 @@ async def test_a_run_of_accepts_for_two_accounts_one_running_short(tmp_path):
 @pytest_twisted.ensureDeferred
 async def test_a_run_of_finishes(tmp_path):
     got = await _check(tmp_path, [
-        ("finish", ("101", DONE, 0, 7.0, make_outbox("101"))),
-        ("finish", ("103", DONE, 0, 7.0, make_outbox("103"))),  # already final
-        ("finish", ("999", DONE, 0, 7.0, make_outbox("999"))),  # unknown
-        ("finish", ("102", MessageState.UNDELIVERABLE, 5, 7.0, None)),  # no receipt
-        ("finish", ("101", DONE, 0, 8.0, make_outbox("101"))),  # twice in the run
-        ("finish", ("102", MessageState.ENROUTE, 0, 7.0, None)),  # not a final state
+        ("finish", ("101", DONE, 0, 7.0, [make_outbox("101")])),
+        ("finish", ("103", DONE, 0, 7.0, [make_outbox("103")])),  # already final
+        ("finish", ("999", DONE, 0, 7.0, [make_outbox("999")])),  # unknown
+        ("finish", ("102", MessageState.UNDELIVERABLE, 5, 7.0, [])),  # no receipt
+        ("finish", ("101", DONE, 0, 8.0, [make_outbox("101")])),  # twice in the run
+        ("finish", ("102", MessageState.ENROUTE, 0, 7.0, [])),  # not a final state
     ])
     assert [kind for kind, _ in got] == ["ok"] * 5 + ["error"]
-    assert got[0][1].id == 2 and got[0][1].message_id == "101"
-    assert got[1:5] == [("ok", None)] * 4
+    [item] = got[0][1]
+    assert item.id == 2 and item.message_id == "101"
+    assert got[1:5] == [("ok", [])] * 4
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_run_of_finishes_queues_receipts_with_the_ids_the_store_gave(tmp_path):
     got = await _check(tmp_path, [
         _accept("201"), _accept("202"),
-        ("finish", ("201", DONE, 0, 7.0, make_outbox("201"))),
-        ("finish", ("101", DONE, 0, 7.0, None)),
-        ("finish", ("202", DONE, 0, 7.0, make_outbox("202"))),
+        ("finish", ("201", DONE, 0, 7.0, [make_outbox("201")])),
+        ("finish", ("101", DONE, 0, 7.0, [])),
+        ("finish", ("202", DONE, 0, 7.0, [make_outbox("202")])),
     ])
-    assert [item.id for _, item in got[2::2]] == [2, 3]
+    assert [item.id for _, [item] in got[2::2]] == [2, 3]
 
 
 @pytest_twisted.ensureDeferred
 async def test_runs_of_acks_and_mixed_runs(tmp_path):
     await _check(tmp_path, [
-        ("finish", ("101", DONE, 0, 7.0, make_outbox("101"))),
-        ("finish", ("102", DONE, 0, 7.0, make_outbox("102"))),
+        ("finish", ("101", DONE, 0, 7.0, [make_outbox("101")])),
+        ("finish", ("102", DONE, 0, 7.0, [make_outbox("102")])),
         ("ack_outbox", (1,)), ("ack_outbox", (3,)), ("ack_outbox", (1,)), ("ack_outbox", (42,)),
         _accept("201"), ("ack_outbox", (2,)), _accept("202"),
+    ])
+
+
+def _hook(message_id: str, n: int = 0, account: str = "acme"):
+    return make_webhook(message_id, account, 7.0, event_id=f"evt-{message_id}-{n}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_finishes_with_mixed_legs_numbers_each_table_on_its_own(tmp_path):
+    got = await _check(tmp_path, [
+        _accept("201"), _accept("202"),
+        ("finish", ("101", DONE, 0, 7.0, [make_outbox("101"), _hook("101")])),
+        ("finish", ("201", DONE, 0, 7.0, [_hook("201")])),
+        ("finish", ("103", DONE, 0, 7.0, [make_outbox("103"), _hook("103")])),  # final
+        ("finish", ("102", DONE, 0, 7.0, [make_outbox("102")])),
+        ("finish", ("202", DONE, 0, 7.0, [_hook("202", 1), make_outbox("202"),
+                                          _hook("202", 2)])),
+    ])
+    legs = [[(item.channel, item.id, item.message_id) for item in queued]
+            for _, queued in got[2:]]
+    smpp, hook = Channel.SMPP, Channel.WEBHOOK
+    assert legs == [
+        [(smpp, 2, "101"), (hook, 1, "101")],
+        [(hook, 2, "201")],
+        [],
+        [(smpp, 3, "102")],
+        [(hook, 3, "202"), (smpp, 4, "202"), (hook, 4, "202")],
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_finishes_one_of_whose_legs_cannot_be_stored(tmp_path):
+    got = await _check(tmp_path, [
+        ("finish", ("101", DONE, 0, 7.0, [make_outbox("101"), _hook("101")])),
+        ("finish", ("102", DONE, 0, 7.0, [make_outbox("102"), _hook("101")])),  # same event
+        ("finish", ("201", DONE, 0, 7.0, [_hook("201")])),  # unknown message
+    ])
+    assert [kind for kind, _ in got] == ["ok", "error", "ok"]
+    assert got[2] == ("ok", [])
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_queue_outbox_calls(tmp_path):
+    got = await _check(tmp_path, [
+        ("queue_outbox", ([_hook("m1"), make_outbox("m1")],)),
+        ("queue_outbox", ([],)),
+        ("queue_outbox", ([make_outbox("m2", "beta"), _hook("m2", account="beta")],)),
+        ("queue_outbox", ([_hook("m3", account="nobody")],)),  # unknown account
+        ("queue_outbox", ([_hook("m4")],)),
+    ])
+    assert [[(item.channel, item.id) for item in queued] if kind == "ok" else kind
+            for kind, queued in got] == [
+        [(Channel.WEBHOOK, 1), (Channel.SMPP, 2)], [], [(Channel.SMPP, 3), (Channel.WEBHOOK, 2)],
+        "error", [(Channel.WEBHOOK, 3)]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_runs_of_webhook_deliveries_and_failures(tmp_path):
+    await _check(tmp_path, [
+        ("queue_outbox", ([_hook(f"m{n}") for n in range(6)],)),
+        ("webhooks_delivered", ([1, 2],)), ("webhooks_delivered", ([2, 99],)),
+        ("webhooks_delivered", ([],)),
+        ("webhook_failed", (3, 1, 20.0, "HTTP 500", None)),
+        ("webhook_failed", (4, 9, 30.0, "timeout", 31.0)),
+        ("webhook_failed", (3, 2, 40.0, "HTTP 502", None)),  # the later one wins
+        ("webhook_failed", (1, 1, 20.0, "delivered meanwhile", None)),
+        ("webhooks_delivered", ([5],)),
     ])
 
 
@@ -182,19 +256,22 @@ def test_many_functions_match_their_single_forms_on_an_empty_run(tmp_path):
         cur = db.connection.cursor()
         assert sqlite_ops.accept_many(cur, []) == []
         assert sqlite_ops.finish_many(cur, []) == []
-        assert sqlite_ops.ack_outbox_many(cur, []) == []
+        assert sqlite_outbox.ack_outbox_many(cur, []) == []
+        assert sqlite_outbox.queue_outbox_many(cur, []) == []
+        assert sqlite_webhooks.webhooks_delivered_many(cur, []) == []
+        assert sqlite_webhooks.webhook_failed_many(cur, []) == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_runs_longer_than_one_statement_takes(tmp_path):
-    count = 2 * sqlite_ops.ROWS_PER_STATEMENT + 3
+    count = 2 * ROWS_PER_STATEMENT + 3
     ids = [str(500 + n) for n in range(count)]
     got = await _check(tmp_path, [_accept(i, account="bulk") for i in ids] + [
-        ("finish", (i, DONE, 0, 9.0, make_outbox(i, account="bulk") if n % 3 else None))
+        ("finish", (i, DONE, 0, 9.0, [make_outbox(i, account="bulk")] if n % 3 else []))
         for n, i in enumerate(ids)
     ] + [("ack_outbox", (n,)) for n in range(2, count)])
     assert got[:count] == [("ok", True)] * count
-    queued = [value for _, value in got[count:2 * count] if value is not None]
+    queued = [item for _, value in got[count:2 * count] for item in value]
     assert [item.id for item in queued] == list(range(2, 2 + len(queued)))
 
 
@@ -204,7 +281,7 @@ async def test_ack_outbox_items_removes_every_item_at_once(tmp_path):
     with SqliteDatabase(path) as db:
         _setup(db)
         for message_id in ("101", "102"):
-            db.finish(message_id, DONE, 0, 7.0, make_outbox(message_id))
+            db.finish(message_id, DONE, 0, 7.0, [make_outbox(message_id)])
         db.ack_outbox_items([1, 42])  # unknown ids are harmless
     store = SqliteStore(path, _reactor())
     try:

@@ -16,9 +16,12 @@ import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message
 from contract_http import HttpStoreContract
+from contract_mo import InboundStoreContract
+from contract_webhooks import WebhookStoreContract
 from twisted.internet import defer, threads
 
-from gateway.storage import sqlite_ops
+from gateway.model import DeliverVia
+from gateway.storage import sqlite_inbound, sqlite_ops, sqlite_outbox, sqlite_webhooks
 from gateway.storage.group_commit import GroupCommitWriter, Op
 from gateway.storage.sqlite import (
     SqliteDatabase,
@@ -47,16 +50,20 @@ class _SyncStore:
 
     def __getattr__(self, name: str):
         method = getattr(self._db, name)
-        return lambda *args: defer.maybeDeferred(method, *args)
+        return lambda *args, **kw: defer.maybeDeferred(method, *args, **kw)
 
 
-class TestSqliteStoreContract(StoreContract, HttpStoreContract):
+class TestSqliteStoreContract(
+    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract
+):
     @pytest.fixture
     def open_store(self, tmp_path):
         return lambda: SqliteStore(tmp_path / "smsgw.db", _reactor())
 
 
-class TestSqliteDatabaseContract(StoreContract, HttpStoreContract):
+class TestSqliteDatabaseContract(
+    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract
+):
     """The synchronous layer the admin CLI uses keeps the same contract."""
 
     @pytest.fixture
@@ -350,4 +357,56 @@ def test_recovery_and_outbox_queries_seek_their_indexes(path):
         assert "SEARCH messages USING INDEX messages_unfinished" in plan(
             sqlite_ops._UNFINISHED_LONGER, (2, 5))
         assert "SEARCH outbox USING INDEX outbox_account" in plan(
-            sqlite_ops._PENDING_OUTBOX, ("acme", 0, 5))
+            sqlite_outbox._PENDING_OUTBOX, ("acme", 0, 5))
+
+
+def test_webhook_and_inbound_queries_seek_their_indexes(path):
+    with SqliteDatabase(path) as db:
+        def plan(sql, args):
+            rows = db.connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+            return " ".join(r[3] for r in rows)
+
+        due = plan(sqlite_webhooks._DUE, (5.0, "[]", "[]", 10))
+        assert "SEARCH webhook_outbox USING INDEX webhook_outbox_due" in due
+        assert "TEMP B-TREE" not in due  # already in (next_attempt_at, id) order
+        assert "USING INDEX webhook_outbox_account" in plan(
+            sqlite_webhooks.list_sql(None, True), (0, "acme", 10))
+        assert "USING INDEX webhook_outbox_dead" in plan(
+            sqlite_webhooks.list_sql(True, False), (0, 10))
+        group = plan(sqlite_inbound._GROUP_PARTS, ("1", "2", 7, 3))
+        assert "SEARCH inbound_parts USING INDEX sqlite_autoindex_inbound_parts" in group
+        assert "TEMP B-TREE" not in group  # already by seq
+
+
+def test_a_migration_numbered_below_the_newest_applied_is_still_applied(path, monkeypatch):
+    """0003 was written after files had reached 0004: those files must get it too."""
+    every = sqlite_ops.migrations()
+    assert [version for version, _, _ in every][:4] == [1, 2, 3, 4]
+    monkeypatch.setattr(sqlite_ops, "migrations", lambda: [m for m in every if m[0] != 3])
+    conn = sqlite_ops.connect(path, 5.0)  # a file made before 0003 existed
+    conn.execute('INSERT INTO accounts (system_id, password_hash, max_binds, throughput,'
+                 ' "window") VALUES (\'old\', \'h\', 1, 0, 10)')
+    assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} == {1, 2, 4}
+    conn.close()
+    monkeypatch.undo()
+
+    for _ in range(2):  # applied on the next open, and only once
+        with SqliteDatabase(path) as db:
+            versions = [r[0] for r in db.connection.execute("SELECT version FROM schema_version")]
+            assert sorted(versions) == [v for v, _, _ in every]
+            old = db.get_account("old")
+            assert (old.webhook_url, old.webhook_secret, old.deliver_via) == (
+                "", "", DeliverVia.AUTO)
+            assert db.webhook_counts() == {"pending": 0, "dead": 0}
+            assert db.list_numbers() == []
+            assert db.held_inbound(1e12, 10) == []
+
+
+def test_two_migrations_with_one_version_are_refused(tmp_path):
+    for name in ("0001_initial.sql", "0001_again.sql", "notes.txt"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(ValueError, match="share version 1"):
+        sqlite_ops.read_migrations(tmp_path.iterdir())
+    (tmp_path / "0001_again.sql").unlink()
+    assert [name for _, name, _ in sqlite_ops.read_migrations(tmp_path.iterdir())] == [
+        "0001_initial.sql"]

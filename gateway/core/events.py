@@ -1,0 +1,90 @@
+"""The JSON documents webhooks carry: a delivery receipt or an inbound (MO) message.
+
+They are built when the event happens and stored with it (core/fanout.py), so every
+retry sends the same bytes and a receiver can de-duplicate by `event_id`. The layout is
+documented in the README ("Webhooks").
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.model import Message, MessageState
+from gateway.text.encoding import Alphabet, alphabet, decode_body
+
+__all__ = ["encoding_name", "iso_time", "mo_payload", "receipt_payload"]
+
+RECEIPT_EVENT = "message.receipt"
+MO_EVENT = "message.inbound"
+
+_ENCODING_NAME = {Alphabet.GSM7: "gsm7", Alphabet.UCS2: "ucs2", Alphabet.BINARY: "binary"}
+
+
+def encoding_name(data_coding: int) -> str:
+    """gsm7, ucs2, or binary for anything else (as the HTTP API names encodings)."""
+    return _ENCODING_NAME.get(alphabet(data_coding), "binary")
+
+
+def iso_time(ts: float | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds ('2026-12-01T18:00:00.000Z'); None stays None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _document(event: str, event_id: str, account: str, created_at: float,
+              data: dict[str, Any]) -> str:
+    return json.dumps(
+        {"event_id": event_id, "type": event, "created_at": iso_time(created_at),
+         "account": account, "data": data},
+        separators=(",", ":"), ensure_ascii=False)
+
+
+def receipt_payload(message: Message, state: MessageState, error_code: int, done_at: float,
+                    event_id: str) -> str:
+    """The receipt of `message`, which reached final `state`."""
+    return _document(RECEIPT_EVENT, event_id, message.account, done_at, {
+        "message_id": message.id,
+        "client_ref": message.client_ref,
+        "from": message.source.addr,
+        "to": message.destination.addr,
+        "state": state.name,
+        "stat": state.receipt_stat,
+        "message_state": int(state),
+        "error_code": error_code,
+        "parts": message.parts,
+        "delivered_parts": message.parts if state is MessageState.DELIVERED else 0,
+        "submitted_at": iso_time(message.submitted_at),
+        "done_at": iso_time(done_at),
+    })
+
+
+def mo_payload(*, event_id: str, mo_id: str, account: str, source: str, destination: str,
+               body: bytes, data_coding: int, received_at: float, keyword: str = "",
+               connector: str = "", parts: int = 1,
+               part: tuple[int, int, int] | None = None) -> str:
+    """An inbound message to one of `account`'s numbers. `body` is its text octets
+    without UDH: the whole message once reassembled, or a single part (`part` is then
+    (ref, total, seq)) when the rest never came in time."""
+    kind = alphabet(data_coding)
+    binary = kind is Alphabet.BINARY
+    data: dict[str, Any] = {
+        "id": mo_id,
+        "from": source,
+        "to": destination,
+        "text": None if binary else decode_body(body, data_coding),
+        "hex": body.hex(),
+        "encoding": encoding_name(data_coding),
+        "data_coding": data_coding,
+        "keyword": keyword,
+        "parts": parts,
+        "complete": part is None,
+        "received_at": iso_time(received_at),
+        "connector": connector,
+    }
+    if part is not None:
+        ref, total, seq = part
+        data["part"] = {"ref": ref, "total": total, "seq": seq}
+    return _document(MO_EVENT, event_id, account, received_at, data)

@@ -1,0 +1,121 @@
+"""Which legs of the fan-out an event takes: SMPP (deliver_sm to a receiver bind) and/or a
+webhook, per the account's `deliver_via` and webhook URL (D3, D4, H4, R4).
+
+The legs are decided when the event is made and written as outbox items in the same
+transaction as the event itself (rule 3), one item per leg, so each leg is retried on
+its own. Account settings are held in memory here (like the price tables): the receipt
+hot path decides without a store read, and `service.py` reloads them when
+settings_version moves.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from gateway.core.events import receipt_payload
+from gateway.core.receipts import receipt_for, wants_receipt
+from gateway.model import Account, Channel, DeliverVia, Message, MessageState, NewOutboxItem
+
+__all__ = ["Subscriptions", "Target", "new_event_id", "with_webhook_secret"]
+
+
+def new_event_id() -> str:
+    """A webhook event id: unique across nodes and restarts without coordination."""
+    return "evt_" + uuid.uuid4().hex
+
+
+def with_webhook_secret(account: Account) -> Account:
+    """`account`, with a new random signing secret if it has a webhook URL but no secret
+    (an admin setting a URL need not invent one; it is shown in the account's settings)."""
+    if account.webhook_url and not account.webhook_secret:
+        return replace(account, webhook_secret=secrets.token_urlsafe(32))
+    return account
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Target:
+    """Where an event for an account goes: over SMPP, and/or POSTed to `url` ('' = not)."""
+
+    smpp: bool
+    url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Settings:
+    url: str
+    secret: str
+    via: DeliverVia
+
+
+_DEFAULT = _Settings(url="", secret="", via=DeliverVia.AUTO)
+
+
+class Subscriptions:
+    """Each account's delivery settings, from in-memory copies of the accounts."""
+
+    def __init__(self, accounts: Iterable[Account] = (),
+                 event_ids: Callable[[], str] = new_event_id) -> None:
+        self._settings: dict[str, _Settings] = {}
+        self._event_ids = event_ids
+        self.load(accounts)
+
+    def load(self, accounts: Iterable[Account]) -> None:
+        """Replace every account's settings with those of `accounts`."""
+        self._settings = {a.system_id: _settings(a) for a in accounts}
+
+    def update(self, account: Account) -> None:
+        """One account was added or changed (the admin API applies its change at once)."""
+        self._settings[account.system_id] = _settings(account)
+
+    def know(self, account: Account) -> None:
+        """Learn an account this process has not loaded yet (created by the CLI or another
+        node since the last reload) from a submit of it, so its first receipts already
+        take its webhook; known accounts change through `load` and `update` only."""
+        if account.system_id not in self._settings:
+            self._settings[account.system_id] = _settings(account)
+
+    def secret(self, account: str) -> str:
+        """The key the account's webhooks are signed with ('' for an unknown account)."""
+        return self._settings.get(account, _DEFAULT).secret
+
+    def target(self, account: str, callback_url: str = "") -> Target:
+        """The legs of an event for `account`; `callback_url` is a message's own URL."""
+        settings = self._settings.get(account, _DEFAULT)
+        via = settings.via
+        if via is DeliverVia.SMPP:
+            return Target(smpp=True, url=callback_url)
+        url = callback_url or settings.url
+        return Target(smpp=via is DeliverVia.BOTH or not url, url=url)
+
+    def receipt_items(self, message: Message, state: MessageState, error_code: int,
+                      done_at: float) -> list[NewOutboxItem]:
+        """The outbox items of `message`'s receipt, one per leg; [] when none was asked."""
+        if not wants_receipt(message.registered_delivery, state):
+            return []
+        target = self.target(message.account, message.callback_url)
+        receipt = receipt_for(message, state, error_code, done_at)
+        items = [receipt] if target.smpp else []
+        if target.url:
+            event_id = self._event_ids()
+            items.append(self.webhook_item(
+                receipt, target.url, event_id,
+                receipt_payload(message, state, error_code, done_at, event_id)))
+        return items
+
+    def new_event_id(self) -> str:
+        return self._event_ids()
+
+    @staticmethod
+    def webhook_item(event: NewOutboxItem, url: str, event_id: str,
+                     payload: str) -> NewOutboxItem:
+        """The WEBHOOK leg of `event` (an SMPP-shaped item): its JSON `payload` to `url`.
+        The SMPP body is not kept: the payload says everything."""
+        return replace(event, channel=Channel.WEBHOOK, url=url, event_id=event_id,
+                       payload=payload, body=b"", network_error_code=None)
+
+
+def _settings(account: Account) -> _Settings:
+    return _Settings(url=account.webhook_url, secret=account.webhook_secret,
+                     via=account.deliver_via)

@@ -1,0 +1,141 @@
+"""The SQL of the persistent webhook outbox (WebhookStore): the WEBHOOK items
+sqlite_outbox.queue_items wrote, picked up when due, removed on a 2xx, rescheduled or
+dead-lettered on failure, listed and replayed by admins. Plain functions on a cursor inside
+a transaction the caller owns (like sqlite_ops)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from functools import cache
+
+from gateway.model import Channel, DeliveryKind, OutboxItem
+from gateway.storage.sqlite_outbox import NO_ADDRESS
+
+__all__ = [
+    "due_webhooks", "list_webhooks", "replay_webhooks", "webhook_counts", "webhook_failed",
+    "webhook_failed_many", "webhooks_delivered", "webhooks_delivered_many",
+]
+
+_COLUMNS = (
+    "id, account, kind, message_id, url, event_id, payload, created_at, attempts,"
+    " next_attempt_at, last_error, dead_at"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM webhook_outbox"
+_WEBHOOK = Channel.WEBHOOK
+_KINDS = {kind.value: kind for kind in DeliveryKind}
+
+
+def _item(r: tuple) -> OutboxItem:
+    return OutboxItem(
+        id=r[0], account=r[1], kind=_KINDS[r[2]], source=NO_ADDRESS, destination=NO_ADDRESS,
+        body=b"", message_id=r[3], created_at=r[7], channel=_WEBHOOK, url=r[4],
+        event_id=r[5], payload=r[6], attempts=r[8], next_attempt_at=r[9], last_error=r[10],
+        dead_at=r[11],
+    )
+
+
+def _ids(item_ids: Sequence[int]) -> str:
+    return json.dumps([int(item_id) for item_id in item_ids])
+
+
+# --- the dispatcher ------------------------------------------------------------------------
+
+# `dead_at IS NULL` lets SQLite walk the partial index webhook_outbox_due in order.
+_DUE = (
+    f"{_SELECT} WHERE dead_at IS NULL AND next_attempt_at <= ?"
+    " AND id NOT IN (SELECT value FROM json_each(?))"
+    " AND url NOT IN (SELECT value FROM json_each(?))"
+    " ORDER BY next_attempt_at, id LIMIT ?"
+)
+
+
+def due_webhooks(
+    cur: sqlite3.Cursor, now: float, limit: int, exclude_ids: Sequence[int] = (),
+    exclude_urls: Sequence[str] = (),
+) -> list[OutboxItem]:
+    """Live items due by `now`, earliest first, but those in flight or backing off."""
+    if limit <= 0:
+        return []
+    rows = cur.execute(_DUE, (now, _ids(exclude_ids), json.dumps(list(exclude_urls)), limit))
+    return [_item(r) for r in rows]
+
+
+_DELETE = "DELETE FROM webhook_outbox WHERE id IN (SELECT value FROM json_each(?))"
+
+
+def webhooks_delivered(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
+    cur.execute(_DELETE, (_ids(item_ids),))
+
+
+def webhooks_delivered_many(cur: sqlite3.Cursor,
+                            calls: list[tuple[Sequence[int]]]) -> list[None]:
+    """`webhooks_delivered` for each call: one DELETE for the run."""
+    webhooks_delivered(cur, [item_id for item_ids, in calls for item_id in item_ids])
+    return [None] * len(calls)
+
+
+_FAILED = (
+    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead_at = ?"
+    " WHERE id = ?"
+)
+
+
+def webhook_failed(cur: sqlite3.Cursor, item_id: int, attempts: int, next_attempt_at: float,
+                   error: str, dead_at: float | None) -> None:
+    """Record a failed attempt; an item already gone (delivered meanwhile) stays gone."""
+    cur.execute(_FAILED, (attempts, next_attempt_at, error, dead_at, item_id))
+
+
+def webhook_failed_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[None]:
+    """`webhook_failed` for each call, in order (executemany: its loop runs in C)."""
+    cur.executemany(_FAILED, [(a, n, e, d, i) for i, a, n, e, d in calls])
+    return [None] * len(calls)
+
+
+# --- admins --------------------------------------------------------------------------------
+
+_LIVE_OR_DEAD = {None: "", True: " AND dead_at IS NOT NULL", False: " AND dead_at IS NULL"}
+
+
+@cache
+def list_sql(dead: bool | None, of_account: bool) -> str:
+    """The query of list_webhooks: args (after_id[, account], limit)."""
+    account = " AND account = ?" if of_account else ""
+    return f"{_SELECT} WHERE id > ?{_LIVE_OR_DEAD[dead]}{account} ORDER BY id LIMIT ?"
+
+
+def list_webhooks(cur: sqlite3.Cursor, dead: bool | None, account: str | None,
+                  after_id: int, limit: int) -> list[OutboxItem]:
+    """Items by id after `after_id`: dead letters, live ones or both; of one account or all."""
+    if limit <= 0:
+        return []
+    if account is None:
+        rows = cur.execute(list_sql(dead, False), (after_id, limit))
+    else:
+        rows = cur.execute(list_sql(dead, True), (after_id, account, limit))
+    return [_item(r) for r in rows]
+
+
+def replay_webhooks(cur: sqlite3.Cursor, ids: Sequence[int] | None, account: str | None,
+                    now: float) -> int:
+    """Dead letters back to live, due at `now` with attempts reset (their last error kept);
+    those of `ids` and/or of `account` (both given: `account`'s among `ids`), else all."""
+    sql = ("UPDATE webhook_outbox SET dead_at = NULL, attempts = 0, next_attempt_at = ?"
+           " WHERE dead_at IS NOT NULL")
+    args: list = [now]
+    if ids is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        args.append(_ids(ids))
+    if account is not None:
+        sql += " AND account = ?"
+        args.append(account)
+    cur.execute(sql, args)
+    return cur.rowcount
+
+
+def webhook_counts(cur: sqlite3.Cursor) -> dict[str, int]:
+    pending, dead = cur.execute(
+        "SELECT (SELECT count(*) FROM webhook_outbox WHERE dead_at IS NULL),"
+        " (SELECT count(*) FROM webhook_outbox WHERE dead_at IS NOT NULL)").fetchone()
+    return {"pending": pending, "dead": dead}
