@@ -6,18 +6,24 @@ says otherwise, so customers can exercise their error handling. A rule may
 also set its own delay; a message whose answer would come after its
 validity period ends (Message.expires_at) ends EXPIRED instead, as on a
 real network where the SMSC gives up on an unreachable handset.
+
+MO (simulator_mo.py): `inject` hands a handset's text to the inbound sink, and with
+`echo` every delivered message is answered by an MO from its destination with its text.
 """
 from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from gateway.core.ports import OutcomeSink
-from gateway.model import Message, MessageState
+from gateway.connectors.simulator_mo import MoSource, Order, Split
+from gateway.core.ports import InboundSink, OutcomeSink
+from gateway.model import Address, Message, MessageState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,15 +44,20 @@ _Pending = tuple[float, Message, OutcomeRule | None]  # due time, message, its r
 
 @dataclass(frozen=True, kw_only=True)
 class SimulatorConfig:
+    """`echo`: every message delivered is answered by an MO from its destination to its
+    source with the same text (an auto-reply), so MO can be tried end to end."""
+
     delay: float = 0.05
     rules: tuple[OutcomeRule, ...] = ()
     seed: int | None = None
+    echo: bool = False
 
 
 class SimulatorConnector:
     name = "simulator"
 
-    def __init__(self, config: SimulatorConfig, sink: OutcomeSink, clock: IReactorTime) -> None:
+    def __init__(self, config: SimulatorConfig, sink: OutcomeSink, clock: IReactorTime,
+                 inbound: InboundSink | None = None) -> None:
         self._config = config
         self._sink = sink
         self._clock = clock
@@ -56,9 +67,24 @@ class SimulatorConnector:
         # instead of one DelayedCall per message
         self._queues: dict[float, deque[_Pending]] = {}
         self._timer: IDelayedCall | None = None
+        self._mo = MoSource(clock, inbound)
 
     def set_sink(self, sink: OutcomeSink) -> None:
         self._sink = sink
+
+    def set_inbound(self, inbound: InboundSink) -> None:
+        """Where MO (injected, or echoes) go: the MO path."""
+        self._mo.set_inbound(inbound)
+
+    def inject(self, source: str | Address, destination: str | Address,
+               text: str | None = None, hex: str | bytes | None = None,
+               data_coding: int | None = None, split: Split = "udh",
+               order: Order = "given", drop: Sequence[int] = (),
+               ref: int | None = None) -> Deferred[list[Any]]:
+        """An MO from handset `source` to `destination`: see MoSource.inject."""
+        return self._mo.inject(source, destination, text=text, hex=hex,
+                               data_coding=data_coding, split=split, order=order, drop=drop,
+                               ref=ref)
 
     def send(self, message: Message) -> Deferred[None]:
         rule = self._rule_for(message)
@@ -101,6 +127,7 @@ class SimulatorConnector:
         self._timer = None
         now = self._clock.seconds()
         final = self._sink.message_final
+        echo = self._mo.echo if self._config.echo else None
         next_due = None
         for queue in self._queues.values():
             while queue and queue[0][0] <= now:
@@ -110,8 +137,12 @@ class SimulatorConnector:
                     final(message, MessageState.EXPIRED, 0, now)
                 elif rule is None:
                     final(message, MessageState.DELIVERED, 0, now)
+                    if echo is not None:
+                        echo(message)
                 else:
                     final(message, rule.state, rule.error_code, now)
+                    if echo is not None and rule.state is MessageState.DELIVERED:
+                        echo(message)
             if queue and (next_due is None or queue[0][0] < next_due):
                 next_due = queue[0][0]
         if next_due is not None:

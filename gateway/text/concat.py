@@ -25,6 +25,7 @@ __all__ = [
     "ReassemblyError",
     "Sar",
     "Segment",
+    "numbering",
     "reassemble",
     "split_message",
 ]
@@ -103,8 +104,11 @@ def split_message(
     ]
 
 
-def _numbering(segment: Segment) -> tuple[tuple[int, int, int] | None, bytes]:
-    """((ref, total, seq) or None for a lone message, payload without UDH)."""
+def numbering(segment: Segment) -> tuple[tuple[int, int, int] | None, bytes]:
+    """The numbering of one received segment and its payload without UDH:
+    ((ref, total, seq), payload), or (None, payload) for a lone message. SAR TLVs win over
+    a UDH concat IE. Raises UdhError for a malformed UDH, ReassemblyError for impossible
+    SAR numbering."""
     if segment.sar is not None:
         sar = segment.sar
         _check_numbering(sar.ref, sar.total, sar.seq)
@@ -121,6 +125,9 @@ def _numbering(segment: Segment) -> tuple[tuple[int, int, int] | None, bytes]:
     return None, segment.body
 
 
+_numbering = numbering  # the name this module's callers used before it was public
+
+
 def reassemble(segments: Iterable[Segment]) -> bytes:
     """The whole body (UDHs stripped) from all segments of one message, in any order.
 
@@ -132,11 +139,11 @@ def reassemble(segments: Iterable[Segment]) -> bytes:
     ident: tuple[int, int] | None = None
     lone: list[bytes] = []
     for segment in segments:
-        numbering, payload = _numbering(segment)
-        if numbering is None:
+        numbered, payload = numbering(segment)
+        if numbered is None:
             lone.append(payload)
             continue
-        ref, total, seq = numbering
+        ref, total, seq = numbered
         if ident is not None and ident != (ref, total):
             raise ReassemblyError(f"segments of messages {ident} and {(ref, total)} mixed")
         ident = (ref, total)
@@ -243,10 +250,10 @@ class Reassembler:
         A segment with neither is a whole message and comes straight back
         (without its UDH). Raises UdhError or ReassemblyError for bad input.
         """
-        numbering, payload = _numbering(segment)
-        if numbering is None:
+        numbered, payload = numbering(segment)
+        if numbered is None:
             return payload
-        ref, total, seq = numbering
+        ref, total, seq = numbered
         return self.add(
             source, destination, ref=ref, total=total, seq=seq, payload=payload, now=now
         )

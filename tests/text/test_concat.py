@@ -188,3 +188,14 @@ def test_reassembler_refuses_impossible_numbering() -> None:
             r.add("a", "b", ref=1, total=total, seq=seq, payload=b"", now=0)
     with pytest.raises(ValueError):
         Reassembler(max_groups=0)
+
+
+def test_numbering_is_public_and_the_old_private_name_still_works() -> None:
+    from gateway.text.concat import _numbering, numbering
+
+    udh_part = Segment(body=bytes([5, 0x00, 3, 9, 2, 1]) + b"ab", esm_class_udhi=True)
+    assert numbering(udh_part) == ((9, 2, 1), b"ab")
+    assert numbering(Segment(body=b"cd", sar=Sar(ref=300, total=2, seq=2))) == ((300, 2, 2),
+                                                                             b"cd")
+    assert numbering(Segment(body=b"whole")) == (None, b"whole")
+    assert _numbering is numbering
