@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from gateway.cli_http import CommandError, add_http_commands
+from gateway.cli_mo import add_commands as add_mo_commands
 from gateway.cli_upstream import UpstreamCliError
 from gateway.cli_upstream import add_commands as add_upstream_commands
 from gateway.config import Config, ConfigError, load_config
+from gateway.core.fanout import with_webhook_secret
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, UnknownAccount
-from gateway.model import Account
+from gateway.model import Account, DeliverVia
 from gateway.storage.sqlite import SqliteDatabase
 
 MAX_SYSTEM_ID = 15  # SMPP C-octet string of 16
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     change.set_defaults(handler=_set)
     add_http_commands(top)
     add_upstream_commands(top)
+    add_mo_commands(top)
     return parser
 
 
@@ -95,6 +98,12 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
                         help="unanswered deliver_sm per session (default 10)")
     parser.add_argument("--allow-ip", action="append", type=_cidr, metavar="CIDR",
                         help="allow binds from this network (repeatable; default: any)")
+    parser.add_argument("--webhook-url", type=_webhook_url, metavar="URL",
+                        help="where receipts and MO are POSTed ('' removes it)")
+    parser.add_argument("--webhook-secret", type=_webhook_secret, metavar="SECRET",
+                        help="HMAC-SHA256 key of the signatures (default: generated)")
+    parser.add_argument("--deliver-via", choices=[v.value for v in DeliverVia],
+                        help="auto (webhook when a URL is set, else SMPP), smpp, or both")
 
 
 def _add(db: SqliteDatabase, config: Config, args) -> int:
@@ -108,11 +117,12 @@ def _add(db: SqliteDatabase, config: Config, args) -> int:
         window=args.window or defaults.window,
         allow_ips=tuple(args.allow_ip or ()),
         balance=args.balance,  # inserted with the account: a bad amount writes nothing
+        **_webhook_changes(args),
     )
     if args.balance < 0:
         raise CliError("--balance must not be negative")
     try:
-        db.add_account(account)
+        db.add_account(with_webhook_secret(account))
     except AccountExists:
         raise CliError(f"account {args.system_id!r} already exists") from None
     except ValueError as e:
@@ -164,12 +174,24 @@ def _set(db: SqliteDatabase, config: Config, args) -> int:
         changes["allow_ips"] = ()
     if args.allow_ip:
         changes["allow_ips"] = tuple(args.allow_ip)
+    changes.update(_webhook_changes(args))
     if not changes:
         raise CliError("nothing to change: give at least one option")
-    db.update_account(dataclasses.replace(account, **changes))
+    db.update_account(with_webhook_secret(dataclasses.replace(account, **changes)))
     print(f"account {args.system_id} updated")
     _print_account(db.get_account(args.system_id), as_json=False)
     return 0
+
+
+def _webhook_changes(args) -> dict:
+    changes: dict = {}
+    if args.webhook_url is not None:
+        changes["webhook_url"] = args.webhook_url
+    if args.webhook_secret is not None:
+        changes["webhook_secret"] = args.webhook_secret
+    if args.deliver_via is not None:
+        changes["deliver_via"] = DeliverVia(args.deliver_via)
+    return changes
 
 
 def _existing(db: SqliteDatabase, system_id: str) -> Account:
@@ -185,7 +207,7 @@ def _print_account(account: Account, *, as_json: bool) -> None:
         print(json.dumps(data, indent=2))
         return
     for key, value in data.items():
-        print(f"  {key:<11} {value}")
+        print(f"  {key:<14} {value}")
 
 
 def _as_dict(account: Account) -> dict:
@@ -197,6 +219,9 @@ def _as_dict(account: Account) -> dict:
         "window": account.window,
         "allow_ips": list(account.allow_ips),
         "enabled": account.enabled,
+        "webhook_url": account.webhook_url,
+        "webhook_secret": account.webhook_secret,
+        "deliver_via": account.deliver_via.value,
     }
 
 
@@ -239,6 +264,19 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _webhook_url(text: str) -> str:
+    if text and (not text.startswith(("http://", "https://")) or any(c.isspace() for c in text)
+                 or len(text) > 2048):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _webhook_secret(text: str) -> str:
+    if not 16 <= len(text) <= 128 or not all(0x21 <= ord(c) <= 0x7E for c in text):
+        raise argparse.ArgumentTypeError("must be 16-128 printable ASCII characters")
+    return text
 
 
 def _cidr(text: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 from gateway.connectors.simulator import OutcomeRule, SimulatorConfig
 from gateway.core.delivery import DeliveryConfig
+from gateway.core.inbound import InboundConfig
+from gateway.http.webhooks import WebhookConfig
 from gateway.smpp.constants import STATE_BY_RECEIPT_STAT
 
 
@@ -77,6 +79,8 @@ class Config:
     accounts: AccountDefaults = field(default_factory=AccountDefaults)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     receipts: DeliveryConfig = field(default_factory=DeliveryConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    inbound: InboundConfig = field(default_factory=InboundConfig)
 
     @property
     def database_path(self) -> Path:
@@ -113,6 +117,8 @@ def _build(raw: dict[str, Any]) -> Config:
         "accounts": _section(top.pop("accounts", {}), AccountDefaults, "accounts"),
         "simulator": _simulator(top.pop("simulator", {})),
         "receipts": _section(top.pop("receipts", {}), DeliveryConfig, "receipts"),
+        "webhooks": _section(top.pop("webhooks", {}), WebhookConfig, "webhooks"),
+        "inbound": _section(top.pop("inbound", {}), InboundConfig, "inbound"),
     }
     config = _section(top, Config, "", extra=sections)
     _check(config)
@@ -239,3 +245,17 @@ def _check(config: Config) -> None:
         raise ConfigError("accounts.throughput", "must not be negative (0 = unlimited)")
     if config.receipts.expiry <= 0:
         raise ConfigError("receipts.expiry", "must be positive")
+    _check_webhooks(config.webhooks)
+    for key in ("reassembly_timeout", "sweep_interval"):
+        if getattr(config.inbound, key) <= 0:
+            raise ConfigError(f"inbound.{key}", "must be positive")
+
+
+def _check_webhooks(webhooks: WebhookConfig) -> None:
+    for key in ("timeout", "retry_initial", "retry_max", "dead_letter_after", "poll_interval"):
+        if getattr(webhooks, key) <= 0:
+            raise ConfigError(f"webhooks.{key}", "must be positive")
+    if webhooks.retry_max < webhooks.retry_initial:
+        raise ConfigError("webhooks.retry_max", "must not be below webhooks.retry_initial")
+    if not 1 <= webhooks.concurrency <= 10_000:
+        raise ConfigError("webhooks.concurrency", "must be between 1 and 10000")

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet import ssl
-from twisted.internet.defer import Deferred, ensureDeferred, fail
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
 from gateway.config import Config
 from gateway.connectors.registry import ConnectorRegistry
@@ -26,18 +28,22 @@ from gateway.core.accounts import Authenticator, thread_runner
 from gateway.core.binds import BindRegistry
 from gateway.core.connector_settings import ConnectorSettings
 from gateway.core.delivery import Delivery
+from gateway.core.fanout import Subscriptions
 from gateway.core.ids import MessageIdGenerator
+from gateway.core.inbound import InboundRouter
+from gateway.core.numbers import NumberDirectory
 from gateway.core.passwords import hash_password
-from gateway.core.ports import InboundRejected, Store
+from gateway.core.ports import Store
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
 from gateway.http.admin import AccountDefaults, AdminApi
+from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
 from gateway.http.site import make_site
-from gateway.model import Account, InboundMessage
-from gateway.smpp.constants import CommandStatus
+from gateway.http.webhooks import WebhookSender
+from gateway.model import Account
 from gateway.storage.sqlite import SqliteStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
 
@@ -70,6 +76,7 @@ class GatewayService(MultiService):
         # Klein apps other parts of the gateway mount under /admin/v1/<name>/
         self.admin_sections: dict = {}
         self.registry: ConnectorRegistry | None = None
+        self.parts: Components | None = None
 
     def startService(self) -> None:
         super().startService()
@@ -87,7 +94,9 @@ class GatewayService(MultiService):
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = SqliteStore(str(config.database_path), self.reactor)
-        parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor)
+        parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
+                     webhook_http=webhook_client(self.reactor))
+        self.parts = parts
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
         self.registry = parts.registry
@@ -96,16 +105,25 @@ class GatewayService(MultiService):
             store, health=self.registry.health,
             apply=lambda: ensureDeferred(self._load_upstream()))
         self.admin_sections.update(upstream_admin.sections())
+        self.admin_sections.update(MessagingAdmin(
+            store=store, webhook_store=store, simulator=parts.simulator, clock=self.reactor,
+            settings_changed=lambda: ensureDeferred(self._apply_settings()),
+            sender=parts.webhooks).sections())
         router, delivery = parts.router, parts.delivery
         self.pricing, self.binds = parts.pricing, parts.binds
         parts.pricing.load(await store.list_prices())
         self.admin_token = config.admin.token or admin_token(config.data_dir)
         demo_password = await self._ensure_demo_account(store)
+        parts.subscriptions.load(await store.list_accounts())
+        parts.directory.load(await store.list_numbers())
         await self._load_upstream()  # before recovery: recovered messages may route there
         recovered = await router.recover()
         if recovered:
             log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
         delivery.start()
+        parts.inbound.start()
+        if parts.webhooks is not None:
+            parts.webhooks.start()
         self._settings_version = await store.settings_version()  # baseline before any bind
         await self._listen()
         if demo_password:
@@ -210,14 +228,17 @@ class GatewayService(MultiService):
         self.smsc.refresh_accounts(fresh)
 
     async def _apply_settings(self) -> None:
-        """Admin changes reach the live gateway: reload the price tables, forget cached
-        accounts and keys, make the upstream connectors and routes match the store."""
+        """Admin changes reach the live gateway: reload the price tables, the accounts'
+        delivery settings and the numbers, forget cached accounts and keys, make the
+        upstream connectors and routes match the store."""
         if self.http_auth is not None:
             self.http_auth.forget()
         try:
             self.pricing.load(await self.store.list_prices())
+            self.parts.subscriptions.load(await self.store.list_accounts())
+            self.parts.directory.load(await self.store.list_numbers())
         except Exception:
-            log.failure("reloading the price tables failed")
+            log.failure("reloading prices, accounts and numbers failed")
         try:
             await self._load_upstream()
         except Exception:
@@ -258,6 +279,9 @@ class GatewayService(MultiService):
         if self.router is not None:
             self.router.stop()
             self.simulator.stop()
+            self.parts.inbound.stop()
+            if self.parts.webhooks is not None:
+                await self.parts.webhooks.stop()
             self.delivery.stop()
             await self.router.drain()
         if self.store is not None:
@@ -273,28 +297,45 @@ class Components:
     pricing: Pricing
     binds: BindRegistry
     registry: ConnectorRegistry
+    subscriptions: Subscriptions
+    directory: NumberDirectory
+    inbound: InboundRouter
+    webhooks: WebhookSender | None
 
 
-class NoInboundPath:
-    """The InboundSink until the MO path is merged: refuses every upstream MO with
-    ESME_RINVDSTADR (no account owns the destination here), so the upstream keeps it."""
+def webhook_client(reactor) -> HTTPClient:
+    """The HTTP client webhooks go out through: persistent connections, a few per host."""
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool.maxPersistentPerHost = 10
+    pool.cachedConnectionTimeout = 60
+    pool._factory = _QuietClientFactory  # not a log line per connection
+    return HTTPClient(Agent(reactor, pool=pool))
 
-    def message_received(self, message: InboundMessage) -> Deferred[None]:
-        return fail(InboundRejected(CommandStatus.ESME_RINVDSTADR,
-                                    "no MO path in this gateway yet"))
+
+class _QuietClientFactory(_HTTP11ClientFactory):
+    noisy = False
 
 
 def wire(
     config: Config, store: Store, id_floor: str | None, clock: IReactorTime,
-    threads: IReactorThreads,
+    threads: IReactorThreads, webhook_http: HTTPClient | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and
-    `threads` runs password hashing off the reactor thread."""
+    `threads` runs password hashing off the reactor thread. Without `webhook_http`
+    webhook items stay in the store's outbox (tests that do not look at webhooks)."""
     binds = BindRegistry()
-    delivery = Delivery(store, binds, clock, config.receipts)
+    subscriptions = Subscriptions()
+    webhooks = None if webhook_http is None else WebhookSender(
+        store=store, http=webhook_http, clock=clock, config=config.webhooks,
+        secret_for=subscriptions.secret)
+    delivery = Delivery(store, binds, clock, config.receipts, webhooks=webhooks)
     simulator = SimulatorConnector(config.simulator, None, clock)
     pricing = Pricing(price_per_part=config.price_per_part)
-    inbound = NoInboundPath()
+    ids = MessageIdGenerator(config.node_id, clock.seconds, id_floor)
+    directory = NumberDirectory()
+    inbound = InboundRouter(store=store, directory=directory, subscriptions=subscriptions,
+                            delivery=delivery, ids=ids, clock=clock, config=config.inbound)
+    simulator.set_inbound(inbound)
     router_box: list[Router] = []
 
     def make_connector(settings: ConnectorSettings) -> SmppConnector:
@@ -305,11 +346,8 @@ def wire(
     registry = ConnectorRegistry(simulator, make_connector)
     upstream = store if hasattr(store, "upstream_records") else None
     router = Router(
-        store=store,
-        ids=MessageIdGenerator(config.node_id, clock.seconds, id_floor),
-        pricing=pricing,
-        connector=simulator, delivery=delivery, clock=clock,
-        routing=registry, upstream=upstream)
+        store=store, ids=ids, pricing=pricing, connector=simulator, delivery=delivery,
+        subscriptions=subscriptions, clock=clock, routing=registry, upstream=upstream)
     router_box.append(router)
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
@@ -331,7 +369,9 @@ def wire(
         router=router, binds=binds, delivery=delivery,
     )
     return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
-                      pricing=pricing, binds=binds, registry=registry)
+                      pricing=pricing, binds=binds, registry=registry,
+                      subscriptions=subscriptions, directory=directory, inbound=inbound,
+                      webhooks=webhooks)
 
 
 def admin_token(data_dir: Path) -> str:

@@ -13,6 +13,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+NO_WEBHOOK = {"webhook_url": "", "webhook_secret": "", "deliver_via": "auto"}
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -69,7 +71,7 @@ def test_add_with_every_option_then_show_and_list(tmp_path):
     assert "account shop created" in out
     expected = {
         "system_id": "shop", "balance": "12.500000", "max_binds": 3, "throughput": 7.5,
-        "window": 20, "allow_ips": ["10.0.0.0/8", "192.168.0.1/32"], "enabled": True,
+        "window": 20, "allow_ips": ["10.0.0.0/8", "192.168.0.1/32"], "enabled": True, **NO_WEBHOOK,
     }
     assert show(tmp_path, "shop") == expected
     assert json.loads(ok(tmp_path, "account", "list", "--json")) == [expected]
@@ -85,7 +87,7 @@ def test_defaults_come_from_the_config(tmp_path):
     ok(tmp_path, "account", "add", "plain", "--password", "x")
     assert show(tmp_path, "plain") == {
         "system_id": "plain", "balance": "0.000000", "max_binds": 2, "throughput": 5.0,
-        "window": 10, "allow_ips": [], "enabled": True,
+        "window": 10, "allow_ips": [], "enabled": True, **NO_WEBHOOK,
     }
     config = tmp_path / "smsgw.toml"
     config.write_text("[accounts]\nmax_binds = 4\nthroughput = 0\nwindow = 3\n")
@@ -173,7 +175,7 @@ def test_refused_commands_changed_nothing(store):
     """Runs after the error cases above (same module store): none of them wrote."""
     assert show(store, "acme") == {
         "system_id": "acme", "balance": "10.000000", "max_binds": 2, "throughput": 5.0,
-        "window": 10, "allow_ips": [], "enabled": True,
+        "window": 10, "allow_ips": [], "enabled": True, **NO_WEBHOOK,
     }
     assert [a["system_id"] for a in json.loads(ok(store, "account", "list", "--json"))] == [
         "acme"]

@@ -1,10 +1,13 @@
-"""The single DLR/MO fan-out: from the persistent outbox to the account's least-busy bind.
+"""The single DLR/MO fan-out: from the persistent outbox to the account's least-busy bind,
+or to its webhook.
 
 Theory of operation
 -------------------
-Every receipt (and, later, every MO) is first committed to the store's outbox
-(`Store.finish` writes it in the same transaction as the final state), then
-handed to `enqueue`. The store is the truth; memory only holds a bounded
+Every receipt and every MO is first committed to the store's outbox (`Store.finish`
+writes it in the same transaction as the final state; the MO path queues its own), one
+item per leg (core/fanout.py decides the legs), then handed to `enqueue`. WEBHOOK items
+go to the webhook leg (http/webhooks.py: its own persistent retry schedule); what
+follows is the SMPP leg. The store is the truth; memory only holds a bounded
 working set per account:
 
 - `queue`  items loaded and waiting for a bind with room, oldest first;
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
@@ -33,9 +37,15 @@ from twisted.logger import Logger
 
 from gateway.core.binds import BindRegistry, DeliveryChannel
 from gateway.core.ports import Store
-from gateway.model import OutboxItem
+from gateway.model import Channel, OutboxItem
 
 log = Logger()
+
+
+class WebhookLeg(Protocol):
+    """Where WEBHOOK items go once committed (http/webhooks.py)."""
+
+    def enqueue(self, item: OutboxItem) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,9 +67,12 @@ class _AccountQueue:
 
 class Delivery:
     def __init__(
-        self, store: Store, binds: BindRegistry, clock: IReactorTime, config: DeliveryConfig
+        self, store: Store, binds: BindRegistry, clock: IReactorTime, config: DeliveryConfig,
+        webhooks: WebhookLeg | None = None,
     ) -> None:
         self._store = store
+        # until it is wired (service.py), WEBHOOK items wait in the store for its poll
+        self.webhooks = webhooks
         self._binds = binds
         self._clock = clock
         self._config = config
@@ -80,7 +93,11 @@ class Delivery:
             self._ack_waiting()
 
     def enqueue(self, item: OutboxItem) -> None:
-        """A committed outbox item: push it now if a bind can take it."""
+        """A committed outbox item: push it now if its leg can take it."""
+        if item.channel is Channel.WEBHOOK:
+            if self.webhooks is not None:
+                self.webhooks.enqueue(item)
+            return
         aq = self._accounts.get(item.account)
         if aq is None:
             aq = self._accounts[item.account] = _AccountQueue()

@@ -18,7 +18,7 @@ that is stale anyway is harmless: `start_scheduled` refuses it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, DeferredList, fail
@@ -28,8 +28,8 @@ from twisted.python.failure import Failure
 
 from gateway.core.content import check_content, parts_of
 from gateway.core.delivery import Delivery
-from gateway.core.ports import Cancelled, ReplaceOutcome, Store
-from gateway.core.receipts import receipt_for, wants_receipt
+from gateway.core.fanout import Subscriptions
+from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome, Store
 from gateway.core.validation import SubmitRejected, validate_submit
 from gateway.model import Account, Message, MessageState, NewOutboxItem, SubmitRequest
 from gateway.smpp.constants import CommandStatus
@@ -67,12 +67,13 @@ class MessageOperations:
 
     def __init__(
         self, *, router: Router, store: Store, pricing: Pricing, delivery: Delivery,
-        clock: IReactorTime,
+        subscriptions: Subscriptions, clock: IReactorTime,
     ) -> None:
         self._router = router
         self._store = store
         self._pricing = pricing
         self._delivery = delivery
+        self._subscriptions = subscriptions
         self._clock = clock
 
     # --- cancel_sm ---------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class MessageOperations:
         `destination_addr`. Fires with the deleted messages (refunded, receipts queued);
         fails with SubmitRejected: ESME_RINVMSGID (malformed id), ESME_RCANCELFAIL."""
         now = self._clock.seconds()
-        receipt = _deleted_receipt(now)
+        receipt = self._deleted_receipt(now)
         if not message_id:
             if not destination_addr:
                 return fail(_cancel_fail("cancel_sm without message_id needs destination_addr"))
@@ -112,11 +113,18 @@ class MessageOperations:
     def _cancelled(self, results: list[Cancelled]) -> list[Message]:
         if not results:
             raise _cancel_fail("no SCHEDULED message matched (sent, final, or unknown)")
-        for message, item in results:
+        for message, items in results:
             self._router.unschedule(message.id)
-            if item is not None:
+            for item in items:
                 self._delivery.enqueue(item)
         return [message for message, _ in results]
+
+    def _deleted_receipt(self, done_at: float) -> ReceiptFor:
+        subscriptions = self._subscriptions
+
+        def build(message: Message) -> list[NewOutboxItem]:
+            return subscriptions.receipt_items(message, MessageState.DELETED, 0, done_at)
+        return build
 
     # --- replace_sm --------------------------------------------------------------------------
     def replace(self, account: Account, request: ReplaceRequest) -> Deferred[Message]:
@@ -221,16 +229,8 @@ def _outcome(ok: bool, value: Message | Failure) -> Message | SubmitRejected:
     return SubmitRejected(CommandStatus.ESME_RSYSERR, value.getErrorMessage())
 
 
-def _deleted_receipt(done_at: float) -> Callable[[Message], NewOutboxItem | None]:
-    def build(message: Message) -> NewOutboxItem | None:
-        if not wants_receipt(message.registered_delivery, MessageState.DELETED):
-            return None
-        return receipt_for(message, MessageState.DELETED, 0, done_at)
-    return build
-
-
-def _no_receipt(message: Message) -> None:
-    return None
+def _no_receipt(message: Message) -> list[NewOutboxItem]:
+    return []
 
 
 def _same_addr(given: str, stored: str) -> bool:

@@ -73,5 +73,4 @@ def receipt_for(
         message_state=int(state),
         network_error_code=network_error,
         created_at=done_at,
-        callback_url=message.callback_url,
     )

@@ -17,16 +17,16 @@ from twisted.logger import Logger
 
 from gateway.core.content import check_content
 from gateway.core.delivery import Delivery
+from gateway.core.fanout import Subscriptions
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
 from gateway.core.ports import Connector, IdempotencyStore, Store, UpstreamStore
 from gateway.core.pricing import Pricing
-from gateway.core.receipts import receipt_for, wants_receipt
 from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, validate_submit
-from gateway.model import Account, Message, MessageState, SubmitRequest
+from gateway.model import Account, Message, MessageState, OutboxItem, SubmitRequest
 from gateway.smpp.constants import CommandStatus
 
 __all__ = ["Accepted", "BatchRejected", "Pricing", "Router"]
@@ -75,6 +75,7 @@ class Router:
         pricing: Pricing,
         connector: Connector,
         delivery: Delivery,
+        subscriptions: Subscriptions,
         clock: IReactorTime,
         dispatch_retry_delay: float = 5.0,
         routing: Routing | None = None,
@@ -87,17 +88,20 @@ class Router:
         self._routing = routing
         self._upstream = upstream
         self._delivery = delivery
+        self._subscriptions = subscriptions
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
         self._scheduler = Scheduler(clock, self._scheduled_due)
         self._in_flight: set[Deferred] = set()
         # cancel_sm, replace_sm, submit_multi: see operations.py
         self.operations = MessageOperations(
-            router=self, store=store, pricing=pricing, delivery=delivery, clock=clock)
+            router=self, store=store, pricing=pricing, delivery=delivery,
+            subscriptions=subscriptions, clock=clock)
 
     # --- the submit path ---------------------------------------------------------------------
     def submit(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
         """Fire with the stored Message, or fail with SubmitRejected (nothing stored or charged)."""
+        self._subscriptions.know(account)
         try:
             message = self._prepare(account, request, self._ids.next_id(), self._clock.seconds())
         except SubmitRejected as rejected:
@@ -116,6 +120,7 @@ class Router:
         key is not submitted again: the result says what the first one remembered.
         """
         now = self._clock.seconds()
+        self._subscriptions.know(account)
         messages = []
         for index, request in enumerate(requests):
             try:
@@ -256,19 +261,15 @@ class Router:
     def message_final(
         self, message: Message, state: MessageState, error_code: int, done_at: float
     ) -> Deferred[None]:
-        outbox = (
-            receipt_for(message, state, error_code, done_at)
-            if wants_receipt(message.registered_delivery, state)
-            else None
-        )
+        outbox = self._subscriptions.receipt_items(message, state, error_code, done_at)
         d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
         d.addCallback(self._finished)
         d.addErrback(lambda f: log.failure("recording the final state of {id} failed", f,
                                            id=message.id))
         return d
 
-    def _finished(self, item) -> None:
-        if item is not None:
+    def _finished(self, items: list[OutboxItem]) -> None:
+        for item in items:
             self._delivery.enqueue(item)
 
     # --- query_sm ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 from klein import Klein
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -21,12 +21,13 @@ from werkzeug.routing import RequestRedirect
 
 from gateway.core.apikeys import ApiKey, hash_api_key, key_prefix, new_api_key
 from gateway.core.binds import BindRegistry
+from gateway.core.fanout import with_webhook_secret
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, ApiKeyStore, PriceStore, Store, UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, normalize_prefix
 from gateway.http.translate import money
 from gateway.http.web import BadBody, error, json_response, read_json, unencodable_field
-from gateway.model import Account
+from gateway.model import Account, DeliverVia
 
 __all__ = ["AccountDefaults", "AdminApi"]
 
@@ -43,6 +44,10 @@ _SETTINGS = {
     "allow_ips": {"type": "array", "items": {"type": "string", "maxLength": 64},
                   "maxItems": 1000},
     "enabled": {"type": "boolean"},
+    "webhook_url": {"type": "string", "maxLength": 2048, "pattern": "^(https?://[^\\s]+)?$"},
+    "webhook_secret": {"type": "string", "minLength": 16, "maxLength": 128,
+                       "pattern": "^[\\x21-\\x7e]+$"},
+    "deliver_via": {"enum": [via.value for via in DeliverVia]},
 }
 _NEW_ACCOUNT = Draft7Validator({
     "type": "object", "additionalProperties": False, "required": ["system_id", "password"],
@@ -135,13 +140,15 @@ class AdminApi:
             window=body.get("window", defaults.window),
             allow_ips=allow_ips,
             enabled=body.get("enabled", True),
+            **_webhook_settings(body),
         )
+        account = with_webhook_secret(account)
         try:
             await self._store.add_account(account)
         except AccountExists:
             return error(request, 409, "exists", f"account {account.system_id} exists",
                          field="system_id")
-        self._changed()
+        await maybeDeferred(self._changed)
         return json_response(request, 201, _account_json(
             await self._store.get_account(account.system_id)))
 
@@ -166,6 +173,7 @@ class AdminApi:
                 changes["throughput"] = float(body["throughput"])
             if "allow_ips" in body:
                 changes["allow_ips"] = _networks(body["allow_ips"])
+            changes.update(_webhook_settings(body))
         except _Invalid as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
@@ -176,10 +184,11 @@ class AdminApi:
         if "password" in body:
             changes["password_hash"] = await self._run(hash_password, body["password"])
         try:
-            await self._store.update_account(dataclasses.replace(account, **changes))
+            await self._store.update_account(
+                with_webhook_secret(dataclasses.replace(account, **changes)))
         except UnknownAccount:
             return _no_account(request, system_id)
-        self._changed()
+        await maybeDeferred(self._changed)
         return json_response(request, 200, _account_json(await self._store.get_account(
             system_id)))
 
@@ -235,7 +244,7 @@ class AdminApi:
             return denied
         if not await self._store.revoke_api_key(system_id, key_id, self._clock.seconds()):
             return error(request, 404, "not_found", f"no active key {key_id} of {system_id}")
-        self._changed()
+        await maybeDeferred(self._changed)
         return json_response(request, 200, {"revoked": key_id})
 
     # --- price tables ------------------------------------------------------------------------
@@ -265,7 +274,7 @@ class AdminApi:
             return _no_account(request, body["account"])
         except ValueError as e:
             return error(request, 400, "invalid_field", str(e), field="price")
-        self._changed()
+        await maybeDeferred(self._changed)
         return json_response(request, 200, _price_json(
             PriceEntry(account=body["account"], prefix=prefix, price=price)))
 
@@ -281,7 +290,7 @@ class AdminApi:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         if not await self._store.delete_price(account, prefix):
             return error(request, 404, "not_found", f"no price for {account!r} prefix {prefix!r}")
-        self._changed()
+        await maybeDeferred(self._changed)
         return json_response(request, 200, {"deleted": {"account": account, "prefix": prefix}})
 
     # --- live binds --------------------------------------------------------------------------
@@ -388,6 +397,15 @@ def _prefix(value: str) -> str:
         raise _Invalid("prefix", str(e)) from None
 
 
+def _webhook_settings(body: dict[str, Any]) -> dict[str, Any]:
+    """The Account fields a create/change request sets for webhooks."""
+    settings: dict[str, Any] = {k: body[k] for k in ("webhook_url", "webhook_secret")
+                                if k in body}
+    if "deliver_via" in body:
+        settings["deliver_via"] = DeliverVia(body["deliver_via"])
+    return settings
+
+
 def _no_account(request: Any, system_id: str) -> bytes:
     return error(request, 404, "not_found", f"no account {system_id!r}")
 
@@ -396,7 +414,9 @@ def _account_json(account: Account) -> dict[str, Any]:
     return {"system_id": account.system_id, "balance": str(account.balance),
             "max_binds": account.max_binds, "throughput": account.throughput,
             "window": account.window, "allow_ips": list(account.allow_ips),
-            "enabled": account.enabled}
+            "enabled": account.enabled, "webhook_url": account.webhook_url,
+            "webhook_secret": account.webhook_secret,
+            "deliver_via": account.deliver_via.value}
 
 
 def _key_json(key: ApiKey) -> dict[str, Any]:

@@ -15,10 +15,10 @@ to each section's Klein app; these apps see paths relative to their section:
 
 Changes are written to the store (bumping its settings version) and then applied to the
 running gateway at once through `apply` (the settings watcher would within seconds).
+Errors are the admin API's: {"error": {"code", "message", "field"?}}.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -29,29 +29,25 @@ from twisted.web.iweb import IRequest
 from gateway.core.connector_settings import ConnectorSettings, SettingsError
 from gateway.core.ports import ConnectorExists, UnknownConnector, UpstreamStore
 from gateway.core.routing import Route, RouteError, RouteTarget
+from gateway.http.web import BadBody, error, json_response, read_json
 
 HealthSource = Callable[[], dict[str, dict[str, Any]]]
 
 
+_CODES = {400: "invalid_field", 404: "not_found", 409: "conflict"}
+
+
 class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _json(request: IRequest, status: int, body: Any) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", b"application/json")
-    return json.dumps(body).encode()
+        self.field = field
 
 
 def _body(request: IRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.content.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise AdminError(400, "the body is not JSON") from None
+    data = read_json(request)
     if not isinstance(data, dict):
-        raise AdminError(400, "the body must be a JSON object")
+        raise AdminError(400, "the body must be a JSON object", "body")
     return data
 
 
@@ -73,16 +69,20 @@ class UpstreamAdmin:
         try:
             result = await work()
         except AdminError as e:
-            return _json(request, e.status, {"error": str(e)})
+            extra = {"field": e.field} if e.field else {}
+            return error(request, e.status, _CODES[e.status], str(e), **extra)
+        except BadBody as e:
+            return error(request, e.status, "invalid_body", e.message)
         except SettingsError as e:
-            return _json(request, 400, {"error": str(e), "field": e.key})
+            return error(request, 400, "invalid_field", str(e), field=e.key)
         except RouteError as e:
-            return _json(request, 400, {"error": str(e)})
+            return error(request, 400, "invalid_field", str(e))
         except ConnectorExists as e:
-            return _json(request, 409, {"error": f"connector {e} already exists"})
+            return error(request, 409, "exists", f"connector {e} already exists",
+                         field="name")
         except UnknownConnector as e:
-            return _json(request, 404, {"error": f"no connector {e}"})
-        return _json(request, status, result)
+            return error(request, 404, "not_found", f"no connector {e}")
+        return json_response(request, status, result)
 
     async def _applied(self) -> None:
         if self._apply is not None:

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from gateway.core.events import encoding_name, iso_time
 from gateway.core.validation import SubmitRejected
 from gateway.model import Address, Message, MessageState, SubmitRequest
 from gateway.smpp.constants import CommandStatus, DataCoding, Npi, Ton
 from gateway.smpp.timefmt import format_smpp_time
-from gateway.text.encoding import Alphabet, alphabet, choose_data_coding, encode_text
+from gateway.text.encoding import choose_data_coding, encode_text
 from gateway.text.errors import UnencodableText
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
 
 # GSM 03.38 DCS with message class 0 (flash): general data coding group, class bits valid
 _FLASH = {DataCoding.DEFAULT: 0x10, DataCoding.UCS2: 0x18, DataCoding.BINARY_8BIT: 0x14}
-_ENCODING_NAME = {Alphabet.GSM7: "gsm7", Alphabet.UCS2: "ucs2", Alphabet.BINARY: "binary"}
 # SMPP field names in SubmitRejected → the HTTP request's names
 _FIELDS = {
     "destination_addr": "to", "dest_addr_ton": "to", "dest_addr_npi": "to",
@@ -153,17 +153,6 @@ def status_name(status: int) -> str:
         return CommandStatus(status).name
     except ValueError:
         return command_status_hex(status)
-
-
-def encoding_name(data_coding: int) -> str:
-    return _ENCODING_NAME.get(alphabet(data_coding), "binary")
-
-
-def iso_time(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 def message_json(message: Message, to: str) -> dict[str, Any]:

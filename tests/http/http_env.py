@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,8 @@ def run_now(fn, *args):
 
 class Env:
     def __init__(self, tmp_path, sections: dict[str, Klein] | None = None,
-                 free_failures: int = 1000) -> None:
+                 free_failures: int = 1000,
+                 sections_for: Callable[[Env], dict[str, Klein]] | None = None) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
         self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
@@ -54,6 +56,8 @@ class Env:
                                       policy=FailurePolicy(free_attempts=free_failures))
         self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
                              authenticator=self.auth)
+        if sections_for is not None:
+            sections = sections_for(self)
         self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,
                               clock=self.clock, run_in_thread=run_now, sections=sections,
                               settings_changed=self.settings_changed)
@@ -64,6 +68,10 @@ class Env:
         self.auth.forget()
         d = self.store.list_prices()
         d.addCallback(self.pricing.load)
+        d.addCallback(lambda _: self.store.list_accounts())
+        d.addCallback(self.parts.subscriptions.load)
+        d.addCallback(lambda _: self.store.list_numbers())
+        d.addCallback(self.parts.directory.load)
         return d
 
     async def add_account(self, system_id: str = "acme", balance: str = "10") -> None:

@@ -35,7 +35,8 @@ def rig(tmp_path):
 
 def call(stub: StubTreq, method: str, path: str, body=None) -> tuple[int, object]:
     data = None if body is None else json.dumps(body).encode()
-    d = stub.request(method, f"http://admin{path}", data=data)
+    d = stub.request(method, f"http://admin{path}", data=data,
+                     headers={"content-type": "application/json"})
     response = []
     d.addCallback(lambda r: stub.json_content(r).addCallback(
         lambda j: response.append((r.code, j))))
@@ -67,11 +68,13 @@ def test_connector_lifecycle(rig):
 def test_connector_errors_are_4xx_with_a_message(rig):
     connectors, _, _, _ = rig
     assert call(connectors, "POST", "/", {"name": "x"})[0] == 400  # host missing
-    code, error = call(connectors, "POST", "/", {**OP1, "window": "many"})
-    assert code == 400 and error["field"] == "window"
+    code, answer = call(connectors, "POST", "/", {**OP1, "window": "many"})
+    assert code == 400 and answer["error"]["field"] == "window"
+    assert answer["error"]["code"] == "invalid_field" and answer["error"]["message"]
     assert call(connectors, "POST", "/", {**OP1, "colour": "red"})[0] == 400
     call(connectors, "POST", "/", OP1)
-    assert call(connectors, "POST", "/", OP1)[0] == 409
+    assert call(connectors, "POST", "/", OP1) == (409, {"error": {
+        "code": "exists", "message": "connector op1 already exists", "field": "name"}})
     assert call(connectors, "PATCH", "/nope", {"window": 1})[0] == 404
     assert call(connectors, "DELETE", "/nope")[0] == 404
 
