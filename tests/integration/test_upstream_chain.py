@@ -7,12 +7,43 @@ from __future__ import annotations
 import time
 
 import pytest
-from gateway_harness import Esme, receipt_fields, wait_for
+from gateway_harness import Esme, HttpClient, receipt_fields, wait_for
 from upstream_helpers import chain, connector_health, final_states
 
 pytestmark = pytest.mark.integration
 
 FAST_B = {"simulator": {"delay": 0.01}}
+NUMBER = "4915550009"
+HANDSET = "4917699999999"
+LONG_MO = "Reply from the handset, long enough for three parts. " * 6
+
+
+def _admin(gw, method: str, path: str, body=None) -> tuple[int, dict]:
+    client = HttpClient(gw, bearer=gw.admin_token)
+    try:
+        status, answer, _ = client.call(method, path, body)
+    finally:
+        client.close()
+    return status, answer
+
+
+def _mo_reaches_a(a, b, account_on_b: str) -> None:
+    """B's simulator sends an MO (3 parts, last first) to a number B gives A's connector
+    account; A gives it to its own customer, who gets it over SMPP."""
+    customer = a.add_account(None, "secret1", "10", "--throughput", "0")
+    assert _admin(b, "POST", "/admin/v1/numbers/", {"number": NUMBER,
+                                                    "account": account_on_b})[0] == 201
+    assert _admin(a, "POST", "/admin/v1/numbers/", {"number": NUMBER,
+                                                    "account": customer[0]})[0] == 201
+    with Esme(a, *customer, kind="receiver") as esme:
+        status, body = _admin(b, "POST", "/admin/v1/inbound/", {
+            "from": HANDSET, "to": NUMBER, "text": LONG_MO, "order": "reverse"})
+        assert (status, body["injected"]) == (202, 3), body
+        wait_for(lambda: esme.drain(0.2) or len(esme.receipts) >= 3, 15,
+                 message="the MO on A")
+        parts = [bytes(p.short_message) for p in esme.receipts]
+    assert len(parts) == 3 and [p[5] for p in parts] == [1, 2, 3]
+    assert b"".join(p[6:] for p in parts).decode() == LONG_MO
 
 
 def _send_and_collect(a, count: int, destination: str = "4917000001") -> dict[str, dict]:
@@ -43,6 +74,7 @@ def test_receipts_come_back_through_the_chain_with_a_ids(start_gateway):
     health = wait_for(lambda: (h := connector_health(a, "b"))["counters"]["receipts"] == 20
                       and h, 10, message="health counters")
     assert health["counters"]["unknown"] == 0 and health["counters"]["submitted"] == 20
+    _mo_reaches_a(a, b, account_on_b)
 
 
 def test_b_rejection_ends_the_message_rejectd_with_the_error_and_a_refund(start_gateway):
@@ -80,9 +112,10 @@ def test_chain_over_tls(start_gateway, mode):
         "verify-ip": ("--tls", "--ca-file", str(cert)),  # host 127.0.0.1 vs the IP SAN
         "opt-out": ("--tls", "--no-tls-verify"),
     }[mode]
-    chain(a, b, port=b.tls_port, options=options)
+    account_on_b = chain(a, b, port=b.tls_port, options=options)
     fields = _send_and_collect(a, 5)
     assert {f["stat"] for f in fields.values()} == {"DELIVRD"}
+    _mo_reaches_a(a, b, account_on_b)
 
 
 def test_tls_verification_refuses_a_certificate_for_another_name(start_gateway):

@@ -108,8 +108,10 @@ def test_upstream_dropping_the_connection_with_submits_outstanding(start_gateway
             ids = _submit_all(esme, 30, "drop")
             receipts = {i: receipt_fields(r) for i, r in esme.wait_receipts(ids, 60).items()}
         stats = _reconcile(a, system_id, ids, receipts, Decimal(100))
-        # nothing was sent twice: every body reached the upstream once
-        assert len(fake.received) == len(set(fake.received)) == 30
+        # nothing was sent twice: no body reached the upstream more than once (submits
+        # written just before the drop may never have been read by it: those, like the
+        # unanswered ones, end UNKNOWN and are not sent again)
+        assert len(fake.received) == len(set(fake.received)) <= 30
         # the ones whose answer never came end UNKNOWN; the others were delivered
         assert stats["UNKNOWN"] >= 5 and stats["UNKNOWN"] + stats["DELIVRD"] == 30
         assert stats["DELIVRD"] == len(fake.accepted)
