@@ -95,7 +95,7 @@ class GatewayService(MultiService):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = SqliteStore(str(config.database_path), self.reactor)
         parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
-                     webhook_http=webhook_client(self.reactor))
+                     webhook_http=webhook_client(self.reactor, config.webhooks.concurrency))
         self.parts = parts
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
@@ -303,10 +303,11 @@ class Components:
     webhooks: WebhookSender | None
 
 
-def webhook_client(reactor) -> HTTPClient:
-    """The HTTP client webhooks go out through: persistent connections, a few per host."""
+def webhook_client(reactor, per_host: int) -> HTTPClient:
+    """The HTTP client webhooks go out through: persistent connections, as many per host
+    as requests may be in flight (a receiver taking them all keeps them all open)."""
     pool = HTTPConnectionPool(reactor, persistent=True)
-    pool.maxPersistentPerHost = 10
+    pool.maxPersistentPerHost = per_host
     pool.cachedConnectionTimeout = 60
     pool._factory = _QuietClientFactory  # not a log line per connection
     return HTTPClient(Agent(reactor, pool=pool))

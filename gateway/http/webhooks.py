@@ -8,7 +8,9 @@ A WEBHOOK item is committed with its event (core/fanout.py), then handed to `enq
 which POSTs it at once when a request slot is free and its URL is not backing off;
 otherwise it is simply left in the store. A poll every `poll_interval` loads
 `due_webhooks(now, free slots, exclude_ids=known, exclude_urls=backing off)`: that is how
-retries happen and how items survive a restart.
+retries happen and how items survive a restart. While the store may hold more due items
+than were loaded (an enqueue found no free slot, or a load filled its page), freed slots
+are refilled at once, as soon as half are free, so a burst drains at the receivers' pace.
 
 - `known` holds the ids in flight or whose outcome is being written: an id leaves it only
   once its `webhooks_delivered` (or `webhook_failed`) has committed, so neither the poll
@@ -151,6 +153,9 @@ class WebhookSender:
         self._failures_in_flight = 0
         self._loading = False
         self._left_during_load: set[int] = set()
+        # the store may hold due items memory has not seen: one enqueue found no free slot,
+        # or the last load filled its page; freed slots are then refilled at once
+        self._backlog = False
         self._unsigned_logged: set[str] = set()
         self._stopped = False
         self._idle_waiters: list[Deferred[None]] = []
@@ -188,6 +193,7 @@ class WebhookSender:
         if self._stopped or item.channel is not Channel.WEBHOOK or item.id in self._known:
             return
         if len(self._attempts) >= self._config.concurrency:
+            self._backlog = True
             return
         probe = self._url_state(item.url, self._clock.seconds())
         if probe is not None:
@@ -264,7 +270,15 @@ class WebhookSender:
             log.failure("handling the outcome of webhook {item_id} failed",
                         item_id=attempt.item.id)
             self._forget(attempt.item.id)
+        self._refill()
         self._check_idle()
+
+    def _refill(self) -> None:
+        """With a backlog, load more as soon as half the slots are free, instead of at
+        the next poll: a burst of events drains at the receivers' pace, not the poll's."""
+        free = self._config.concurrency - len(self._attempts)
+        if self._backlog and free >= max(1, self._config.concurrency // 2):
+            self._poll()
 
     def _outcome(self, result: object, attempt: _Attempt) -> None:
         item = attempt.item
@@ -377,10 +391,11 @@ class WebhookSender:
         self._left_during_load = set()
         d = maybeDeferred(self._store.due_webhooks, now, free,
                           exclude_ids=sorted(self._known), exclude_urls=blocked)
-        d.addCallbacks(self._loaded, self._load_failed)
+        d.addCallbacks(self._loaded, self._load_failed, callbackArgs=(free,))
 
-    def _loaded(self, items: list[OutboxItem]) -> None:
+    def _loaded(self, items: list[OutboxItem], limit: int) -> None:
         self._loading = False
+        self._backlog = len(items) >= limit
         left, self._left_during_load = self._left_during_load, set()
         try:
             if self._stopped:

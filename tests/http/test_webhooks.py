@@ -426,9 +426,9 @@ async def test_the_concurrency_cap_is_respected(tmp_path):
         first.setResponseCode(200)
         first.finish()
         await env.settle()
-        assert env.sender.stats()["in_flight"] == 2
-        await env.tick_until(6)
-        assert len(env.receiver.requests) == 4  # the freed slot went to the next item
+        # the freed slot went to the next item at once, not at the next poll: the last
+        # load filled its page, so the store may hold more
+        assert len(env.receiver.requests) == 4
         assert env.sender.stats()["in_flight"] == 3
         assert len(await env.items()) == 4
         assert env.store.delivered_calls == [[items[0].id]]

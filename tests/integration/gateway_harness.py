@@ -336,6 +336,15 @@ class Gateway:
         """The admin API's token, generated on the first start into the data dir."""
         return (self.data_dir / "admin-token").read_text().strip()
 
+    def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, parsed JSON) of one admin API request, with the admin token."""
+        client = HttpClient(self, bearer=self.admin_token)
+        try:
+            status, answer, _ = client.call(method, path, body)
+        finally:
+            client.close()
+        return status, answer
+
     # -- the admin CLI
     def run_cli(self, *args: str, check: bool = True,
                 timeout: float = 30.0) -> subprocess.CompletedProcess:

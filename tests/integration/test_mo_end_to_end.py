@@ -5,7 +5,7 @@ timeout instead of dropped; the simulator's echo mode answering a message with a
 from __future__ import annotations
 
 import pytest
-from gateway_harness import Esme, HttpClient, wait_for
+from gateway_harness import Esme, wait_for
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -29,24 +29,15 @@ def receiver():
     r.stop()
 
 
-def admin_call(gw, method: str, path: str, body=None) -> tuple[int, dict]:
-    admin = HttpClient(gw, bearer=gw.admin_token)
-    try:
-        status, answer, _ = admin.call(method, path, body)
-    finally:
-        admin.close()
-    return status, answer
-
-
 def own(gw, number: str, account: str) -> None:
     """Through the admin API, which applies the change at once (the CLI: within 2 s)."""
-    status, body = admin_call(gw, "POST", "/admin/v1/numbers/",
+    status, body = gw.admin("POST", "/admin/v1/numbers/",
                               {"number": number, "account": account})
     assert status == 201, body
 
 
 def inject(gw, source: str, destination: str, text: str, **options) -> dict:
-    status, body = admin_call(gw, "POST", "/admin/v1/inbound/", {
+    status, body = gw.admin("POST", "/admin/v1/inbound/", {
         "from": source, "to": destination, "text": text, **options})
     assert status == 202, body
     return body
@@ -105,7 +96,7 @@ def test_parts_of_an_mo_that_never_completes_are_released_after_the_timeout(
 
 def test_an_mo_to_a_number_nobody_owns_is_refused(start_gateway):
     gw = start_gateway(CONFIG)
-    status, body = admin_call(gw, "POST", "/admin/v1/inbound/", {
+    status, body = gw.admin("POST", "/admin/v1/inbound/", {
         "from": HANDSET, "to": "4999999", "text": "anyone?"})
     assert status == 422
     assert body["error"]["code"] == "ESME_RINVDSTADR" and body["error"]["command_status"] == "0xB"

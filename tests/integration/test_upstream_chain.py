@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from gateway_harness import Esme, HttpClient, receipt_fields, wait_for
+from gateway_harness import Esme, receipt_fields, wait_for
 from upstream_helpers import chain, connector_health, final_states
 
 pytestmark = pytest.mark.integration
@@ -18,25 +18,16 @@ HANDSET = "4917699999999"
 LONG_MO = "Reply from the handset, long enough for three parts. " * 6
 
 
-def _admin(gw, method: str, path: str, body=None) -> tuple[int, dict]:
-    client = HttpClient(gw, bearer=gw.admin_token)
-    try:
-        status, answer, _ = client.call(method, path, body)
-    finally:
-        client.close()
-    return status, answer
-
-
 def _mo_reaches_a(a, b, account_on_b: str) -> None:
     """B's simulator sends an MO (3 parts, last first) to a number B gives A's connector
     account; A gives it to its own customer, who gets it over SMPP."""
     customer = a.add_account(None, "secret1", "10", "--throughput", "0")
-    assert _admin(b, "POST", "/admin/v1/numbers/", {"number": NUMBER,
+    assert b.admin("POST", "/admin/v1/numbers/", {"number": NUMBER,
                                                     "account": account_on_b})[0] == 201
-    assert _admin(a, "POST", "/admin/v1/numbers/", {"number": NUMBER,
+    assert a.admin("POST", "/admin/v1/numbers/", {"number": NUMBER,
                                                     "account": customer[0]})[0] == 201
     with Esme(a, *customer, kind="receiver") as esme:
-        status, body = _admin(b, "POST", "/admin/v1/inbound/", {
+        status, body = b.admin("POST", "/admin/v1/inbound/", {
             "from": HANDSET, "to": NUMBER, "text": LONG_MO, "order": "reverse"})
         assert (status, body["injected"]) == (202, 3), body
         wait_for(lambda: esme.drain(0.2) or len(esme.receipts) >= 3, 15,
