@@ -26,7 +26,14 @@ from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, ApiKeyStore, PriceStore, Store, UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, normalize_prefix
 from gateway.http.translate import money
-from gateway.http.web import BadBody, error, json_response, read_json, unencodable_field
+from gateway.http.web import (
+    BadBody,
+    InvalidField,
+    error,
+    json_response,
+    read_json,
+    unencodable_field,
+)
 from gateway.model import Account, DeliverVia
 
 __all__ = ["AccountDefaults", "AdminApi"]
@@ -65,13 +72,6 @@ _PRICE = Draft7Validator({
     "type": "object", "additionalProperties": False, "required": ["account", "price"],
     "properties": {"account": {"type": "string", "minLength": 1, "maxLength": 15},
                    "prefix": {"type": "string", "maxLength": 21}, "price": _AMOUNT}})
-
-
-class _Invalid(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -126,7 +126,7 @@ class AdminApi:
             body = _body(request, _NEW_ACCOUNT)
             balance = _money(body.get("balance", "0"), "balance", allow_negative=False)
             allow_ips = _networks(body.get("allow_ips", []))
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -174,7 +174,7 @@ class AdminApi:
             if "allow_ips" in body:
                 changes["allow_ips"] = _networks(body["allow_ips"])
             changes.update(_webhook_settings(body))
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -199,7 +199,7 @@ class AdminApi:
         try:
             amount = _money(_body(request, _TOPUP)["amount"], "amount", allow_negative=True)
             balance = await self._store.topup(system_id, amount)
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -216,7 +216,7 @@ class AdminApi:
             return denied
         try:
             label = _body(request, _NEW_KEY, empty_ok=True).get("label", "")
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -266,7 +266,7 @@ class AdminApi:
             prefix = _prefix(body.get("prefix", ""))
             price = _money(body["price"], "price", allow_negative=False)
             await self._store.set_price(body["account"], prefix, price)
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -286,7 +286,7 @@ class AdminApi:
         try:
             prefix = _prefix((request.args.get(b"prefix") or [b""])[-1].decode(
                 "utf-8", "replace"))
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         if not await self._store.delete_price(account, prefix):
             return error(request, 404, "not_found", f"no price for {account!r} prefix {prefix!r}")
@@ -355,14 +355,14 @@ def _body(request: Any, validator: Draft7Validator, empty_ok: bool = False) -> d
     body = read_json(request)
     bad = unencodable_field(body)
     if bad is not None:
-        raise _Invalid(bad, f"{bad} is not valid Unicode (a lone surrogate)")
+        raise InvalidField(bad, f"{bad} is not valid Unicode (a lone surrogate)")
     problem = next(iter(validator.iter_errors(body)), None)
     if problem is not None:
         path = list(problem.absolute_path)
         field = str(path[0]) if path else "body"
         if problem.validator == "required" and isinstance(body, dict):
             field = next((n for n in problem.validator_value if n not in body), field)
-        raise _Invalid(field, problem.message[:200])
+        raise InvalidField(field, problem.message[:200])
     return body
 
 
@@ -370,12 +370,12 @@ def _money(value: Any, field: str, *, allow_negative: bool) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise _Invalid(field, f"{field} must be a decimal number") from None
+        raise InvalidField(field, f"{field} must be a decimal number") from None
     if not amount.is_finite() or (amount < 0 and not allow_negative):
-        raise _Invalid(field, f"{field} must be a finite{'' if allow_negative else ', positive'}"
-                              " number")
+        sign = "" if allow_negative else ", positive"
+        raise InvalidField(field, f"{field} must be a finite{sign} number")
     if amount.as_tuple().exponent < -6 or abs(amount) >= 10**12:
-        raise _Invalid(field, f"{field} must have at most 6 decimals and be below 10^12")
+        raise InvalidField(field, f"{field} must have at most 6 decimals and be below 10^12")
     return amount
 
 
@@ -385,7 +385,7 @@ def _networks(values: list[str]) -> tuple[str, ...]:
         try:
             out.append(str(ipaddress.ip_network(value, strict=False)))
         except ValueError:
-            raise _Invalid(f"allow_ips[{i}]", f"{value!r} is not an IP address or network") \
+            raise InvalidField(f"allow_ips[{i}]", f"{value!r} is not an IP address or network") \
                 from None
     return tuple(out)
 
@@ -394,7 +394,7 @@ def _prefix(value: str) -> str:
     try:
         return normalize_prefix(value)
     except ValueError as e:
-        raise _Invalid("prefix", str(e)) from None
+        raise InvalidField("prefix", str(e)) from None
 
 
 def _webhook_settings(body: dict[str, Any]) -> dict[str, Any]:

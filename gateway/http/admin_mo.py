@@ -36,7 +36,14 @@ from gateway.core.ports import (
     WebhookStore,
 )
 from gateway.http.translate import status_name
-from gateway.http.web import BadBody, error, json_response, read_json, unencodable_field
+from gateway.http.web import (
+    BadBody,
+    InvalidField,
+    error,
+    json_response,
+    read_json,
+    unencodable_field,
+)
 from gateway.http.webhooks import WebhookSender
 from gateway.model import OutboxItem
 
@@ -45,13 +52,6 @@ __all__ = ["MessagingAdmin", "webhook_json"]
 MAX_LIST = 1000
 _SPLITS = ("udh", "sar", "none")
 _ORDERS = ("given", "reverse")
-
-
-class _Invalid(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class MessagingAdmin:
@@ -90,7 +90,7 @@ class MessagingAdmin:
                 account=_string(body, "account", required=True),
                 keyword=_normalized(normalize_keyword, _string(body, "keyword"), "keyword"))
             await self._store.add_number(number)
-        except _Invalid as e:
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -156,14 +156,14 @@ class MessagingAdmin:
             ids = body.get("ids")
             if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_LIST or not all(
                     isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
-                raise _Invalid("ids", f"ids is a list of up to {MAX_LIST} item ids")
+                raise InvalidField("ids", f"ids is a list of up to {MAX_LIST} item ids")
             account = _string(body, "account")
             every = body.get("all", False)
             if not isinstance(every, bool):
-                raise _Invalid("all", "all is true or false")
+                raise InvalidField("all", "all is true or false")
             if not (ids or account or every):
-                raise _Invalid("ids", "say which dead letters: ids, account, or all")
-        except _Invalid as e:
+                raise InvalidField("ids", "say which dead letters: ids, account, or all")
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -182,9 +182,9 @@ class MessagingAdmin:
             destination = _string(body, "to", required=True)
             text, hex_body = body.get("text"), body.get("hex")
             if (text is None) == (hex_body is None):
-                raise _Invalid("text", "give text or hex")
+                raise InvalidField("text", "give text or hex")
             if text is not None and (not isinstance(text, str) or len(text) > 10_000):
-                raise _Invalid("text", "text is a string of up to 10000 characters")
+                raise InvalidField("text", "text is a string of up to 10000 characters")
             binary = None
             if hex_body is not None:
                 try:
@@ -192,19 +192,19 @@ class MessagingAdmin:
                 except ValueError:
                     binary = None
                 if binary is None or len(binary) > 10_000:
-                    raise _Invalid("hex", "hex is up to 10000 octets in hexadecimal")
+                    raise InvalidField("hex", "hex is up to 10000 octets in hexadecimal")
             data_coding = body.get("data_coding")
             if data_coding is not None and (not isinstance(data_coding, int)
                                             or isinstance(data_coding, bool)
                                             or not 0 <= data_coding <= 0xFF):
-                raise _Invalid("data_coding", "data_coding is 0-255")
+                raise InvalidField("data_coding", "data_coding is 0-255")
             split = _choice(body, "split", _SPLITS)
             order = _choice(body, "order", _ORDERS)
             drop = body.get("drop", [])
             if not isinstance(drop, list) or not all(
                     isinstance(n, int) and not isinstance(n, bool) for n in drop):
-                raise _Invalid("drop", "drop is a list of part numbers")
-        except _Invalid as e:
+                raise InvalidField("drop", "drop is a list of part numbers")
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
@@ -238,7 +238,7 @@ def _normalized(normalize: Callable[[str], str], value: str, field: str) -> str:
     try:
         return normalize(value) if value or field == "number" else ""
     except ValueError as e:
-        raise _Invalid(field, str(e)) from None
+        raise InvalidField(field, str(e)) from None
 
 
 def _arg(request: Any, name: bytes) -> str:
@@ -249,10 +249,10 @@ def _arg(request: Any, name: bytes) -> str:
 def _object(request: Any) -> dict[str, Any]:
     body = read_json(request)
     if not isinstance(body, dict):
-        raise _Invalid("body", "the body must be a JSON object")
+        raise InvalidField("body", "the body must be a JSON object")
     bad = unencodable_field(body)
     if bad is not None:
-        raise _Invalid(bad, f"{bad} is not valid Unicode (a lone surrogate)")
+        raise InvalidField(bad, f"{bad} is not valid Unicode (a lone surrogate)")
     return body
 
 
@@ -260,15 +260,15 @@ def _string(body: dict[str, Any], field: str, *, required: bool = False) -> str:
     value = body.get(field, None)
     if value is None:
         if required:
-            raise _Invalid(field, f"{field} is required")
+            raise InvalidField(field, f"{field} is required")
         return ""
     if not isinstance(value, str) or len(value) > 64:
-        raise _Invalid(field, f"{field} is a string of up to 64 characters")
+        raise InvalidField(field, f"{field} is a string of up to 64 characters")
     return value
 
 
 def _choice(body: dict[str, Any], field: str, allowed: tuple[str, ...]) -> str:
     value = body.get(field, allowed[0])
     if value not in allowed:
-        raise _Invalid(field, f"{field} is one of {', '.join(allowed)}")
+        raise InvalidField(field, f"{field} is one of {', '.join(allowed)}")
     return value

@@ -9,7 +9,8 @@ from urllib.parse import unquote_to_bytes
 
 from twisted.web.server import Request, Site
 
-__all__ = ["BadBody", "CappedSite", "error", "json_response", "read_json", "unencodable_field"]
+__all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_response", "read_json",
+           "unencodable_field"]
 
 JSON = b"application/json"
 
@@ -20,6 +21,15 @@ class BadBody(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+        self.message = message
+
+
+class InvalidField(Exception):
+    """A request field with a bad value: answered 400 naming `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
         self.message = message
 
 
