@@ -13,6 +13,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
 from gateway.http.web import unencodable_field
+from gateway.model import MessageState
 
 __all__ = ["MAX_RECIPIENTS", "InvalidRequest", "openapi_document", "validate_send"]
 
@@ -206,6 +207,63 @@ def _errors(*codes: int) -> dict:
             for code in codes}
 
 
+_STRING = {"type": "string"}
+_TIME_OUT = {"type": "string", "format": "date-time"}
+_INT = {"type": "integer"}
+
+
+def _event(kind: str, description: str, data: dict[str, Any],
+           required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object", "description": description,
+        "required": ["event_id", "type", "created_at", "account", "data"],
+        "properties": {
+            "event_id": {"type": "string", "description": "the same on every retry: "
+                                                          "de-duplicate by it"},
+            "type": {"type": "string", "enum": [kind]},
+            "created_at": _TIME_OUT, "account": _STRING,
+            "data": {"type": "object", "required": required, "properties": data},
+        },
+    }
+
+
+_FINAL_STATES = [s.name for s in MessageState if s.is_final]
+RECEIPT_EVENT = _event("message.receipt", "a delivery receipt (webhook)", {
+    "message_id": _STRING, "client_ref": _STRING, "from": _STRING, "to": _STRING,
+    "state": {"type": "string", "enum": _FINAL_STATES},
+    "stat": {"type": "string", "enum": [s.receipt_stat for s in MessageState if s.is_final]},
+    "message_state": _INT, "error_code": _INT, "parts": _INT, "delivered_parts": _INT,
+    "submitted_at": _TIME_OUT, "done_at": _TIME_OUT,
+}, ["message_id", "state", "stat", "message_state", "error_code", "parts", "done_at"])
+MO_EVENT = _event("message.inbound", "an inbound message to one of the account's numbers "
+                                     "(webhook)", {
+    "id": _STRING, "from": _STRING, "to": _STRING,
+    "text": {"type": "string", "nullable": True, "description": "null for binary data"},
+    "hex": _STRING, "encoding": {"type": "string", "enum": ["gsm7", "ucs2", "binary"]},
+    "data_coding": _INT, "keyword": _STRING, "parts": _INT, "complete": {"type": "boolean"},
+    "received_at": _TIME_OUT, "connector": _STRING,
+    "part": {"type": "object", "required": ["ref", "total", "seq"],
+             "description": "only on a part released after the reassembly timeout",
+             "properties": {"ref": _INT, "total": _INT, "seq": _INT}},
+}, ["id", "from", "to", "text", "hex", "encoding", "parts", "complete", "received_at"])
+_WEBHOOK_HEADERS = [
+    {"name": name, "in": "header", "required": required, "schema": _STRING,
+     "description": description}
+    for name, required, description in (
+        ("X-Smsgw-Event-Id", True, "the event's id"),
+        ("X-Smsgw-Timestamp", True, "unix seconds of this attempt"),
+        ("X-Smsgw-Signature", False, 'v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>'),
+    )]
+
+
+def _webhook(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"post": {
+        "parameters": _WEBHOOK_HEADERS,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "responses": {"2XX": {"description": "received; anything else is retried"}},
+    }}
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0 description of /api/v1."""
     refs = {name: {"$ref": f"#/components/schemas/{name}"}
@@ -229,6 +287,9 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": refs["SendRequest"]}}},
+                "callbacks": {"receipt": {
+                    "{$request.body#/callback_url}": _webhook(
+                        {"$ref": "#/components/schemas/ReceiptEvent"})}},
                 "responses": {
                     "202": _response("accepted: stored and on its way", refs["SendResponse"]),
                     "200": _response("dry run: what it would cost", refs["SendResponse"]),
@@ -262,6 +323,9 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "SendRequest": SEND_REQUEST, "SendResponse": SEND_RESPONSE,
                 "MessageStatus": MESSAGE_STATUS, "Balance": BALANCE, "Error": ERROR,
+                # the webhooks' documents: POSTed to the message's callback_url (above)
+                # or the account's webhook URL, receipts and inbound messages alike
+                "ReceiptEvent": RECEIPT_EVENT, "InboundEvent": MO_EVENT,
             },
         },
     }
