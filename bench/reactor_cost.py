@@ -57,21 +57,27 @@ class CommitStore:
         return self._later(True)
 
     def finish(self, message_id, state, error_code, done_at, outbox):
-        if outbox is None:
-            return self._later(None)
-        fields = {name: getattr(outbox, name) for name in outbox.__slots__}
-        item = OutboxItem(id=self._next_outbox_id, **fields)
-        self._next_outbox_id += 1
-        return self._later(item)
+        items = []
+        for new in outbox:
+            fields = {name: getattr(new, name) for name in new.__slots__}
+            items.append(OutboxItem(id=self._next_outbox_id, **fields))
+            self._next_outbox_id += 1
+        return self._later(items)
 
-    def ack_outbox(self, item_id):
+    def ack_outbox(self, item_ids):
         return self._later(None)
 
-    def ack_outbox_items(self, item_ids):
-        return self._later(None)
-
-    def pending_outbox(self, account, after_id, limit):
+    def claim_outbox(self, account, owner, limit):
         return succeed([])
+
+    def release_outbox(self, item_ids):
+        return succeed(None)
+
+    def add_bind(self, owner, bind_id, account, kind, max_binds, now):
+        return succeed(True)
+
+    def remove_bind(self, owner, bind_id):
+        return succeed(None)
 
     def expire_outbox(self, created_before):
         return succeed(0)
@@ -91,9 +97,6 @@ class Authenticated:
     def authenticate(self, system_id, password, peer):
         return succeed(self.account)
 
-    def check_bind_limit(self, account):
-        pass
-
 
 def run(messages: int, window: int) -> float:
     """Microseconds of reactor-thread work per message."""
@@ -101,7 +104,7 @@ def run(messages: int, window: int) -> float:
     clock.advance(1_800_000_000)
     config = load_config(None, {})
     store = CommitStore()
-    parts = wire(config, store, None, clock, None)
+    parts = wire(config, store, None, clock, succeed)
     parts.smsc.authenticator = Authenticated(Account(
         system_id="bench", password_hash="-", balance=Decimal(10**9), throughput=0,
         window=window, max_binds=1))

@@ -1,13 +1,14 @@
 """Store throughput: N messages, each accept (1 message) + finish (with a receipt) + ack.
 
     python bench/store_bench.py [--messages 20000] [--in-flight 2000] [--work-us 0]
-                                [--legs smpp|webhook|both] [--path FILE]
+                                [--legs smpp|webhook|both] [--path FILE | --database URL]
 
 `--legs` picks the receipt's fan-out legs: an SMPP item (acked with ack_outbox), a
 webhook item (acked with webhooks_delivered), or both (two acks per message).
 
-Drives a SqliteStore from the reactor with `--in-flight` message pipelines running at
-once and prints store operations/s, messages/s, commits and the mean batch size.
+Drives a store (SQLite, or PostgreSQL with `--database postgresql://...`) from the reactor
+with `--in-flight` message pipelines running at once and prints store operations/s,
+messages/s, commits and the mean batch size.
 Not a test: the numbers depend on the machine and its disk.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
 from twisted.internet import defer, reactor
 
@@ -32,7 +34,8 @@ from gateway.model import (
     MessageState,
     NewOutboxItem,
 )
-from gateway.storage.sqlite import SqliteDatabase, SqliteStore
+from gateway.storage import open_store
+from gateway.storage.batched import BatchedStore
 
 PRICE = Decimal("0.0125")
 ACCOUNT = "bench"
@@ -78,7 +81,7 @@ def burn(us: float) -> None:
         pass
 
 
-async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float,
+async def one(store: BatchedStore, n: int, latencies: list[float], work_us: float,
               legs: str) -> None:
     if work_us:
         burn(work_us)
@@ -91,12 +94,12 @@ async def one(store: SqliteStore, n: int, latencies: list[float], work_us: float
                                [leg(m) for leg in LEGS[legs]])
     for item in items:  # each leg is acked on its own, as the fan-out does
         if item.channel is Channel.SMPP:
-            await store.ack_outbox(item.id)
+            await store.ack_outbox([item.id])
         else:
             await store.webhooks_delivered([item.id])
 
 
-async def run(store: SqliteStore, total: int, in_flight: int, work_us: float,
+async def run(store: BatchedStore, total: int, in_flight: int, work_us: float,
               legs: str) -> None:
     numbers = iter(range(1, total + 1))
     latencies: list[float] = []
@@ -130,6 +133,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--in-flight", type=int, default=2_000)
     parser.add_argument("--path", help="store file (default: a fresh temporary file)")
+    parser.add_argument("--database", default="",
+                        help="postgresql://USER@HOST:PORT/DBNAME instead of a SQLite file")
     parser.add_argument("--work-us", type=float, default=0.0,
                         help="Python CPU the reactor burns per message, standing in for"
                              " SMPP decoding and routing (default 0)")
@@ -145,14 +150,13 @@ def main() -> None:
     if path is None:
         tmp = tempfile.TemporaryDirectory(prefix="store_bench")
         path = os.path.join(tmp.name, "bench.db")
-    with SqliteDatabase(path) as db:
-        if db.get_account(ACCOUNT) is None:
-            db.add_account(Account(system_id=ACCOUNT, password_hash="-"))
-        db.topup(ACCOUNT, PRICE * args.messages)
-    store = SqliteStore(path, reactor)
+    store = open_store(args.database, Path(path), reactor)
 
     async def go() -> None:
         try:
+            if await store.get_account(ACCOUNT) is None:
+                await store.add_account(Account(system_id=ACCOUNT, password_hash="-"))
+            await store.topup(ACCOUNT, PRICE * args.messages)
             await run(store, args.messages, args.in_flight, args.work_us, args.legs)
         finally:
             await store.close()

@@ -1,5 +1,7 @@
-"""`smsgw`: the admin CLI. Works on the same store as the running gateway, which picks
-changes up within seconds (balances at once: they live only in the store)."""
+"""`smsgw`: the admin CLI. Works on the same store as the running gateway (the SQLite file
+or the PostgreSQL database of `--database`), through the gateway's own store type on a
+reactor of its own; running gateways pick changes up within seconds (balances at once:
+they live only in the store)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +11,10 @@ import json
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
+
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import react
 
 from gateway.cli_http import CommandError, add_http_commands
 from gateway.cli_mo import add_commands as add_mo_commands
@@ -19,7 +25,8 @@ from gateway.core.fanout import with_webhook_secret
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, UnknownAccount
 from gateway.model import Account, DeliverVia
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage import StoreUnavailable, open_store
+from gateway.storage.batched import BatchedStore as Store
 
 MAX_SYSTEM_ID = 15  # SMPP C-octet string of 16
 MAX_PASSWORD = 8  # SMPP C-octet string of 9
@@ -29,26 +36,43 @@ class CliError(Exception):
     pass
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run one command and exit with its status (2 for an error, with a message)."""
+    args = _parser().parse_args(argv)
+    react(lambda reactor: ensureDeferred(_run(reactor, args)))
+
+
+async def _run(reactor, args: argparse.Namespace) -> None:
     try:
-        config = load_config(args.config, {"data_dir": args.data_dir})
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        db = SqliteDatabase(str(config.database_path))
-        try:
-            return args.handler(db, config, args)
-        finally:
-            db.close()
-    except (CliError, CommandError, ConfigError, UpstreamCliError) as e:
-        print(f"smsgw: {e}", file=sys.stderr)
-        return 2
+        config = load_config(args.config, {"data_dir": args.data_dir,
+                                           "database": args.database})
+        store = open_store(config.database, config.database_path, reactor)
+    except ConfigError as e:
+        _fail(e)
+    except StoreUnavailable as e:
+        _fail(ConfigError("database", str(e)))
+    try:
+        status = await args.handler(store, config, args)
+    except (CliError, CommandError, UpstreamCliError) as e:
+        _fail(e)
+    finally:
+        await store.close()
+    if status:
+        raise SystemExit(status)
+
+
+def _fail(error: Exception) -> NoReturn:
+    print(f"smsgw: {error}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsgw", description="Administer an smsgw gateway.")
     parser.add_argument("--config", "-c", help="TOML configuration (same as twistd smsgw)")
     parser.add_argument("--data-dir", "-d", help="data directory (default ./smsgw-data)")
+    parser.add_argument("--database", metavar="URL",
+                        help="SQLite file or postgresql://USER@HOST:PORT/DBNAME "
+                             "(same as twistd smsgw; default <data-dir>/smsgw.db)")
     top = parser.add_subparsers(dest="area", required=True)
     account = top.add_parser("account", help="customer accounts").add_subparsers(
         dest="command", required=True)
@@ -106,7 +130,7 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
                         help="auto (webhook when a URL is set, else SMPP), smpp, or both")
 
 
-def _add(db: SqliteDatabase, config: Config, args) -> int:
+async def _add(store: Store, config: Config, args) -> int:
     _check_credentials(args.system_id, args.password)
     defaults = config.accounts
     account = Account(
@@ -122,18 +146,18 @@ def _add(db: SqliteDatabase, config: Config, args) -> int:
     if args.balance < 0:
         raise CliError("--balance must not be negative")
     try:
-        db.add_account(with_webhook_secret(account))
+        await store.add_account(with_webhook_secret(account))
     except AccountExists:
         raise CliError(f"account {args.system_id!r} already exists") from None
     except ValueError as e:
         raise CliError(str(e)) from None
     print(f"account {args.system_id} created")
-    _print_account(db.get_account(args.system_id), as_json=False)
+    _print_account(await store.get_account(args.system_id), as_json=False)
     return 0
 
 
-def _list(db: SqliteDatabase, config: Config, args) -> int:
-    accounts = db.list_accounts()
+async def _list(store: Store, config: Config, args) -> int:
+    accounts = await store.list_accounts()
     if args.json:
         print(json.dumps([_as_dict(a) for a in accounts], indent=2))
         return 0
@@ -144,14 +168,14 @@ def _list(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _show(db: SqliteDatabase, config: Config, args) -> int:
-    _print_account(_existing(db, args.system_id), as_json=args.json)
+async def _show(store: Store, config: Config, args) -> int:
+    _print_account(await _existing(store, args.system_id), as_json=args.json)
     return 0
 
 
-def _topup(db: SqliteDatabase, config: Config, args) -> int:
+async def _topup(store: Store, config: Config, args) -> int:
     try:
-        balance = db.topup(args.system_id, args.amount)
+        balance = await store.topup(args.system_id, args.amount)
     except UnknownAccount:
         raise CliError(f"no account {args.system_id!r}") from None
     except ValueError as e:  # more decimals than the store keeps
@@ -160,8 +184,8 @@ def _topup(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _set(db: SqliteDatabase, config: Config, args) -> int:
-    account = _existing(db, args.system_id)
+async def _set(store: Store, config: Config, args) -> int:
+    account = await _existing(store, args.system_id)
     changes: dict = {}
     if args.password is not None:
         _check_credentials(args.system_id, args.password)
@@ -177,9 +201,9 @@ def _set(db: SqliteDatabase, config: Config, args) -> int:
     changes.update(_webhook_changes(args))
     if not changes:
         raise CliError("nothing to change: give at least one option")
-    db.update_account(with_webhook_secret(dataclasses.replace(account, **changes)))
+    await store.update_account(with_webhook_secret(dataclasses.replace(account, **changes)))
     print(f"account {args.system_id} updated")
-    _print_account(db.get_account(args.system_id), as_json=False)
+    _print_account(await store.get_account(args.system_id), as_json=False)
     return 0
 
 
@@ -194,8 +218,8 @@ def _webhook_changes(args) -> dict:
     return changes
 
 
-def _existing(db: SqliteDatabase, system_id: str) -> Account:
-    account = db.get_account(system_id)
+async def _existing(store: Store, system_id: str) -> Account:
+    account = await store.get_account(system_id)
     if account is None:
         raise CliError(f"no account {system_id!r}")
     return account
@@ -287,4 +311,4 @@ def _cidr(text: str) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

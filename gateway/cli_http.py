@@ -12,7 +12,7 @@ from gateway.config import Config
 from gateway.core.apikeys import hash_api_key, key_prefix, new_api_key
 from gateway.core.ports import UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, normalize_prefix
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage.batched import BatchedStore as Store
 
 __all__ = ["CommandError", "add_http_commands"]
 
@@ -59,11 +59,11 @@ def _table_options(parser: argparse.ArgumentParser) -> None:
                         help="destination prefix, digits (default '': any destination)")
 
 
-def _issue(db: SqliteDatabase, config: Config, args) -> int:
+async def _issue(store: Store, config: Config, args) -> int:
     key = new_api_key()
     try:
-        stored = db.add_api_key(args.system_id, hash_api_key(key), key_prefix(key), args.label,
-                                time.time())
+        stored = await store.add_api_key(args.system_id, hash_api_key(key), key_prefix(key),
+                                         args.label, time.time())
     except UnknownAccount:
         raise CommandError(f"no account {args.system_id!r}") from None
     print(f"API key {stored.id} for {args.system_id} (shown only now, keep it safe):")
@@ -71,9 +71,9 @@ def _issue(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _list_keys(db: SqliteDatabase, config: Config, args) -> int:
+async def _list_keys(store: Store, config: Config, args) -> int:
     try:
-        keys = db.list_api_keys(args.system_id)
+        keys = await store.list_api_keys(args.system_id)
     except UnknownAccount:
         raise CommandError(f"no account {args.system_id!r}") from None
     rows = [{"id": k.id, "prefix": k.prefix, "label": k.label, "created_at": k.created_at,
@@ -88,16 +88,16 @@ def _list_keys(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _revoke(db: SqliteDatabase, config: Config, args) -> int:
-    if not db.revoke_api_key(args.system_id, args.key_id, time.time()):
+async def _revoke(store: Store, config: Config, args) -> int:
+    if not await store.revoke_api_key(args.system_id, args.key_id, time.time()):
         raise CommandError(f"{args.system_id!r} has no active key {args.key_id}")
     print(f"API key {args.key_id} of {args.system_id} revoked")
     return 0
 
 
-def _set_price(db: SqliteDatabase, config: Config, args) -> int:
+async def _set_price(store: Store, config: Config, args) -> int:
     try:
-        db.set_price(args.account, args.prefix, args.price)
+        await store.set_price(args.account, args.prefix, args.price)
     except UnknownAccount:
         raise CommandError(f"no account {args.account!r}") from None
     except ValueError as e:
@@ -106,8 +106,8 @@ def _set_price(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _list_prices(db: SqliteDatabase, config: Config, args) -> int:
-    entries = db.list_prices(args.account)
+async def _list_prices(store: Store, config: Config, args) -> int:
+    entries = await store.list_prices(args.account)
     rows = [{"account": e.account, "prefix": e.prefix, "price": str(e.price)} for e in entries]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -119,8 +119,8 @@ def _list_prices(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _delete_price(db: SqliteDatabase, config: Config, args) -> int:
-    if not db.delete_price(args.account, args.prefix):
+async def _delete_price(store: Store, config: Config, args) -> int:
+    if not await store.delete_price(args.account, args.prefix):
         raise CommandError(f"no price for {_describe(args.account, args.prefix)}")
     print(f"price for {_describe(args.account, args.prefix)} deleted")
     return 0

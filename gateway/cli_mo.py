@@ -14,7 +14,7 @@ from gateway.core.events import iso_time
 from gateway.core.numbers import OwnedNumber
 from gateway.core.ports import NumberTaken, UnknownAccount
 from gateway.http.admin_mo import webhook_json
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage.batched import BatchedStore as Store
 
 __all__ = ["add_commands"]
 
@@ -59,9 +59,9 @@ def add_commands(top: argparse._SubParsersAction) -> None:
     stats.set_defaults(handler=_stats)
 
 
-def _add_number(db: SqliteDatabase, config: Config, args) -> int:
+async def _add_number(store: Store, config: Config, args) -> int:
     try:
-        db.add_number(OwnedNumber(number=args.number, account=args.account,
+        await store.add_number(OwnedNumber(number=args.number, account=args.account,
                                   keyword=args.keyword))
     except NumberTaken:
         keyword = f" for keyword {args.keyword.upper()}" if args.keyword else ""
@@ -75,8 +75,8 @@ def _add_number(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _list_numbers(db: SqliteDatabase, config: Config, args) -> int:
-    entries = db.list_numbers(args.account)
+async def _list_numbers(store: Store, config: Config, args) -> int:
+    entries = await store.list_numbers(args.account)
     if args.json:
         print(json.dumps([{"number": e.number, "keyword": e.keyword, "account": e.account}
                           for e in entries], indent=2))
@@ -87,9 +87,9 @@ def _list_numbers(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _remove_number(db: SqliteDatabase, config: Config, args) -> int:
+async def _remove_number(store: Store, config: Config, args) -> int:
     try:
-        removed = db.remove_number(args.number, args.keyword)
+        removed = await store.remove_number(args.number, args.keyword)
     except ValueError as e:
         raise CommandError(str(e)) from None
     if not removed:
@@ -99,8 +99,8 @@ def _remove_number(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _list_webhooks(db: SqliteDatabase, config: Config, args) -> int:
-    items = db.list_webhooks(dead=args.dead, account=args.account, limit=args.limit)
+async def _list_webhooks(store: Store, config: Config, args) -> int:
+    items = await store.list_webhooks(dead=args.dead, account=args.account, limit=args.limit)
     if args.json:
         print(json.dumps([webhook_json(i) for i in items], indent=2))
         return 0
@@ -114,16 +114,16 @@ def _list_webhooks(db: SqliteDatabase, config: Config, args) -> int:
     return 0
 
 
-def _replay(db: SqliteDatabase, config: Config, args) -> int:
+async def _replay(store: Store, config: Config, args) -> int:
     if not (args.ids or args.account or args.all):
         raise CommandError("say which dead letters: IDs, --account, or --all")
-    count = db.replay_webhooks(ids=args.ids or None, account=args.account, now=time.time())
+    count = await store.replay_webhooks(ids=args.ids or None, account=args.account, now=time.time())
     print(f"{count} dead letter{'s' if count != 1 else ''} queued again")
     return 0
 
 
-def _stats(db: SqliteDatabase, config: Config, args) -> int:
-    counts = db.webhook_counts()
+async def _stats(store: Store, config: Config, args) -> int:
+    counts = await store.webhook_counts()
     print(f"pending: {counts['pending']}\ndead:    {counts['dead']}")
     return 0
 

@@ -14,7 +14,7 @@ from typing import Any
 from gateway.core.connector_settings import BIND_MODES, ConnectorSettings, SettingsError
 from gateway.core.ports import ConnectorExists, UnknownConnector
 from gateway.core.routing import Route, RouteError, RouteTarget
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage.batched import BatchedStore as Store
 
 # option name -> (ConnectorSettings field, argparse keyword arguments)
 _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -89,10 +89,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, field) is not None}
 
 
-def _connector_add(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
+async def _connector_add(store: Store, config: Any, args: argparse.Namespace) -> int:
     try:
         settings = ConnectorSettings.from_dict({"name": args.name, **_given(args)})
-        db.add_connector(settings)
+        await store.add_connector(settings)
     except SettingsError as e:
         raise UpstreamCliError(str(e)) from None
     except ConnectorExists:
@@ -102,14 +102,14 @@ def _connector_add(db: SqliteDatabase, config: Any, args: argparse.Namespace) ->
     return 0
 
 
-def _connector_set(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    current = _existing(db, args.name)
+async def _connector_set(store: Store, config: Any, args: argparse.Namespace) -> int:
+    current = await _existing(store, args.name)
     changes = _given(args)
     if not changes:
         raise UpstreamCliError("nothing to change: give at least one option")
     try:
         settings = current.updated(changes)
-        db.update_connector(settings)
+        await store.update_connector(settings)
     except SettingsError as e:
         raise UpstreamCliError(str(e)) from None
     print(f"connector {args.name} updated")
@@ -117,21 +117,22 @@ def _connector_set(db: SqliteDatabase, config: Any, args: argparse.Namespace) ->
     return 0
 
 
-def _connector_remove(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    used = [r.id for r in db.list_routes() if any(t.connector == args.name for t in r.targets)]
+async def _connector_remove(store: Store, config: Any, args: argparse.Namespace) -> int:
+    routes = await store.list_routes()
+    used = [r.id for r in routes if any(t.connector == args.name for t in r.targets)]
     if used:
         raise UpstreamCliError(f"connector {args.name!r} is used by route(s) "
                                f"{', '.join(map(str, used))}; remove those first")
     try:
-        db.remove_connector(args.name)
+        await store.remove_connector(args.name)
     except UnknownConnector:
         raise UpstreamCliError(f"no connector {args.name!r}") from None
     print(f"connector {args.name} removed")
     return 0
 
 
-def _existing(db: SqliteDatabase, name: str) -> ConnectorSettings:
-    settings = db.get_connector(name)
+async def _existing(store: Store, name: str) -> ConnectorSettings:
+    settings = await store.get_connector(name)
     if settings is None:
         raise UpstreamCliError(f"no connector {name!r}")
     return settings
@@ -149,10 +150,10 @@ def connector_view(settings: ConnectorSettings, health: tuple[dict, float] | Non
     return data
 
 
-def _connector_list(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    health = db.read_health()
+async def _connector_list(store: Store, config: Any, args: argparse.Namespace) -> int:
+    health = await store.read_health()
     now = time.time()
-    views = [connector_view(s, health.get(s.name), now) for s in db.list_connectors()]
+    views = [connector_view(s, health.get(s.name), now) for s in await store.list_connectors()]
     if args.json:
         print(json.dumps(views, indent=2))
         return 0
@@ -174,8 +175,9 @@ def _connector_list(db: SqliteDatabase, config: Any, args: argparse.Namespace) -
     return 0
 
 
-def _connector_show(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    view = connector_view(_existing(db, args.name), db.read_health().get(args.name), time.time())
+async def _connector_show(store: Store, config: Any, args: argparse.Namespace) -> int:
+    health = await store.read_health()
+    view = connector_view(await _existing(store, args.name), health.get(args.name), time.time())
     if args.json:
         print(json.dumps(view, indent=2))
     else:
@@ -191,9 +193,9 @@ def parse_target(text: str) -> RouteTarget:
         raise UpstreamCliError(f"--connector {text!r}: {e}") from None
 
 
-def _route_add(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
+async def _route_add(store: Store, config: Any, args: argparse.Namespace) -> int:
     targets = tuple(parse_target(t) for t in args.connector)
-    known = {s.name for s in db.list_connectors()} | {"simulator"}
+    known = {s.name for s in await store.list_connectors()} | {"simulator"}
     for target in targets:
         if target.connector not in known:
             raise UpstreamCliError(f"no connector {target.connector!r}")
@@ -202,7 +204,7 @@ def _route_add(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int
                       source_prefix=args.source)
     except RouteError as e:
         raise UpstreamCliError(str(e)) from None
-    route_id = db.add_route(route)
+    route_id = await store.add_route(route)
     print(f"route {route_id} added")
     return 0
 
@@ -213,8 +215,8 @@ def route_view(route: Route) -> dict[str, Any]:
             "connectors": [{"name": t.connector, "weight": t.weight} for t in route.targets]}
 
 
-def _route_list(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    routes = db.list_routes()
+async def _route_list(store: Store, config: Any, args: argparse.Namespace) -> int:
+    routes = await store.list_routes()
     if args.json:
         print(json.dumps([route_view(r) for r in routes], indent=2))
         return 0
@@ -226,8 +228,8 @@ def _route_list(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> in
     return 0
 
 
-def _route_remove(db: SqliteDatabase, config: Any, args: argparse.Namespace) -> int:
-    if not db.remove_route(args.id):
+async def _route_remove(store: Store, config: Any, args: argparse.Namespace) -> int:
+    if not await store.remove_route(args.id):
         raise UpstreamCliError(f"no route {args.id}")
     print(f"route {args.id} removed")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.connectors.simulator import OutcomeRule, SimulatorConfig
+from gateway.core.cluster import ClusterConfig
 from gateway.core.delivery import DeliveryConfig
 from gateway.core.inbound import InboundConfig
 from gateway.http.webhooks import WebhookConfig
@@ -72,7 +73,8 @@ class Config:
     data_dir: Path = Path("smsgw-data")
     node_id: int = 0
     price_per_part: Decimal = Decimal("0.05")
-    database: str = ""  # SQLite file; default <data_dir>/smsgw.db
+    # SQLite file (default <data_dir>/smsgw.db), or postgresql://user@host:port/dbname
+    database: str = ""
     smpp: SmppConfig = field(default_factory=SmppConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
@@ -81,9 +83,11 @@ class Config:
     receipts: DeliveryConfig = field(default_factory=DeliveryConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file (when `database` is not a PostgreSQL URL)."""
         return Path(self.database) if self.database else self.data_dir / "smsgw.db"
 
 
@@ -118,6 +122,7 @@ def _build(raw: dict[str, Any]) -> Config:
         "simulator": _simulator(top.pop("simulator", {})),
         "receipts": _section(top.pop("receipts", {}), DeliveryConfig, "receipts"),
         "webhooks": _section(top.pop("webhooks", {}), WebhookConfig, "webhooks"),
+        "cluster": _section(top.pop("cluster", {}), ClusterConfig, "cluster"),
         "inbound": _section(top.pop("inbound", {}), InboundConfig, "inbound"),
     }
     config = _section(top, Config, "", extra=sections)
@@ -246,9 +251,25 @@ def _check(config: Config) -> None:
     if config.receipts.expiry <= 0:
         raise ConfigError("receipts.expiry", "must be positive")
     _check_webhooks(config.webhooks)
+    _check_cluster(config)
     for key in ("reassembly_timeout", "sweep_interval"):
         if getattr(config.inbound, key) <= 0:
             raise ConfigError(f"inbound.{key}", "must be positive")
+
+
+def _check_cluster(config: Config) -> None:
+    cluster = config.cluster
+    if cluster.heartbeat_interval <= 0:
+        raise ConfigError("cluster.heartbeat_interval", "must be positive")
+    if cluster.lease < 3 * cluster.heartbeat_interval:
+        raise ConfigError("cluster.lease", "must be at least 3 x cluster.heartbeat_interval")
+    if not 1 <= cluster.adopt_page <= 100_000:
+        raise ConfigError("cluster.adopt_page", "must be between 1 and 100000")
+    if config.receipts.poll_interval <= 0:
+        raise ConfigError("receipts.poll_interval", "must be positive")
+    database = config.database
+    if "://" in database and not database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("database", "must be a SQLite file path or a postgresql:// URL")
 
 
 def _check_webhooks(webhooks: WebhookConfig) -> None:

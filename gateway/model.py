@@ -121,6 +121,8 @@ class Message:
     callback_url: str = ""
     # The customer's own reference for the message (HTTP `client_ref`), returned as given.
     client_ref: str = ""
+    # The gateway process (ports.ClusterStore owner) that dispatches it until it is final.
+    owner: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -200,6 +202,8 @@ class NewOutboxItem:
     url: str = ""
     event_id: str = ""
     payload: str = ""
+    # The owner (ports.ClusterStore) pushing it; None: waiting for a node to claim it.
+    claimed_by: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

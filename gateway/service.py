@@ -1,11 +1,12 @@
-"""The gateway as a Twisted service: wires store, core, connector and listeners together,
-and takes them down in order (unbind, drain, close the store)."""
+"""The gateway as a Twisted service: wires the store, core, connectors and listeners
+together, starts them in order, and takes them down in order (unbind, drain, leave the
+cluster, close the store)."""
 from __future__ import annotations
 
 import os
 import secrets
-import string
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -15,27 +16,32 @@ from twisted.application.service import MultiService
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
 from gateway.config import Config
+from gateway.connectors.health_writer import HealthWriter
 from gateway.connectors.registry import ConnectorRegistry
 from gateway.connectors.simulator import SimulatorConnector
 from gateway.connectors.smpp import SmppConnector
 from gateway.core.accounts import Authenticator, thread_runner
+from gateway.core.admission import AccountAdmissions
+from gateway.core.bind_ledger import BindLedger
 from gateway.core.binds import BindRegistry
+from gateway.core.cluster import Membership
 from gateway.core.connector_settings import ConnectorSettings
 from gateway.core.delivery import Delivery
+from gateway.core.demo import DEMO_SYSTEM_ID, ensure_demo_account
 from gateway.core.fanout import Subscriptions
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.inbound import InboundRouter
+from gateway.core.live_settings import LiveSettings
 from gateway.core.numbers import NumberDirectory
-from gateway.core.passwords import hash_password
-from gateway.core.ports import Store
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
+from gateway.core.store_events import StoreEvents
 from gateway.http.admin import AccountDefaults, AdminApi
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
@@ -43,40 +49,35 @@ from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
 from gateway.http.site import make_site
 from gateway.http.webhooks import WebhookSender
-from gateway.model import Account
-from gateway.storage.sqlite import SqliteStore
+from gateway.storage.batched import BatchedStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
 
 log = Logger()
 
-SETTINGS_POLL_INTERVAL = 2.0
+SETTINGS_POLL_INTERVAL = 1.0
+HEALTH_WRITE_INTERVAL = 2.0
 IDEMPOTENCY_SWEEP_INTERVAL = 3600.0
 ADMIN_TOKEN_FILE = "admin-token"
 UNBIND_TIMEOUT = 5.0
-DEMO_SYSTEM_ID = "demo"
 
 
 class GatewayService(MultiService):
-    def __init__(self, config: Config, reactor, out: TextIO | None = None) -> None:
+    """The running gateway over `store` (opened by tap.py from the configuration)."""
+
+    def __init__(self, config: Config, reactor, store: BatchedStore,
+                 out: TextIO | None = None) -> None:
         super().__init__()
         self.config = config
         self.reactor = reactor
+        self.store = store
         self.out = out or sys.stdout
         self.ready: Deferred | None = None
-        self.store: SqliteStore | None = None
-        self.smsc: SmscServer | None = None
-        self.router: Router | None = None
+        self.parts: Components | None = None
         self.ports: list = []
-        self._watcher: LoopingCall | None = None
-        self._sweeper: LoopingCall | None = None
-        self.admin_token = ""
-        self._settings_version = -1
         self.http_port = None
         self.http_auth: HttpAuthenticator | None = None
-        # Klein apps other parts of the gateway mount under /admin/v1/<name>/
-        self.admin_sections: dict = {}
-        self.registry: ConnectorRegistry | None = None
-        self.parts: Components | None = None
+        self.admin_token = ""
+        self._sweeper: LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()
@@ -91,49 +92,38 @@ class GatewayService(MultiService):
         return failure
 
     async def _start(self) -> None:
-        config = self.config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store = SqliteStore(str(config.database_path), self.reactor)
-        parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
-                     webhook_http=webhook_client(self.reactor, config.webhooks.concurrency))
-        self.parts = parts
-        self.simulator, self.router, self.delivery, self.smsc = (
-            parts.simulator, parts.router, parts.delivery, parts.smsc)
-        self.registry = parts.registry
-        # the admin sections `connectors` and `routes`
-        upstream_admin = UpstreamAdmin(
-            store, health=self.registry.health,
-            apply=lambda: ensureDeferred(self._load_upstream()))
-        self.admin_sections.update(upstream_admin.sections())
-        self.admin_sections.update(MessagingAdmin(
-            store=store, webhook_store=store, simulator=parts.simulator, clock=self.reactor,
-            settings_changed=lambda: ensureDeferred(self._apply_settings()),
-            sender=parts.webhooks).sections())
-        router, delivery = parts.router, parts.delivery
-        self.pricing, self.binds = parts.pricing, parts.binds
-        parts.pricing.load(await store.list_prices())
+        config, store = self.config, self.store
+        parts = self.parts = wire(
+            config, store, await store.last_message_id(), self.reactor,
+            thread_runner(self.reactor),
+            webhook_http=webhook_client(self.reactor, config.webhooks.concurrency),
+            on_fenced=self._fenced)
         self.admin_token = config.admin.token or admin_token(config.data_dir)
-        demo_password = await self._ensure_demo_account(store)
-        parts.subscriptions.load(await store.list_accounts())
-        parts.directory.load(await store.list_numbers())
-        await self._load_upstream()  # before recovery: recovered messages may route there
-        recovered = await router.recover()
-        if recovered:
-            log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
-        delivery.start()
+        defaults = config.accounts
+        demo_password = await ensure_demo_account(
+            store, balance=defaults.demo_balance, max_binds=defaults.max_binds,
+            throughput=defaults.throughput, window=defaults.window)
+        await parts.membership.join()
+        await parts.settings.load()  # before any message moves: routes, prices, accounts
+        parts.delivery.start()
         parts.inbound.start()
         if parts.webhooks is not None:
             parts.webhooks.start()
-        self._settings_version = await store.settings_version()  # baseline before any bind
         await self._listen()
-        if demo_password:
-            self._print_demo_banner(demo_password)
-        self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
-        self._watcher.clock = self.reactor
-        self._watcher.start(SETTINGS_POLL_INTERVAL, now=False)
+        store.watch(parts.events)
+        parts.membership.start()  # adopts what an earlier run (or a dead node) left
+        parts.settings.start()
+        parts.health.start()
         self._sweeper = LoopingCall(self._sweep_idempotency)
         self._sweeper.clock = self.reactor
         self._sweeper.start(IDEMPOTENCY_SWEEP_INTERVAL, now=True)
+        if demo_password:
+            self._print_demo_banner(demo_password)
+
+    def _fenced(self) -> None:
+        """Another node took this one's work over: stop before doing any of it twice."""
+        if self.reactor.running:
+            self.reactor.stop()
 
     def _sweep_idempotency(self) -> Deferred:
         before = self.reactor.seconds() - self.config.http.idempotency_ttl
@@ -145,13 +135,13 @@ class GatewayService(MultiService):
         smpp = self.config.smpp
         endpoint_cls = TCP6ServerEndpoint if ":" in smpp.host else TCP4ServerEndpoint
         plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
-        self.ports.append(await plain.listen(self.smsc))
+        self.ports.append(await plain.listen(self.parts.smsc))
         log.info("SMPP listening on {host}:{port}", host=smpp.host,
                  port=self.ports[-1].getHost().port)
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
             secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
-            self.ports.append(await secure.listen(self.smsc))
+            self.ports.append(await secure.listen(self.parts.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
                      port=self.ports[-1].getHost().port)
         http = self.config.http
@@ -164,34 +154,25 @@ class GatewayService(MultiService):
                  port=self.http_port.getHost().port)
 
     def _http_site(self):
-        config, store = self.config, self.store
-        run = thread_runner(self.reactor)
-        self.http_auth = HttpAuthenticator(store, store, self.reactor, run,
-                                           cache_ttl=config.http.auth_cache)
-        api = PublicApi(router=self.router, store=store, clock=self.reactor,
-                        authenticator=self.http_auth)
+        config, store, parts = self.config, self.store, self.parts
+        run = parts.run_blocking
+        self.http_auth = parts.http_auth
+        api = PublicApi(router=parts.router, store=store, clock=self.reactor,
+                        authenticator=parts.http_auth, admissions=parts.admissions)
+        apply = parts.settings.apply
+        sections = {}
+        sections.update(UpstreamAdmin(store, health=parts.registry.health,
+                                      apply=apply).sections())
+        sections.update(MessagingAdmin(
+            store=store, webhook_store=store, simulator=parts.simulator, clock=self.reactor,
+            settings_changed=apply, sender=parts.webhooks).sections())
         defaults = config.accounts
         admin = AdminApi(
-            token=self.admin_token, store=store, binds=self.binds, clock=self.reactor,
-            run_in_thread=run, sections=self.admin_sections,
-            settings_changed=lambda: ensureDeferred(self._apply_settings()),
+            token=self.admin_token, store=store, binds=parts.binds, clock=self.reactor,
+            run_in_thread=run, sections=sections, settings_changed=apply,
             defaults=AccountDefaults(max_binds=defaults.max_binds,
                                      throughput=defaults.throughput, window=defaults.window))
         return make_site(api, admin, config.http.max_body_size)
-
-    async def _ensure_demo_account(self, store: SqliteStore) -> str | None:
-        """On a first start (no account at all) create the demo account; return its password."""
-        if await store.list_accounts():
-            return None
-        alphabet = string.ascii_letters + string.digits
-        password = "".join(secrets.choice(alphabet) for _ in range(8))  # SMPP allows 8
-        defaults = self.config.accounts
-        await store.add_account(Account(
-            system_id=DEMO_SYSTEM_ID, password_hash=hash_password(password),
-            balance=defaults.demo_balance, max_binds=defaults.max_binds,
-            throughput=defaults.throughput, window=defaults.window))
-        log.info("demo account {system_id!r} created", system_id=DEMO_SYSTEM_ID)
-        return password
 
     def _print_demo_banner(self, password: str) -> None:
         port = self.ports[0].getHost().port  # the bound one, also when configured as 0
@@ -208,57 +189,6 @@ class GatewayService(MultiService):
               f"   admin token: {self.admin_token}\n"
               f"                ({token_note})\n{rule}", file=self.out, flush=True)
 
-    async def _watch_settings(self) -> None:
-        """Apply admin changes (CLI, other nodes) to live sessions without a restart."""
-        try:
-            version = await self.store.settings_version()
-        except Exception:
-            log.failure("reading the settings version failed")
-            return
-        await self._write_health()
-        if version == self._settings_version:
-            return
-        first = self._settings_version < 0
-        self._settings_version = version
-        if first:
-            return
-        await self._apply_settings()
-        bound = {p.account for p in self.smsc.connections if p.account}
-        fresh = {system_id: await self.store.get_account(system_id) for system_id in bound}
-        self.smsc.refresh_accounts(fresh)
-
-    async def _apply_settings(self) -> None:
-        """Admin changes reach the live gateway: reload the price tables, the accounts'
-        delivery settings and the numbers, forget cached accounts and keys, make the
-        upstream connectors and routes match the store."""
-        if self.http_auth is not None:
-            self.http_auth.forget()
-        try:
-            self.pricing.load(await self.store.list_prices())
-            self.parts.subscriptions.load(await self.store.list_accounts())
-            self.parts.directory.load(await self.store.list_numbers())
-        except Exception:
-            log.failure("reloading prices, accounts and numbers failed")
-        try:
-            await self._load_upstream()
-        except Exception:
-            log.failure("reloading upstream connectors and routes failed")
-
-    async def _load_upstream(self) -> None:
-        """Make the live connectors and the route table match the store."""
-        await self.registry.apply(await self.store.list_connectors(),
-                                  await self.store.list_routes())
-
-    async def _write_health(self) -> None:
-        """Snapshot each upstream connector's health into the store (`smsgw connector
-        list` reads it); nothing is written while there are none."""
-        health = self.registry.health() if self.registry is not None else {}
-        if health:
-            try:
-                await self.store.write_health(health, self.reactor.seconds())
-            except Exception:
-                log.failure("writing connector health failed")
-
     def stopService(self) -> Deferred:
         super().stopService()
         return ensureDeferred(self._stop())
@@ -266,26 +196,30 @@ class GatewayService(MultiService):
     async def _stop(self) -> None:
         if self.ready is not None and not self.ready.called:
             await self.ready
-        for loop in (self._watcher, self._sweeper):
-            if loop is not None and loop.running:
-                loop.stop()
+        parts = self.parts
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
         for port in self.ports:
             await port.stopListening()
         self.ports.clear()
-        if self.smsc is not None:
-            await self.smsc.unbind_all(UNBIND_TIMEOUT)
-        if self.registry is not None:
-            await self.registry.stop()
-        if self.router is not None:
-            self.router.stop()
-            self.simulator.stop()
-            self.parts.inbound.stop()
-            if self.parts.webhooks is not None:
-                await self.parts.webhooks.stop()
-            self.delivery.stop()
-            await self.router.drain()
-        if self.store is not None:
-            await self.store.close()
+        if parts is not None:
+            parts.settings.stop()
+            parts.health.stop()
+            parts.membership.stop()
+            await parts.smsc.unbind_all(UNBIND_TIMEOUT)
+            await parts.registry.stop()
+            parts.router.stop()
+            parts.simulator.stop()
+            parts.inbound.stop()
+            if parts.webhooks is not None:
+                await parts.webhooks.stop()
+            parts.delivery.stop()
+            await parts.router.drain()
+            try:
+                await parts.membership.leave()
+            except Exception:
+                log.failure("leaving the cluster failed (the others take over after the lease)")
+        await self.store.close()
 
 
 @dataclass(frozen=True)
@@ -301,6 +235,13 @@ class Components:
     directory: NumberDirectory
     inbound: InboundRouter
     webhooks: WebhookSender | None
+    membership: Membership
+    settings: LiveSettings
+    health: HealthWriter
+    http_auth: HttpAuthenticator
+    admissions: AccountAdmissions
+    run_blocking: Callable[..., Deferred]
+    events: StoreEvents
 
 
 def webhook_client(reactor, per_host: int) -> HTTPClient:
@@ -318,18 +259,26 @@ class _QuietClientFactory(_HTTP11ClientFactory):
 
 
 def wire(
-    config: Config, store: Store, id_floor: str | None, clock: IReactorTime,
-    threads: IReactorThreads, webhook_http: HTTPClient | None = None,
+    config: Config, store: BatchedStore, id_floor: str | None, clock: IReactorTime,
+    run_blocking: Callable[..., Deferred], webhook_http: HTTPClient | None = None,
+    on_fenced: Callable[[], None] | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and
-    `threads` runs password hashing off the reactor thread. Without `webhook_http`
-    webhook items stay in the store's outbox (tests that do not look at webhooks)."""
+    `run_blocking(fn, *args)` runs password hashing off the reactor thread (in the
+    service: its thread pool). Without `webhook_http` webhook items stay in the store's
+    outbox (tests that do not look at webhooks)."""
     binds = BindRegistry()
     subscriptions = Subscriptions()
+    router_box: list[Router] = []
+    membership = Membership(
+        store=store, clock=clock, config=config.cluster, node_id=config.node_id,
+        adopt=lambda messages: router_box[0].adopt(messages),
+        on_fenced=on_fenced or (lambda: None))
     webhooks = None if webhook_http is None else WebhookSender(
         store=store, http=webhook_http, clock=clock, config=config.webhooks,
-        secret_for=subscriptions.secret)
-    delivery = Delivery(store, binds, clock, config.receipts, webhooks=webhooks)
+        secret_for=subscriptions.secret, owner=membership)
+    delivery = Delivery(store, binds, clock, config.receipts, owner=membership,
+                        webhooks=webhooks)
     simulator = SimulatorConnector(config.simulator, None, clock)
     pricing = Pricing(price_per_part=config.price_per_part)
     ids = MessageIdGenerator(config.node_id, clock.seconds, id_floor)
@@ -337,7 +286,6 @@ def wire(
     inbound = InboundRouter(store=store, directory=directory, subscriptions=subscriptions,
                             delivery=delivery, ids=ids, clock=clock, config=config.inbound)
     simulator.set_inbound(inbound)
-    router_box: list[Router] = []
 
     def make_connector(settings: ConnectorSettings) -> SmppConnector:
         # `clock` is the reactor in the service (it also opens the upstream connections)
@@ -345,14 +293,15 @@ def wire(
                              clock=clock, reactor=clock)
 
     registry = ConnectorRegistry(simulator, make_connector)
-    upstream = store if hasattr(store, "upstream_records") else None
     router = Router(
         store=store, ids=ids, pricing=pricing, connector=simulator, delivery=delivery,
-        subscriptions=subscriptions, clock=clock, routing=registry, upstream=upstream)
+        subscriptions=subscriptions, clock=clock, owner=membership, routing=registry,
+        upstream=store)
     router_box.append(router)
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
     smpp = config.smpp
+    run = run_blocking
     smsc = SmscServer(
         settings=SmscSettings(
             session=smsc_session_config(
@@ -366,17 +315,29 @@ def wire(
             max_pending_submits=smpp.max_pending_submits,
         ),
         clock=clock,
-        authenticator=Authenticator(store, binds, clock, thread_runner(threads)),
-        router=router, binds=binds, delivery=delivery,
+        authenticator=Authenticator(store, binds, clock, run),
+        router=router, binds=binds, ledger=BindLedger(store, membership, clock),
+        delivery=delivery,
     )
-    return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
-                      pricing=pricing, binds=binds, registry=registry,
-                      subscriptions=subscriptions, directory=directory, inbound=inbound,
-                      webhooks=webhooks)
+    http_auth = HttpAuthenticator(store, store, clock, run, cache_ttl=config.http.auth_cache)
+    settings = LiveSettings(
+        store=store, clock=clock, poll_interval=SETTINGS_POLL_INTERVAL, pricing=pricing,
+        subscriptions=subscriptions, directory=directory, connectors=registry, sessions=smsc,
+        forget_credentials=http_auth.forget)
+    return Components(
+        simulator=simulator, router=router, delivery=delivery, smsc=smsc, pricing=pricing,
+        binds=binds, registry=registry, subscriptions=subscriptions, directory=directory,
+        inbound=inbound, webhooks=webhooks, membership=membership, settings=settings,
+        health=HealthWriter(store, registry.health, clock, HEALTH_WRITE_INTERVAL),
+        http_auth=http_auth,
+        admissions=AccountAdmissions(clock, smpp.max_pending_submits), run_blocking=run,
+        events=StoreEvents(store=store, owner=membership, delivery=delivery,
+                           webhooks=webhooks, settings=settings))
 
 
 def admin_token(data_dir: Path) -> str:
     """The admin API's token from <data_dir>/admin-token, created (mode 0600) on first use."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / ADMIN_TOKEN_FILE
     try:
         token = path.read_text().strip()

@@ -15,6 +15,10 @@ class Options(usage.Options):
     optParameters = [
         ["config", "c", None, "TOML configuration file (see README)."],
         ["data-dir", "d", None, "Directory for the SQLite store (default ./smsgw-data)."],
+        ["database", None, None,
+         "SQLite file, or postgresql://USER@HOST:PORT/DBNAME to share one database "
+         "between several nodes (default <data-dir>/smsgw.db)."],
+        ["node-id", None, None, "This node's id, 0-1023, unique among the nodes.", int],
         ["smpp-port", None, None, "SMPP plain TCP port (default 2775).", int],
         ["tls-port", None, None, "SMPP over TLS port (default 2776).", int],
         ["http-port", None, None, "HTTP API port (default 8080).", int],
@@ -32,6 +36,8 @@ class Options(usage.Options):
 def options_to_config(options: usage.Options) -> Config:
     return load_config(options["config"], {
         "data_dir": options["data-dir"],
+        "database": options["database"],
+        "node_id": options["node-id"],
         "smpp.port": options["smpp-port"],
         "smpp.tls_port": options["tls-port"],
         "http.port": options["http-port"],
@@ -41,9 +47,16 @@ def options_to_config(options: usage.Options) -> Config:
 
 
 def makeService(options: Options) -> IService:
+    """The gateway over the store `database` names; an unreachable or wrong database stops
+    the start here, with a message naming the key."""
     from twisted.internet import reactor
 
     from gateway.service import GatewayService
+    from gateway.storage import StoreUnavailable, open_store
 
     config = getattr(options, "gateway_config", None) or options_to_config(options)
-    return GatewayService(config, reactor)
+    try:
+        store = open_store(config.database, config.database_path, reactor)
+    except StoreUnavailable as e:
+        raise SystemExit(f"smsgw: {ConfigError('database', str(e))}") from None
+    return GatewayService(config, reactor, store)

@@ -7,7 +7,7 @@ import json
 from test_cli import fails, ok, show
 
 from gateway.model import Address, Channel, DeliveryKind, NewOutboxItem
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage.sqlite import connection, outbox, webhooks
 
 HOOK = "https://hooks.example.test/smsgw"
 
@@ -48,12 +48,14 @@ def test_numbers_add_list_remove(tmp_path):
 
 def test_webhook_list_stats_and_replay_of_dead_letters(tmp_path):
     ok(tmp_path, "account", "add", "shop", "--password", "pw", "--webhook-url", HOOK)
-    with SqliteDatabase(str(tmp_path / "smsgw.db")) as db:
-        items = db.queue_outbox([NewOutboxItem(
-            account="shop", kind=DeliveryKind.MO, source=Address(), destination=Address(),
-            body=b"", channel=Channel.WEBHOOK, url=HOOK, event_id=f"evt_{n}", payload="{}",
-            created_at=100.0) for n in range(3)])
-        db.webhook_failed(items[0].id, 5, 200.0, "HTTP 503", 150.0)
+    conn = connection.connect(tmp_path / "smsgw.db", 5.0)  # what a gateway wrote
+    cur = conn.cursor()
+    items = outbox.queue_outbox(cur, [NewOutboxItem(
+        account="shop", kind=DeliveryKind.MO, source=Address(), destination=Address(),
+        body=b"", channel=Channel.WEBHOOK, url=HOOK, event_id=f"evt_{n}", payload="{}",
+        created_at=100.0) for n in range(3)])
+    webhooks.webhook_failed(cur, items[0].id, 5, 200.0, "HTTP 503", 150.0)
+    conn.close()
     assert ok(tmp_path, "webhook", "stats").split() == ["pending:", "2", "dead:", "1"]
     dead = json.loads(ok(tmp_path, "webhook", "list", "--dead", "--json"))
     assert [(d["id"], d["attempts"], d["last_error"], d["state"]) for d in dead] == [

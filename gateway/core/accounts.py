@@ -72,15 +72,6 @@ class Authenticator:
         self._failures.pop(peer_ip, None)
         return account
 
-    def check_bind_limit(self, account: Account) -> None:
-        """Called synchronously right before registering the bind, so two racing binds
-        cannot both pass."""
-        if self._binds.count(account.system_id) >= account.max_binds:
-            raise BindRejected(
-                CommandStatus.ESME_RBINDFAIL,
-                f"{account.system_id!r} already has {account.max_binds} binds",
-            )
-
     def _wait_if_suspicious(self, peer_ip: str) -> Deferred:
         count, last = self._failures.get(peer_ip, (0, 0.0))
         now = self._reactor.seconds()

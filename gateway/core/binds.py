@@ -53,6 +53,13 @@ class BindRegistry:
                 return True
         return False
 
+    def receiver_has_room(self, account: str) -> bool:
+        """Whether a receiver-capable bind of `account` has room in its window."""
+        for channel in self._by_account.get(account, ()):
+            if channel.kind.can_receive and channel.has_room():
+                return True
+        return False
+
     def least_busy_receiver(self, account: str) -> DeliveryChannel | None:
         """The receiver-capable bind with room and the least traffic right now.
 

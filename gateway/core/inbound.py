@@ -79,6 +79,9 @@ class InboundStorage(Store, InboundStore, Protocol):
 
 
 class Fanout(Protocol):
+    def claim(self, items: Sequence[NewOutboxItem]) -> list[NewOutboxItem]:
+        """Items about to be written, marked as this node's where it pushes them at once."""
+
     def enqueue(self, item: OutboxItem) -> None:
         """A committed outbox item (any channel): push it when its leg can take it."""
 
@@ -191,6 +194,7 @@ class InboundRouter:
                 body=mo.payload, data_coding=message.data_coding,
                 received_at=mo.received_at, keyword=owned.keyword,
                 connector=message.connector)))
+        items = self._delivery.claim(items)
         return self._store.queue_outbox(items).addCallback(self._enqueue)
 
     def _hold(self, mo: _Mo) -> Deferred[None]:
@@ -306,7 +310,7 @@ class InboundRouter:
         return Subscriptions.webhook_item(event, url, event_id, payload)
 
     def _finish(self, parts: list[InboundPart], items: list[NewOutboxItem]) -> Deferred[None]:
-        d = self._store.complete_inbound(parts, items)
+        d = self._store.complete_inbound(parts, self._delivery.claim(items))
         d.addCallback(lambda queued: self._enqueue(queued or []))
         return d
 

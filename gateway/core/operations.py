@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from gateway.core.content import check_content, parts_of
+from gateway.core.content import parts_of
 from gateway.core.delivery import Delivery
 from gateway.core.fanout import Subscriptions
 from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome, Store
@@ -86,7 +86,7 @@ class MessageOperations:
         `destination_addr`. Fires with the deleted messages (refunded, receipts queued);
         fails with SubmitRejected: ESME_RINVMSGID (malformed id), ESME_RCANCELFAIL."""
         now = self._clock.seconds()
-        receipt = self._deleted_receipt(now)
+        receipt = self._deleted_receipt(account.system_id, now)
         if not message_id:
             if not destination_addr:
                 return fail(_cancel_fail("cancel_sm without message_id needs destination_addr"))
@@ -119,11 +119,12 @@ class MessageOperations:
                 self._delivery.enqueue(item)
         return [message for message, _ in results]
 
-    def _deleted_receipt(self, done_at: float) -> ReceiptFor:
+    def _deleted_receipt(self, account: str, done_at: float) -> ReceiptFor:
         subscriptions = self._subscriptions
+        claim = self._delivery.claimer(account)  # decided here, in the reactor thread
 
         def build(message: Message) -> list[NewOutboxItem]:
-            return subscriptions.receipt_items(message, MessageState.DELETED, 0, done_at)
+            return claim(subscriptions.receipt_items(message, MessageState.DELETED, 0, done_at))
         return build
 
     # --- replace_sm --------------------------------------------------------------------------
@@ -183,31 +184,6 @@ class MessageOperations:
 
         return self._store.replace(account.system_id, message).addCallback(stored)
 
-    # --- submit_sm with replace_if_present_flag ----------------------------------------------
-    def submit_replacing(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
-        """submit_sm with replace_if_present_flag=1 (SMPP 3.4 §5.2.18): the account's
-        SCHEDULED messages from the same source to the same destination are superseded,
-        i.e. deleted and refunded without a receipt of their own (the new message's
-        receipt reports on what went out), then `request` goes through `Router.submit`.
-        A message already on its way (not SCHEDULED) is not replaced, as with replace_sm.
-        An invalid request fails before anything is deleted."""
-        now = self._clock.seconds()
-        try:
-            validate_submit(request, now)
-            check_content(request)
-        except SubmitRejected as rejected:
-            return fail(rejected)
-        d = self._store.cancel_matching(
-            account.system_id, request.source.addr, request.destination.addr, now,
-            _no_receipt)
-
-        def superseded(results: list[Cancelled]) -> Deferred[Message]:
-            for message, _ in results:
-                self._router.unschedule(message.id)
-            return self._router.submit(account, request)
-
-        return d.addCallback(superseded)
-
     # --- submit_multi ------------------------------------------------------------------------
     def submit_multi(
         self, account: Account, requests: Sequence[SubmitRequest]
@@ -227,10 +203,6 @@ def _outcome(ok: bool, value: Message | Failure) -> Message | SubmitRejected:
         return value.value
     log.failure("one destination of a submit_multi failed", value)
     return SubmitRejected(CommandStatus.ESME_RSYSERR, value.getErrorMessage())
-
-
-def _no_receipt(message: Message) -> list[NewOutboxItem]:
-    return []
 
 
 def _same_addr(given: str, stored: str) -> bool:

@@ -92,11 +92,15 @@ class Store(Protocol):
         so a re-dispatched message never produces a second receipt.
         """
 
-    def unfinished_messages(self, after_id: str, limit: int) -> Deferred[list[Message]]:
-        """Messages not yet final, ordered by id, with id > after_id (for recovery)."""
-
     def last_message_id(self) -> Deferred[str | None]:
         """The greatest message id ever stored (ids are issued in increasing order)."""
+
+    def accept_replacing(self, account: str, message: Message) -> Deferred[list[Message] | None]:
+        """submit_sm with replace_if_present_flag, in one transaction: move `account`'s
+        SCHEDULED messages from `message`'s source to its destination (exact strings) to
+        DELETED with their price refunded and no receipt, then `accept` `message` at its
+        price. Returns the superseded messages (ordered by id); None, and nothing written,
+        when the balance after the refunds cannot cover the new message."""
 
     # --- scheduled messages (schedule_delivery_time, cancel_sm, replace_sm) -----------------
     def start_scheduled(self, message_id: str, due: float) -> Deferred[Message | None]:
@@ -130,14 +134,22 @@ class Store(Protocol):
         """Queue `items` (any channel) in one transaction; the stored items, in order."""
 
     # The SMPP leg: items wait per account for a receiver bind. (WEBHOOK items: WebhookStore.)
-    def pending_outbox(self, account: str, after_id: int, limit: int) -> Deferred[list[OutboxItem]]:
-        """Undelivered SMPP items of `account` with id > after_id, oldest first."""
+    # An item is claimed by the node (owner, see ClusterStore) that pushes it, so two nodes
+    # never send it both; an item is queued already claimed when its node pushes it at once.
+    def claim_outbox(self, account: str, owner: int, limit: int) -> Deferred[list[OutboxItem]]:
+        """Claim for `owner` up to `limit` unclaimed SMPP items of `account`, oldest first,
+        and return them. Items another transaction is claiming are skipped, not waited for."""
 
-    def ack_outbox(self, item_id: int) -> Deferred[None]:
-        """The item reached its account (deliver_sm_resp OK): remove it from the outbox."""
+    def pending_outbox(self, account: str, after_id: int, limit: int
+                       ) -> Deferred[list[OutboxItem]]:
+        """What waits (claimed or not): undelivered SMPP items of `account` with id >
+        after_id, oldest first. For admins and tests; delivery claims instead."""
 
-    def ack_outbox_items(self, item_ids: Sequence[int]) -> Deferred[None]:
-        """`ack_outbox` for every one of `item_ids`, as one operation."""
+    def release_outbox(self, item_ids: Sequence[int]) -> Deferred[None]:
+        """Let go of claimed items not delivered (their bind went away): claimable again."""
+
+    def ack_outbox(self, item_ids: Sequence[int]) -> Deferred[None]:
+        """The items reached their account (deliver_sm_resp OK): remove them."""
 
     def expire_outbox(self, created_before: float) -> Deferred[int]:
         """Drop SMPP items older than `created_before`; returns how many. (Webhooks are
@@ -220,12 +232,12 @@ class WebhookStore(Protocol):
     older than the dead-letter age is marked dead (`dead_at`) and kept until an admin
     replays it."""
 
-    def due_webhooks(
-        self, now: float, limit: int, exclude_ids: Sequence[int] = (),
-        exclude_urls: Sequence[str] = (),
+    def claim_webhooks(
+        self, owner: int, now: float, limit: int, exclude_urls: Sequence[str] = (),
     ) -> Deferred[list[OutboxItem]]:
-        """Live (not dead) items due by `now`, earliest next_attempt_at first (then id),
-        leaving out those in `exclude_ids` (in flight) and `exclude_urls` (backing off)."""
+        """Claim for `owner` and return up to `limit` live (not dead), unclaimed items due
+        by `now`, earliest next_attempt_at first (then id), leaving out `exclude_urls`
+        (backing off). Items another transaction is claiming are skipped."""
 
     def webhooks_delivered(self, item_ids: Sequence[int]) -> Deferred[None]:
         """Their receivers answered 2xx: remove them."""
@@ -235,7 +247,10 @@ class WebhookStore(Protocol):
         dead_at: float | None,
     ) -> Deferred[None]:
         """Record a failed attempt: the count so far, when to try again, what went wrong,
-        and `dead_at` when it is given up."""
+        and `dead_at` when it is given up; the item is unclaimed (any node retries it)."""
+
+    def release_webhooks(self, item_ids: Sequence[int]) -> Deferred[None]:
+        """Let go of claimed items not attempted (the sender stopped): claimable again."""
 
     def list_webhooks(
         self, *, dead: bool | None = None, account: str | None = None, after_id: int = 0,
@@ -390,3 +405,79 @@ class UpstreamStore(Protocol):
     def write_health(self, snapshots: dict[str, dict], at: float) -> Deferred[None]: ...
 
     def read_health(self) -> Deferred[dict[str, tuple[dict, float]]]: ...
+
+
+# --- several nodes on one store (issue 10) -------------------------------------------------
+
+class StoreListener(Protocol):
+    """What a node does when the store tells it of other nodes' work (store.watch)."""
+
+    def outbox_queued(self, account: str) -> None:
+        """Unclaimed SMPP items of `account` were queued or let go."""
+
+    def webhooks_queued(self) -> None:
+        """Unclaimed webhook items are due."""
+
+    def settings_changed(self) -> None: ...
+
+    def reconnected(self) -> None:
+        """The store's connection was lost and is back: claims may not match memory."""
+
+
+class NodeIdTaken(Exception):
+    """join_cluster for a node_id a live node holds."""
+
+    def __init__(self, node_id: int) -> None:
+        super().__init__(f"node_id {node_id} is held by a running node")
+        self.node_id = node_id
+
+
+class ClusterStore(Protocol):
+    """Nodes sharing one store. Each run of a gateway process is an *owner* (an
+    incarnation: a number never reused) of the node_id it was started with. What a node
+    works on is marked with its owner: the messages it accepted and dispatches, the outbox
+    and webhook items it claimed, its binds. When an owner is gone (a crash, a stop, a
+    heartbeat older than the lease) a live node takes its work over: see core/cluster.py.
+    Times are the nodes' clocks, which must agree to well within the lease (NTP)."""
+
+    def join_cluster(self, node_id: int, now: float) -> Deferred[int]:
+        """Register a new owner for `node_id` and return it. Fails with NodeIdTaken while
+        a live process holds `node_id` (the backend can tell a crashed one at once)."""
+
+    def heartbeat(self, owner: int, now: float) -> Deferred[bool]:
+        """Prove `owner` alive; False when it was taken over (it must stop working)."""
+
+    def claim_dead_owner(self, owner: int, now: float,
+                         lease: float | None) -> Deferred[int | None]:
+        """One owner whose work `owner` must take over: one it claimed before and has not
+        retired yet, else one that is gone (it left, or it is an earlier run of `owner`'s
+        node_id, or, unless `lease` is None, its heartbeat is older than `lease` seconds),
+        now claimed. In the same transaction the gone owner's outbox and webhook claims are
+        released and its binds dropped; the caller then adopts its messages
+        (`adopt_messages`) and retires it. None when there is none."""
+
+    def adopt_messages(self, from_owner: int, to_owner: int, limit: int
+                       ) -> Deferred[list[Message]]:
+        """Move up to `limit` unfinished messages of `from_owner` to `to_owner`, lowest ids
+        first, and return them as stored: the adopter dispatches them."""
+
+    def retire_owner(self, owner: int) -> Deferred[None]:
+        """Forget an owner taken over whose messages are all adopted."""
+
+    def leave_cluster(self, owner: int) -> Deferred[None]:
+        """A clean stop: `owner` is gone at once (its binds dropped, its claims released),
+        its unfinished messages wait for a live node to adopt them."""
+
+    def release_claims(self, owner: int) -> Deferred[None]:
+        """Let go of every outbox and webhook item `owner` claimed (after a lost connection
+        to the store, when what this node holds in memory may no longer match)."""
+
+    def add_bind(self, owner: int, bind_id: int, account: str, kind: str, max_binds: int,
+                 now: float) -> Deferred[bool]:
+        """Count a bind of `account` over the whole cluster; False, and nothing written,
+        when `account` already has `max_binds` binds."""
+
+    def remove_bind(self, owner: int, bind_id: int) -> Deferred[None]: ...
+
+    def count_binds(self, account: str) -> Deferred[int]:
+        """Binds of `account` over the whole cluster."""

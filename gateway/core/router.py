@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from gateway.core.content import check_content
-from gateway.core.delivery import Delivery
+from gateway.core.delivery import Delivery, Owner
 from gateway.core.fanout import Subscriptions
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
@@ -34,7 +34,6 @@ __all__ = ["Accepted", "BatchRejected", "Pricing", "Router"]
 log = Logger()
 
 MAX_MESSAGE_ID_LENGTH = 20
-RECOVERY_PAGE = 1000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,11 +76,13 @@ class Router:
         delivery: Delivery,
         subscriptions: Subscriptions,
         clock: IReactorTime,
+        owner: Owner,
         dispatch_retry_delay: float = 5.0,
         routing: Routing | None = None,
         upstream: UpstreamStore | None = None,
     ) -> None:
         self._store = store
+        self._owner = owner
         self._ids = ids
         self._pricing = pricing
         self._connector = connector  # the default (the simulator)
@@ -109,6 +110,29 @@ class Router:
         d = self._track(self._store.accept(account.system_id, [message], message.price))
         d.addCallback(self._accepted, message)
         return d
+
+    def submit_replacing(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
+        """submit_sm with replace_if_present_flag=1 (SMPP 3.4 §5.2.18): in one store
+        transaction the account's SCHEDULED messages from the same source to the same
+        destination are superseded (deleted and refunded, without a receipt of their own:
+        the new message's receipt reports on what went out) and `request` is accepted.
+        A message already on its way (not SCHEDULED) is not replaced, as with replace_sm.
+        Fails with SubmitRejected like `submit`; nothing changes then."""
+        self._subscriptions.know(account)
+        try:
+            message = self._prepare(account, request, self._ids.next_id(), self._clock.seconds())
+        except SubmitRejected as rejected:
+            return fail(rejected)
+        d = self._track(self._store.accept_replacing(account.system_id, message))
+        d.addCallback(self._accepted_replacing, message)
+        return d
+
+    def _accepted_replacing(self, superseded: list[Message] | None, message: Message) -> Message:
+        if superseded is None:
+            return self._accepted(False, message)
+        for old in superseded:
+            self.unschedule(old.id)
+        return self._accepted(True, message)
 
     def submit_batch(
         self, account: Account, requests: Sequence[SubmitRequest], once: Once | None = None
@@ -171,6 +195,7 @@ class Router:
             connector=self._connector_name(account.system_id, request),
             callback_url=request.callback_url,
             client_ref=request.client_ref,
+            owner=self._owner.owner,
         )
 
     def _batch_accepted(
@@ -261,12 +286,26 @@ class Router:
     def message_final(
         self, message: Message, state: MessageState, error_code: int, done_at: float
     ) -> Deferred[None]:
+        """Record the final state and queue the receipt; fires once both are durable. While
+        the store cannot take it (disk full, database down) it is tried again every
+        dispatch_retry_delay: the connector is done with the message, so only this keeps
+        its receipt (until a restart, when the message is adopted and dispatched again)."""
         outbox = self._subscriptions.receipt_items(message, state, error_code, done_at)
+        outbox = self._delivery.claim(outbox)
         d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
-        d.addCallback(self._finished)
-        d.addErrback(lambda f: log.failure("recording the final state of {id} failed", f,
-                                           id=message.id))
+        d.addCallbacks(self._finished, self._finish_failed,
+                       errbackArgs=(message, state, error_code, done_at))
         return d
+
+    def _finish_failed(self, failure, message: Message, state: MessageState, error_code: int,
+                       done_at: float) -> None:
+        if failure.check(ValueError, TypeError):  # a bug, not the store: retrying cannot help
+            log.failure("recording the final state of {id} failed", failure, id=message.id)
+            return
+        log.failure("recording the final state of {id} failed; retrying in {delay}s", failure,
+                    id=message.id, delay=self._retry_delay)
+        self._clock.callLater(self._retry_delay, self.message_final, message, state,
+                              error_code, done_at)
 
     def _finished(self, items: list[OutboxItem]) -> None:
         for item in items:
@@ -289,29 +328,25 @@ class Router:
         return self._store.get_message(message_id).addCallback(found)
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def recover(self) -> int:
-        """Re-dispatch every message that was accepted but never reached a final state
-        (the simulator and in-flight work do not survive a crash; the store does)."""
-        count = 0
-        after = ""
-        while True:
-            page = await self._store.unfinished_messages(after, RECOVERY_PAGE)
-            records = (await self._upstream.upstream_records([m.id for m in page])
-                       if self._upstream is not None and page else {})
-            for message in page:
-                record = records.get(message.id)
-                if record is None or record.status == "refused":
-                    self._route(message)
-                elif record.status == "submitted":
-                    pass  # accepted upstream: its receipt finds it through the store
-                else:
-                    # 'submitting' at a crash: the upstream may have it, and without its
-                    # id no receipt can be matched. Never sent twice: it ends UNKNOWN.
-                    self.message_final(message, MessageState.UNKNOWN, 0, self._clock.seconds())
-            count += len(page)
-            if len(page) < RECOVERY_PAGE:
-                return count
-            after = page[-1].id
+    def adopt(self, messages: list[Message]) -> Deferred[None]:
+        """Dispatch accepted, unfinished messages this process took over (core/cluster.py:
+        an earlier run of this node, or a node that is gone): their connector's work did
+        not survive, the store did. Fires once the page is handed on."""
+        return ensureDeferred(self._adopt(messages))
+
+    async def _adopt(self, page: list[Message]) -> None:
+        records = (await self._upstream.upstream_records([m.id for m in page])
+                   if self._upstream is not None and page else {})
+        for message in page:
+            record = records.get(message.id)
+            if record is None or record.status == "refused":
+                self._route(message)
+            elif record.status == "submitted":
+                pass  # accepted upstream: its receipt finds it through the store
+            else:
+                # 'submitting' at a crash: the upstream may have it, and without its
+                # id no receipt can be matched. Never sent twice: it ends UNKNOWN.
+                self.message_final(message, MessageState.UNKNOWN, 0, self._clock.seconds())
 
     def drain(self) -> Deferred:
         """Fire when every store operation started so far has completed."""

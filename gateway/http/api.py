@@ -7,6 +7,7 @@ errors included: a bad request gets 4xx naming the field, never a 500.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from twisted.logger import Logger
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from gateway.core.admission import AccountAdmissions
 from gateway.core.idempotency import MAX_KEY_LENGTH, Once, fingerprint
 from gateway.core.operations import is_message_id
 from gateway.core.ports import Store
@@ -43,12 +45,13 @@ class PublicApi:
 
     def __init__(
         self, *, router: Router, store: Store, authenticator: HttpAuthenticator,
-        clock: IReactorTime,
+        clock: IReactorTime, admissions: AccountAdmissions,
     ) -> None:
         self._router = router
         self._store = store
         self._auth = authenticator
         self._clock = clock
+        self._admissions = admissions
         self._openapi = json.dumps(openapi_document()).encode()
 
     # --- routes ------------------------------------------------------------------------------
@@ -80,12 +83,27 @@ class PublicApi:
         if key is not None:
             once = Once(key=key, fingerprint=fingerprint(body),
                         record=lambda messages: json.dumps(_sent(messages, recipients)))
+        admission = self._admissions.of(account)
+        status = admission.admit(len(requests))
+        if status == CommandStatus.ESME_RTHROTTLED:
+            wait = max(1, math.ceil(admission.retry_after()))
+            request.setHeader(b"retry-after", b"%d" % wait)
+            return error(request, 429, "ESME_RTHROTTLED",
+                         f"above the account's throughput of {account.throughput:g} messages "
+                         f"per second; retry after {wait} s", command_status=f"0x{int(status):X}")
+        if status:
+            return error(request, 503, "ESME_RMSGQFUL", "too many sends of this account are "
+                         "waiting to be stored; retry shortly", command_status=f"0x{int(status):X}")
         try:
-            accepted = await self._router.submit_batch(account, requests, once)
+            accepted = await admission.track(self._router.submit_batch(account, requests, once))
         except BatchRejected as rejected:
             return _rejected(request, rejected, _indexed(rejected, len(requests)))
         except SubmitRejected as rejected:
             return _rejected(request, rejected, None)
+        except Exception:  # the store failed: nothing was acknowledged, so nothing is lost
+            log.failure("storing a send of {account} failed", account=account.system_id)
+            return error(request, 503, "store_unavailable", "the message store is not "
+                         "available right now; nothing was sent or charged, retry shortly")
         if accepted.earlier is not None:
             if accepted.earlier.fingerprint != once.fingerprint:
                 return error(request, 422, "idempotency_key_reused",

@@ -4,13 +4,16 @@ their receiver answers 2xx.
 Theory of operation
 -------------------
 Like core/delivery.py for SMPP, the store is the truth and memory a bounded working set.
-A WEBHOOK item is committed with its event (core/fanout.py), then handed to `enqueue`,
-which POSTs it at once when a request slot is free and its URL is not backing off;
-otherwise it is simply left in the store. A poll every `poll_interval` loads
-`due_webhooks(now, free slots, exclude_ids=known, exclude_urls=backing off)`: that is how
-retries happen and how items survive a restart. While the store may hold more due items
-than were loaded (an enqueue found no free slot, or a load filled its page), freed slots
-are refilled at once, as soon as half are free, so a burst drains at the receivers' pace.
+A WEBHOOK item is committed with its event (core/fanout.py), claimed by this node when a
+request slot was free as it was written (`wants`; core/delivery.py marks it), then handed
+to `enqueue`, which POSTs it at once when its URL is not backing off; otherwise it is
+released (unclaimed) and left in the store. A poll every `poll_interval` claims
+`claim_webhooks(owner, now, free slots, exclude_urls=backing off)`: that is how retries
+happen, how items survive a restart, and how the nodes sharing a store share the work:
+an item is claimed by one node at a time, and a failed attempt unclaims it for whichever
+node's poll finds it due next. While the store may hold more due items than were loaded
+(an enqueue found no free slot, or a load filled its page), freed slots are refilled at
+once, as soon as half are free, so a burst drains at the receivers' pace.
 
 - `known` holds the ids in flight or whose outcome is being written: an id leaves it only
   once its `webhooks_delivered` (or `webhook_failed`) has committed, so neither the poll
@@ -64,6 +67,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.error import SchemeNotSupported
 
+from gateway.core.delivery import Owner
 from gateway.core.ports import WebhookStore
 from gateway.http.signing import sign, verify
 from gateway.model import Channel, OutboxItem
@@ -137,9 +141,10 @@ class WebhookSender:
     """POSTs WEBHOOK outbox items until a 2xx; see the module docstring."""
 
     def __init__(self, store: WebhookStore, http: HttpPoster, clock: IReactorTime,
-                 config: WebhookConfig, secret_for: Callable[[str], str],
+                 config: WebhookConfig, secret_for: Callable[[str], str], owner: Owner,
                  rng: random.Random | None = None) -> None:
         self._store = store
+        self._owner = owner
         self._http = http
         self._clock = clock
         self._config = config
@@ -151,6 +156,7 @@ class WebhookSender:
         self._acks_waiting: list[int] = []
         self._acks_in_flight = 0  # webhooks_delivered not yet committed (1, more in stop)
         self._failures_in_flight = 0
+        self._releases_in_flight = 0
         self._loading = False
         self._left_during_load: set[int] = set()
         # the store may hold due items memory has not seen: one enqueue found no free slot,
@@ -187,17 +193,39 @@ class WebhookSender:
         self._idle_waiters.append(d)
         return d
 
+    def wants(self) -> bool:
+        """Whether an item written now would be POSTed at once: a request slot is free."""
+        return not self._stopped and len(self._attempts) < self._config.concurrency
+
     def enqueue(self, item: OutboxItem) -> None:
-        """A just-committed WEBHOOK item: POST it now if a slot is free and its URL is not
-        backing off; otherwise the store keeps it for the poll."""
-        if self._stopped or item.channel is not Channel.WEBHOOK or item.id in self._known:
+        """A just-committed WEBHOOK item: POST it now if this node claimed it, a slot is
+        free and its URL is not backing off; otherwise the store keeps it for a poll."""
+        if item.channel is not Channel.WEBHOOK or item.id in self._known:
             return
-        if len(self._attempts) >= self._config.concurrency:
+        mine = item.claimed_by == self._owner.owner
+        probe = None
+        if not self._stopped and len(self._attempts) < self._config.concurrency:
+            probe = self._url_state(item.url, self._clock.seconds())
+        if probe is None:
             self._backlog = True
+            if mine:
+                self._release([item.id])
             return
-        probe = self._url_state(item.url, self._clock.seconds())
-        if probe is not None:
-            self._send(item, probe)
+        if not mine:
+            self._backlog = True  # another node's, or nobody's yet: the poll claims it
+            return
+        self._send(item, probe)
+
+    def items_queued(self) -> None:
+        """Another node queued items for anyone to claim: look now, not at the next poll."""
+        self._backlog = True
+        self._refill()
+
+    def resync(self) -> None:
+        """This node's claims were let go (a lost store connection): claim afresh; the
+        requests in flight finish as usual."""
+        self._backlog = True
+        self._poll()
 
     def clear_backoff(self, url: str | None = None) -> None:
         """Forget `url`'s backoff (every URL's when None), e.g. after dead letters to a
@@ -389,35 +417,50 @@ class WebhookSender:
         blocked = sorted(url for url in self._backoff if self._url_state(url, now) is None)
         self._loading = True
         self._left_during_load = set()
-        d = maybeDeferred(self._store.due_webhooks, now, free,
-                          exclude_ids=sorted(self._known), exclude_urls=blocked)
+        d = maybeDeferred(self._store.claim_webhooks, self._owner.owner, now, free,
+                          exclude_urls=blocked)
         d.addCallbacks(self._loaded, self._load_failed, callbackArgs=(free,))
 
     def _loaded(self, items: list[OutboxItem], limit: int) -> None:
         self._loading = False
         self._backlog = len(items) >= limit
         left, self._left_during_load = self._left_during_load, set()
+        unsent = []
         try:
-            if self._stopped:
-                return
             now = self._clock.seconds()
             for item in items:
-                if len(self._attempts) >= self._config.concurrency:
-                    break
                 if item.id in self._known or item.id in left:
                     continue
-                probe = self._url_state(item.url, now)
-                if probe is not None:
+                probe = None
+                if not self._stopped and len(self._attempts) < self._config.concurrency:
+                    probe = self._url_state(item.url, now)
+                if probe is None:
+                    unsent.append(item.id)
+                else:
                     self._send(item, probe)
         except Exception:
             log.failure("sending loaded webhooks failed")
         finally:
+            if unsent:
+                self._release(unsent)
             self._check_idle()
 
     def _load_failed(self, failure: Failure) -> None:
         self._loading = False
         self._left_during_load = set()
         log.failure("loading due webhooks failed", failure)
+        self._check_idle()
+
+    def _release(self, item_ids: list[int]) -> None:
+        """Claimed here but not sent: claimable again, by any node."""
+        self._releases_in_flight += 1
+        d = maybeDeferred(self._store.release_webhooks, item_ids)
+        d.addErrback(lambda f: log.failure("could not release {n} webhooks", f,
+                                           n=len(item_ids)))
+        d.addBoth(self._released)
+
+    def _released(self, _: object) -> None:
+        self._releases_in_flight -= 1
         self._check_idle()
 
     def _forget_stale_backoffs(self, now: float) -> None:
@@ -430,7 +473,7 @@ class WebhookSender:
     # --- stopping ----------------------------------------------------------------------------
     def _idle(self) -> bool:
         return not (self._attempts or self._acks_waiting or self._acks_in_flight
-                    or self._failures_in_flight or self._loading)
+                    or self._failures_in_flight or self._releases_in_flight or self._loading)
 
     def _check_idle(self) -> None:
         if self._stopped and self._idle_waiters and self._idle():

@@ -15,10 +15,11 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from gateway.core.accounts import Authenticator, BindRejected
+from gateway.core.admission import Admission
+from gateway.core.bind_ledger import BindLedger
 from gateway.core.binds import BindRegistry
 from gateway.core.delivery import Delivery
 from gateway.core.router import Router
-from gateway.core.throttle import TokenBucket
 from gateway.core.validation import SubmitRejected
 from gateway.model import Account, BindKind, Message, OutboxItem
 from gateway.smpp import pdu as P
@@ -53,8 +54,8 @@ class SmscProtocol(SmppProtocol):
         self.account_settings: Account | None = None
         self.account = ""  # DeliveryChannel: the bound system_id
         self.kind = BindKind.TRANSMITTER
-        self._bucket: TokenBucket | None = None
-        self._pending_submits = 0
+        self.admission: Admission | None = None
+        self.bind_id: int | None = None  # counted in the cluster's binds (BindLedger)
 
     # --- DeliveryChannel -----------------------------------------------------------------------
     def load(self) -> int:
@@ -96,12 +97,21 @@ class SmscProtocol(SmppProtocol):
         d.addCallback(self._authenticated, request)
         d.addErrback(self._bind_failed, request)
 
-    def _authenticated(self, account: Account, request: Any) -> None:
+    def _authenticated(self, account: Account, request: Any) -> Deferred | None:
         if self.closed:
+            return None
+        kind = _BIND_KIND[type(request)]
+        d = self.server.ledger.claim(account, kind)
+        d.addCallback(self._counted, account, kind, request)
+        return d
+
+    def _counted(self, bind_id: int, account: Account, kind: BindKind, request: Any) -> None:
+        if self.closed:
+            self.server.ledger.release(bind_id)
             return
-        self.server.authenticator.check_bind_limit(account)
+        self.bind_id = bind_id
         self.session.accept_bind(request, self.clock.seconds())
-        self.kind = _BIND_KIND[type(request)]
+        self.kind = kind
         self.account = account.system_id
         self._apply_account(account)
         self.server.binds.add(self)
@@ -125,9 +135,11 @@ class SmscProtocol(SmppProtocol):
 
     def _apply_account(self, account: Account) -> None:
         self.account_settings = account
-        now = self.clock.seconds()
-        if self._bucket is None or self._bucket.rate != account.throughput:
-            self._bucket = TokenBucket(account.throughput, now)
+        if self.admission is None:
+            self.admission = Admission(self.clock, account.throughput,
+                                       self.server.settings.max_pending_submits)
+        else:
+            self.admission.set_rate(account.throughput)
         self.session.set_window_size(account.window)
 
     def refresh_account(self, account: Account | None) -> None:
@@ -137,53 +149,30 @@ class SmscProtocol(SmppProtocol):
         elif not self.closed:
             self._apply_account(account)
 
-    def admit_submit(self) -> int:
-        """ESME_ROK (taking a throughput token) if this session may start a submit now, else
-        the status to refuse it with: ESME_RMSGQFUL or ESME_RTHROTTLED."""
-        if self._pending_submits >= self.server.settings.max_pending_submits:
-            return CommandStatus.ESME_RMSGQFUL
-        if not self._bucket.try_take(self.clock.seconds()):
-            return CommandStatus.ESME_RTHROTTLED
-        return CommandStatus.ESME_ROK
-
-    def track_submit(self, d: Deferred) -> Deferred:
-        """Count `d` among this session's submits in progress until it fires."""
-        self._pending_submits += 1
-
-        def done(result: Any) -> Any:
-            self._pending_submits -= 1
-            return result
-
-        return d.addBoth(done)
-
     def _submit(self, pdu: P.SubmitSm) -> None:
         seq = pdu.sequence_number
-        if self._pending_submits >= self.server.settings.max_pending_submits:
-            self._answer_submit(seq, CommandStatus.ESME_RMSGQFUL)
-            return
-        if not self._bucket.try_take(self.clock.seconds()):
-            self._answer_submit(seq, CommandStatus.ESME_RTHROTTLED)
+        status = self.admission.admit()
+        if status:
+            self._answer_submit(seq, status)
             return
         try:
             request = submit_request_from(pdu)
         except SubmitRejected as rejected:
             self._answer_submit(seq, rejected.status)
             return
-        self._pending_submits += 1
         router = self.server.router
         if request.replace_if_present:
-            d = router.operations.submit_replacing(self.account_settings, request)
+            d = router.submit_replacing(self.account_settings, request)
         else:
             d = router.submit(self.account_settings, request)
+        self.admission.track(d)
         d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq,),
                        errbackArgs=(seq,))
 
     def _submitted(self, message: Message, seq: int) -> None:
-        self._pending_submits -= 1
         self.send_response(P.SubmitSmResp(sequence_number=seq, message_id=message.id))
 
     def _submit_failed(self, failure, seq: int) -> None:
-        self._pending_submits -= 1
         if failure.check(SubmitRejected):
             self._answer_submit(seq, failure.value.status)
         else:
@@ -231,6 +220,9 @@ class SmscProtocol(SmppProtocol):
         self.server.connection_closed(self)
         if self.account:
             self.server.binds.remove(self)
+        if self.bind_id is not None:
+            self.server.ledger.release(self.bind_id)
+            self.bind_id = None
         for _, context in unanswered:
             if isinstance(context, Deferred) and not context.called:
                 context.errback(ConnectionLost("bind closed before deliver_sm_resp"))
@@ -249,6 +241,7 @@ class SmscServer(Factory):
         authenticator: Authenticator,
         router: Router,
         binds: BindRegistry,
+        ledger: BindLedger,
         delivery: Delivery,
     ) -> None:
         self.settings = settings
@@ -256,6 +249,7 @@ class SmscServer(Factory):
         self.authenticator = authenticator
         self.router = router
         self.binds = binds
+        self.ledger = ledger
         self.delivery = delivery
         self.connections: set[SmscProtocol] = set()
 
@@ -267,6 +261,9 @@ class SmscServer(Factory):
 
     def connection_closed(self, protocol: SmscProtocol) -> None:
         self.connections.discard(protocol)
+
+    def bound_accounts(self) -> set[str]:
+        return {protocol.account for protocol in self.connections if protocol.account}
 
     def refresh_accounts(self, accounts: dict[str, Account | None]) -> None:
         for protocol in list(self.connections):

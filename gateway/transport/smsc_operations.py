@@ -80,7 +80,7 @@ def data_sm(protocol: SmscProtocol, pdu: P.DataSm) -> None:
     def refuse(status: int) -> None:
         protocol.send_response(P.DataSmResp(sequence_number=seq, command_status=status))
 
-    status = protocol.admit_submit()
+    status = protocol.admission.admit()
     if status:
         refuse(status)
         return
@@ -96,7 +96,8 @@ def data_sm(protocol: SmscProtocol, pdu: P.DataSm) -> None:
     except SubmitRejected as rejected:
         refuse(rejected.status)
         return
-    d = protocol.track_submit(protocol.server.router.submit(protocol.account_settings, request))
+    d = protocol.admission.track(
+        protocol.server.router.submit(protocol.account_settings, request))
     d.addCallbacks(
         lambda m: protocol.send_response(P.DataSmResp(sequence_number=seq, message_id=m.id)),
         lambda f: refuse(_status_of(f, "data_sm", protocol)))
@@ -109,7 +110,7 @@ def submit_multi(protocol: SmscProtocol, pdu: P.SubmitMulti) -> None:
     def refuse(status: int) -> None:
         protocol.send_response(P.SubmitMultiResp(sequence_number=seq, command_status=status))
 
-    status = protocol.admit_submit()
+    status = protocol.admission.admit()
     if status:
         refuse(status)
         return
@@ -126,7 +127,7 @@ def submit_multi(protocol: SmscProtocol, pdu: P.SubmitMulti) -> None:
             ton=dest.dest_addr_ton, npi=dest.dest_addr_npi, addr=dest.destination_addr))
         for dest in pdu.dest_addresses if dest.dest_flag == DEST_SME
     ]
-    d = protocol.track_submit(
+    d = protocol.admission.track(
         protocol.server.router.operations.submit_multi(protocol.account_settings, requests))
     d.addCallbacks(
         lambda outcomes: protocol.send_response(_multi_response(seq, pdu.dest_addresses,

@@ -1,4 +1,4 @@
-"""Delivery removes answered receipts from the outbox in bulk: one ack_outbox_items in flight,
+"""Delivery removes answered receipts from the outbox in bulk: one ack_outbox in flight,
 the receipts answered meanwhile go together in the next; each stays known (never re-sent
 from memory) until the operation that removes it has committed."""
 from __future__ import annotations
@@ -13,17 +13,27 @@ from gateway.model import Address, BindKind, DeliveryKind, OutboxItem
 ACCOUNT = "acme"
 
 
+class _Owner:
+    owner = 7
+
+
+OWNER = _Owner()
+
+
 class Store:
     def __init__(self) -> None:
         self.acks: list[tuple[list[int], Deferred]] = []
 
-    def ack_outbox_items(self, item_ids):
+    def ack_outbox(self, item_ids):
         d: Deferred = Deferred()
         self.acks.append((list(item_ids), d))
         return d
 
-    def pending_outbox(self, account, after_id, limit):
+    def claim_outbox(self, account, owner, limit):
         return succeed([])
+
+    def release_outbox(self, item_ids):
+        return succeed(None)
 
     def expire_outbox(self, created_before):
         return succeed(0)
@@ -51,7 +61,8 @@ class Channel:
 def item(n: int) -> OutboxItem:
     return OutboxItem(id=n, account=ACCOUNT, kind=DeliveryKind.RECEIPT,
                       source=Address(addr="1"), destination=Address(addr="2"),
-                      body=b"id:%d stat:DELIVRD" % n, message_id=str(n), created_at=1000.0)
+                      body=b"id:%d stat:DELIVRD" % n, message_id=str(n), created_at=1000.0,
+                      claimed_by=OWNER.owner)
 
 
 def setup():
@@ -59,7 +70,7 @@ def setup():
     clock.advance(1000)
     store, binds, channel = Store(), BindRegistry(), Channel()
     binds.add(channel)
-    delivery = Delivery(store, binds, clock, DeliveryConfig())
+    delivery = Delivery(store, binds, clock, DeliveryConfig(), owner=OWNER)
     delivery.wake(ACCOUNT)  # the (empty) outbox is loaded: from now on enqueue sends at once
     return delivery, store, channel
 

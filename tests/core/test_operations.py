@@ -1,4 +1,4 @@
-"""MessageOperations (cancel, replace, submit_multi) against the real router and SQLite store,
+"""MessageOperations (cancel, replace, submit_multi) against the real router and the memory store,
 driven by a Clock: the races with the scheduled start and the edge cases of the times."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 
 from gateway.config import load_config
 from gateway.core.operations import ReplaceRequest
@@ -16,7 +16,7 @@ from gateway.model import Account, Address, MessageState, SubmitRequest
 from gateway.service import wire
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.timefmt import format_smpp_time
-from gateway.storage.sqlite import SqliteStore
+from gateway.storage.memory import MemoryStore
 
 NOW = 1_800_000_000.0
 IN_10_MIN = "000000001000000R"
@@ -26,7 +26,7 @@ class Core:
     def __init__(self, tmp_path) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
-        self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
+        self.store = MemoryStore()
         config = load_config(None, {"data_dir": str(tmp_path)})
         self.router = wire(config, self.store, None, self.clock, reactor).router
         self.ops = self.router.operations
@@ -34,7 +34,6 @@ class Core:
 
     async def settle(self) -> None:
         await self.router.drain()
-        await deferLater(reactor, 0.01, lambda: None)
 
     async def submit(self, **changes):
         fields = dict(source=Address(ton=1, npi=1, addr="4915100000001"),
@@ -146,7 +145,7 @@ async def replacing(core, **changes):
                   destination=Address(ton=1, npi=1, addr="4917600000002"),
                   body=b"newer", registered_delivery=1, replace_if_present=1)
     fields.update(changes)
-    return await core.ops.submit_replacing(core.account, SubmitRequest(**fields))
+    return await core.router.submit_replacing(core.account, SubmitRequest(**fields))
 
 
 @pytest_twisted.ensureDeferred
@@ -160,7 +159,7 @@ async def test_replace_if_present_supersedes_the_scheduled_message_and_refunds_i
     assert old.id not in core.router._scheduler and new.id in core.router._scheduler
     account = await core.store.get_account("acme")
     assert account.balance == Decimal(10) - other.price - new.price
-    assert await core.store.pending_outbox("acme", 0, 10) == []  # no receipt for the old
+    assert await core.store.claim_outbox("acme", 1, 10) == []  # no receipt for the old
 
 
 @pytest_twisted.ensureDeferred

@@ -1,5 +1,6 @@
-"""The HTTP API unit tests' environment: the real router and SQLite store behind the Klein
-resources, driven through treq's StubTreq (no sockets), time from a task.Clock."""
+"""The HTTP API unit tests' environment: the real router and the memory store behind the Klein
+resources, driven through treq's StubTreq (no sockets), time from a task.Clock: every answer
+is there as soon as the stub is flushed, no real waits."""
 from __future__ import annotations
 
 import base64
@@ -10,12 +11,12 @@ from typing import Any
 
 from klein import Klein
 from treq.testing import StubTreq
-from twisted.internet import reactor
-from twisted.internet.defer import maybeDeferred
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.defer import ensureDeferred, maybeDeferred
+from twisted.internet.task import Clock
 
 from gateway.config import load_config
 from gateway.core.accounts import FailurePolicy
+from gateway.core.admission import AccountAdmissions
 from gateway.core.passwords import hash_password
 from gateway.http.admin import AdminApi
 from gateway.http.api import PublicApi
@@ -23,7 +24,7 @@ from gateway.http.auth import HttpAuthenticator
 from gateway.http.site import Root
 from gateway.model import Account
 from gateway.service import wire
-from gateway.storage.sqlite import SqliteStore
+from gateway.storage.memory import MemoryStore
 
 NOW = 1_800_000_000.0
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -41,9 +42,10 @@ class Env:
                  sections_for: Callable[[Env], dict[str, Klein]] | None = None) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
-        self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
+        self.store = MemoryStore()
         config = load_config(None, {"data_dir": str(tmp_path), "price_per_part": "0.05"})
-        self.parts = wire(config, self.store, None, self.clock, reactor)
+        self.parts = wire(config, self.store, None, self.clock, run_now)
+        ensureDeferred(self.parts.membership.join())  # the memory store answers at once
         self.router = self.parts.router
         self.pricing = self.parts.pricing
         self.scrypt_calls = 0
@@ -55,7 +57,8 @@ class Env:
         self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting,
                                       policy=FailurePolicy(free_attempts=free_failures))
         self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
-                             authenticator=self.auth)
+                             authenticator=self.auth,
+                             admissions=AccountAdmissions(self.clock, 1000))
         if sections_for is not None:
             sections = sections_for(self)
         self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,
@@ -74,15 +77,21 @@ class Env:
         d.addCallback(self.parts.directory.load)
         return d
 
-    async def add_account(self, system_id: str = "acme", balance: str = "10") -> None:
+    async def add_account(self, system_id: str = "acme", balance: str = "10",
+                          throughput: float = 0) -> None:
         await self.store.add_account(Account(
             system_id=system_id, password_hash=_HASH, balance=Decimal(balance),
-            throughput=0))
+            throughput=throughput))
 
-    async def call(self, method: str, path: str, body: Any = None, *, auth: Any = "acme",
-                   headers: dict[str, str] | None = None, raw: bytes | None = None,
-                   content_type: str = "application/json") -> tuple[int, Any, Any]:
+    async def call(self, method: str, path: str, body: Any = None, **kw: Any
+                   ) -> tuple[int, Any, Any]:
         """(status, parsed JSON, response headers) of one request."""
+        return await self.answer(self.request(method, path, body, **kw))
+
+    def request(self, method: str, path: str, body: Any = None, *, auth: Any = "acme",
+                headers: dict[str, str] | None = None, raw: bytes | None = None,
+                content_type: str = "application/json"):
+        """Start a request; its response Deferred (see `answer`)."""
         all_headers = {"content-type": content_type}
         if isinstance(auth, str) and auth == "admin":
             all_headers["authorization"] = f"Bearer {ADMIN_TOKEN}"
@@ -93,8 +102,11 @@ class Env:
             all_headers["authorization"] = auth[0]
         all_headers.update(headers or {})
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        d = self.stub.request(method, "http://gw" + path, data=data,
-                              headers={k: [v] for k, v in all_headers.items()})
+        return self.stub.request(method, "http://gw" + path, data=data,
+                                 headers={k: [v] for k, v in all_headers.items()})
+
+    async def answer(self, d) -> tuple[int, Any, Any]:
+        """(status, parsed JSON, response headers) of a request `request` started."""
         response = await self._settle(d)
         content = await self._settle(response.content())
         try:
@@ -104,14 +116,10 @@ class Env:
         return response.code, parsed, response.headers
 
     async def _settle(self, d):
-        """Pump the stub until `d` fires: the store answers from its own thread."""
+        """Pump the stub until `d` fires (the memory store answers at once)."""
         done: list = []
         d.addBoth(done.append)
-        for _ in range(500):
-            self.stub.flush()
-            if done:
-                break
-            await deferLater(reactor, 0.002, lambda: None)
+        self.stub.flush()
         assert done, "no answer from the API"
         result = done[0]
         if hasattr(result, "raiseException"):
@@ -120,4 +128,3 @@ class Env:
 
     async def settle_router(self) -> None:
         await self.router.drain()
-        await deferLater(reactor, 0.01, lambda: None)

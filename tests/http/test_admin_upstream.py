@@ -1,36 +1,37 @@
 """The admin REST sections `connectors` and `routes`, through treq's StubTreq over the
-Klein resources, on a real SQLite file (its synchronous front-end)."""
+Klein resources, on the memory store (it answers at once)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 from treq.testing import StubTreq
-from twisted.internet import defer
 
 from gateway.http.admin_upstream import UpstreamAdmin
-from gateway.storage.sqlite import SqliteDatabase
+from gateway.storage.memory import MemoryStore
 
 
-class SyncStore:
-    def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
+class Now:
+    """The memory store with its answers read at once (its Deferreds have fired)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
 
     def __getattr__(self, name: str):
-        method = getattr(self._db, name)
-        return lambda *args: defer.maybeDeferred(method, *args)
+        method = getattr(self._store, name)
+        return lambda *args: method(*args).result
 
 
 @pytest.fixture
-def rig(tmp_path):
-    db = SqliteDatabase(tmp_path / "smsgw.db")
+def rig():
+    store = MemoryStore()
     applied = []
-    admin = UpstreamAdmin(SyncStore(db), health=lambda: {"op1": {"up": True, "queued": 3}},
+    admin = UpstreamAdmin(store, health=lambda: {"op1": {"up": True, "queued": 3}},
                           apply=lambda: applied.append(1))
     sections = admin.sections()
     yield (StubTreq(sections["connectors"].resource()),
-           StubTreq(sections["routes"].resource()), db, applied)
-    db.close()
+           StubTreq(sections["routes"].resource()), Now(store), applied)
+    store.close()
 
 
 def call(stub: StubTreq, method: str, path: str, body=None) -> tuple[int, object]:

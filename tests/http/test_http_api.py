@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest_twisted
 from http_env import NOW, Env
-from twisted.internet import defer, reactor
-from twisted.internet.task import deferLater
+from twisted.internet import defer
 
 from gateway.core.apikeys import hash_api_key, key_prefix, new_api_key
 from gateway.core.pricing import PriceEntry
@@ -303,12 +302,46 @@ async def test_repeated_failures_from_one_address_are_slowed_down(tmp_path):
     try:
         for _ in range(3):
             assert (await slow.call("GET", "/api/v1/balance", auth=wrong))[0] == 401
-        answer = defer.ensureDeferred(slow.call("GET", "/api/v1/balance"))
-        await deferLater(reactor, 0.05, lambda: None)
-        assert not answer.called  # the 4th attempt waits 0.5 s, even with the right password
+        answer = slow.request("GET", "/api/v1/balance")
+        answered = []
+        answer.addCallback(lambda r: answered.append(r) or r)
+        slow.stub.flush()
+        assert answered == []  # the 4th attempt waits 0.5 s, even with the right password
         slow.clock.advance(0.5)
-        assert (await answer)[0] == 200
+        assert (await slow.answer(answer))[0] == 200
         assert (await slow.call("GET", "/api/v1/balance", auth=wrong))[0] == 401  # count reset
     finally:
         slow.router.stop()
         await slow.store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sends_above_the_accounts_throughput_are_429_with_retry_after(env):
+    await env.add_account("slow", balance="10", throughput=2)
+    send = {"to": [f"4917000000{n}" for n in range(5)], "text": "hi"}
+    status, _, _ = await env.call("POST", "/api/v1/messages", send, auth="slow")
+    assert status == 202  # a batch is admitted on one token...
+    status, body, headers = await env.call("POST", "/api/v1/messages", {"to": "4917000000",
+                                                                         "text": "hi"},
+                                           auth="slow")
+    assert status == 429  # ...and its debt (3 messages at 2/s) waited out
+    assert body["error"]["code"] == "ESME_RTHROTTLED"
+    assert body["error"]["command_status"] == "0x58"
+    assert headers.getRawHeaders("retry-after") == ["2"]
+    env.clock.advance(2.0)
+    assert (await env.call("POST", "/api/v1/messages", {"to": "4917000000", "text": "hi"},
+                           auth="slow"))[0] == 202
+    assert (await env.call("GET", "/api/v1/balance", auth="slow"))[1]["balance"] == "9.700000"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_send_the_store_cannot_take_is_503_and_charges_nothing(env, monkeypatch):
+    def broken(*args):
+        return defer.fail(OSError("disk full"))
+
+    monkeypatch.setattr(env.store, "accept_once", broken)
+    status, body, _ = await env.call("POST", "/api/v1/messages",
+                                     {"to": "4917000000", "text": "hi"})
+    assert status == 503 and body["error"]["code"] == "store_unavailable"
+    monkeypatch.undo()
+    assert (await env.call("GET", "/api/v1/balance"))[1]["balance"] == "10.000000"

@@ -1,7 +1,7 @@
-"""The webhook leg of the fan-out (http/webhooks.py): the real SQLite store, a receiver
-(a twisted.web Resource behind treq's StubTreq) that can be told how to answer, and time
-from a task.Clock. The store answers from its own thread, so the tests run on the real
-reactor and `settle()` waits for every store operation the sender started."""
+"""The webhook leg of the fan-out (http/webhooks.py): the memory store, a receiver (a
+twisted.web Resource behind treq's StubTreq) that can be told how to answer, and time from
+a task.Clock. The memory store answers at once, so `settle()` only flushes the stub until
+the sender has nothing more to do; two tests use real sockets and the real reactor."""
 from __future__ import annotations
 
 import hashlib
@@ -24,13 +24,18 @@ from twisted.web.server import NOT_DONE_YET
 
 from gateway.http.webhooks import WebhookConfig, WebhookSender, sign, verify
 from gateway.model import Account, Address, Channel, DeliveryKind, NewOutboxItem, OutboxItem
-from gateway.storage.sqlite import SqliteStore
+from gateway.storage.memory import MemoryStore
 
 NOW = 1_800_000_000.0
 SECRET = "whsec_test_0123456789"
 A = "http://hooks.test/a"
 B = "http://hooks.test/b"
 HANG = "hang"
+
+
+@dataclass
+class Owner:
+    owner: int
 
 
 class NoJitter:
@@ -91,7 +96,7 @@ class TrackingStore:
     """The real store, with every call counted until it answers (for settle) and the
     deletes optionally held back."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self.pending = 0
         self.delivered_calls: list[list[int]] = []
@@ -108,14 +113,16 @@ class TrackingStore:
             return result
         return d.addBoth(done)
 
-    def due_webhooks(self, now, limit, exclude_ids=(), exclude_urls=()):
-        d = self._track(self._store.due_webhooks(now, limit, exclude_ids=exclude_ids,
-                                                 exclude_urls=exclude_urls))
+    def claim_webhooks(self, owner, now, limit, exclude_urls=()):
+        d = self._track(self._store.claim_webhooks(owner, now, limit, exclude_urls))
         if not self.hold_loads:
             return d
         gate: Deferred = Deferred()  # the answer as of now, handed over on release
         d.addCallback(lambda items: self.held_loads.append((gate, items)))
         return gate
+
+    def release_webhooks(self, item_ids):
+        return self._track(self._store.release_webhooks(item_ids))
 
     def webhook_failed(self, item_id, attempts, next_attempt_at, error, dead_at):
         return self._track(self._store.webhook_failed(item_id, attempts, next_attempt_at,
@@ -145,7 +152,8 @@ class Env:
     def __init__(self, tmp_path, http: Any = None, **config: Any) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
-        self.db = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
+        self.db = MemoryStore()
+        self.owner = Owner(1)
         self.store = TrackingStore(self.db)
         self.receiver = Receiver(self.clock)
         self.stub = StubTreq(self.receiver)
@@ -157,10 +165,22 @@ class Env:
 
     def new_sender(self) -> WebhookSender:
         return WebhookSender(self.store, self.http, self.clock, self.config,
-                             lambda account: self.secrets.get(account, ""), rng=NoJitter())
+                             lambda account: self.secrets.get(account, ""), owner=self.owner,
+                             rng=NoJitter())
+
+    async def restart(self) -> None:
+        """The gateway stopped (its claims let go, as leaving the cluster does) and a new
+        run, a new owner, starts sending."""
+        await self.sender.stop()
+        await self.db.leave_cluster(self.owner.owner)
+        self.owner = Owner(self.owner.owner + 1)
+        self.sender = self.new_sender()
 
     async def queue(self, n: int = 1, url: str = A, account: str = "acme",
-                    created_at: float | None = None) -> list[OutboxItem]:
+                    created_at: float | None = None, claimed: bool = False
+                    ) -> list[OutboxItem]:
+        """Items written as the fan-out writes them: `claimed` by this node (it sends them
+        at once), or left for a poll."""
         items = []
         for _ in range(n):
             self._next_event += 1
@@ -170,11 +190,12 @@ class Env:
                 destination=Address(addr="200"), body=b"", message_id=f"m{self._next_event}",
                 created_at=NOW if created_at is None else created_at,
                 channel=Channel.WEBHOOK, url=url, event_id=event_id,
-                payload=f'{{"event_id":"{event_id}","type":"message.receipt"}}'))
+                payload=f'{{"event_id":"{event_id}","type":"message.receipt"}}',
+                claimed_by=self.owner.owner if claimed else None))
         return await self.db.queue_outbox(items)
 
     async def enqueue(self, n: int = 1, url: str = A, **kw: Any) -> list[OutboxItem]:
-        items = await self.queue(n, url, **kw)
+        items = await self.queue(n, url, claimed=self.sender.wants(), **kw)
         for item in items:
             self.sender.enqueue(item)
         await self.settle()
@@ -183,9 +204,11 @@ class Env:
     async def settle(self) -> None:
         """Until no store operation is pending and the receiver has nothing to say."""
         quiet = 0
-        for _ in range(2000):
-            self.stub.flush()
-            await deferLater(reactor, 0.001, lambda: None)
+        for _ in range(200):
+            if self.http is self.stub:
+                self.stub.flush()
+            else:  # real sockets: the real reactor must turn
+                await deferLater(reactor, 0.001, lambda: None)
             quiet = quiet + 1 if self.store.pending == 0 else 0
             if quiet >= 3:
                 return
@@ -457,19 +480,20 @@ async def test_an_item_whose_delete_is_in_flight_is_not_sent_again(env):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_load_answered_after_the_item_was_delivered_does_not_send_it_again(env):
-    [item] = await env.queue()
+async def test_an_item_a_poll_is_claiming_is_not_sent_by_an_enqueue_meanwhile(env):
+    [item] = await env.queue()  # written unclaimed: for whichever node's poll claims it
     env.store.hold_loads = True
-    env.sender.start()  # the poll's query runs now: it finds the item due...
+    env.sender.start()  # the poll's claim runs now: it takes the item...
     await env.settle()
     assert [i.id for _, items in env.store.held_loads for i in items] == [item.id]
-    env.sender.enqueue(item)  # ...which is meanwhile sent, answered and deleted
+    env.sender.enqueue(item)  # ...so the enqueue of the unclaimed item leaves it alone
     await env.settle()
-    assert env.store.delivered_calls == [[item.id]]
-    assert await env.items() == []
-    env.store.release()  # then the stale answer arrives
+    assert env.receiver.requests == []
+    env.store.release()  # the claim's answer arrives: sent once, by the poll
     await env.tick_until(5)
     assert len(env.receiver.requests) == 1
+    assert env.store.delivered_calls == [[item.id]]
+    assert await env.items() == []
 
 
 @pytest_twisted.ensureDeferred
@@ -494,7 +518,7 @@ async def test_stop_leaves_undelivered_items_due_and_a_restart_delivers_them(env
     stored = await env.items()
     assert [(i.id, i.attempts, i.last_error, i.next_attempt_at) for i in stored] == [
         (i.id, 0, "", NOW) for i in items]
-    env.sender = env.new_sender()  # a restart
+    await env.restart()
     env.sender.start()
     await env.settle()
     assert len(env.receiver.requests) == 6

@@ -75,14 +75,14 @@ async def _fails_with(d: defer.Deferred, kind: type[BaseException]) -> BaseExcep
     raise AssertionError(f"expected {kind.__name__}")
 
 
-async def _all_unfinished(store: Store, page: int = 1000) -> list[Message]:
-    found, after = [], ""
+async def _all_unfinished(store: Store, page: int = 1000, owner: int = 0) -> list[Message]:
+    """Every unfinished message of `owner` (0: make_message's), adopted by owner 1000."""
+    found = []
     while True:
-        batch = await store.unfinished_messages(after, page)
+        batch = await store.adopt_messages(owner, 1000, page)
         found += batch
-        if len(batch) < page:
+        if not batch:
             return found
-        after = batch[-1].id
 
 
 class StoreContract:
@@ -355,23 +355,26 @@ class StoreContract:
         assert (await store.get_message("2")).state is MessageState.DELIVERED
 
     @pytest_twisted.ensureDeferred
-    async def test_unfinished_messages_page_in_numeric_id_order_without_final_ones(
+    async def test_adoption_moves_unfinished_messages_in_numeric_id_order_a_page_at_a_time(
         self, store
     ):
         await store.add_account(make_account())
         ids = [str(n) for n in (1, 2, 9, 10, 11, 99, 100, 1000)]
-        await store.accept("acme", [make_message(i) for i in reversed(ids)], Decimal(0))
-        await store.accept("acme", [make_message("5", state=MessageState.SCHEDULED)],
+        await store.accept("acme", [make_message(i, owner=3) for i in reversed(ids)],
                            Decimal(0))
+        await store.accept("acme", [make_message("5", state=MessageState.SCHEDULED, owner=3),
+                                    make_message("7", owner=4)], Decimal(0))
         for done in ("2", "11"):
             await store.finish(done, MessageState.DELIVERED, 0, 1.0, [])
         expected = ["1", "5", "9", "10", "99", "100", "1000"]
-        assert [m.id for m in await store.unfinished_messages("", 100)] == expected
-        assert [m.id for m in await store.unfinished_messages("", 3)] == expected[:3]
-        assert [m.id for m in await store.unfinished_messages("9", 3)] == expected[3:6]
-        assert [m.id for m in await store.unfinished_messages("99", 10)] == expected[5:]
-        assert await store.unfinished_messages("1000", 10) == []
-        assert [m.id for m in await _all_unfinished(store, page=2)] == expected
+        first = await store.adopt_messages(3, 8, 3)
+        assert [m.id for m in first] == expected[:3]
+        assert {m.owner for m in first} == {8}
+        assert (await store.get_message("1")).owner == 8
+        assert [m.id for m in await _all_unfinished(store, page=2, owner=3)] == expected[3:]
+        assert await store.adopt_messages(3, 8, 10) == []
+        assert (await store.get_message("7")).owner == 4  # another owner's stay put
+        assert (await store.get_message("2")).owner == 3  # final ones are nobody's work
 
     # --- outbox --------------------------------------------------------------------------
 
@@ -402,17 +405,17 @@ class StoreContract:
         await store.add_account(make_account())
         first = await self._queue(store, "acme", "1")
         second = await self._queue(store, "acme", "2")
-        await store.ack_outbox(first.id)
+        await store.ack_outbox([first.id])
         assert await store.pending_outbox("acme", 0, 10) == [second]
-        await store.ack_outbox(first.id)  # a repeated ack is harmless
-        await store.ack_outbox(second.id)
+        await store.ack_outbox([first.id])  # a repeated ack is harmless
+        await store.ack_outbox([second.id])
         assert await store.pending_outbox("acme", 0, 10) == []
 
     @pytest_twisted.ensureDeferred
     async def test_outbox_ids_grow_even_after_the_newest_was_acked(self, store):
         await store.add_account(make_account())
         first = await self._queue(store, "acme", "1")
-        await store.ack_outbox(first.id)
+        await store.ack_outbox([first.id])
         second = await self._queue(store, "acme", "2")
         assert second.id > first.id
         assert await store.pending_outbox("acme", first.id, 10) == [second]
@@ -440,7 +443,7 @@ class StoreContract:
         again = stores()
         assert (await again.get_account("acme")).balance == Decimal("1.5")
         assert (await again.get_message("1")).state is MessageState.DELIVERED
-        assert [m.id for m in await again.unfinished_messages("", 10)] == ["2"]
+        assert [m.id for m in await _all_unfinished(again)] == ["2"]
         assert await again.pending_outbox("acme", 0, 10) == [item]
         assert await again.last_message_id() == "2"
         assert await again.settings_version() == version
@@ -631,4 +634,5 @@ class StoreContract:
         m = await self._scheduled(store, "1", at=1234.5, expires_at=5678.0)
         await store.close()
         again = stores()
-        assert await again.unfinished_messages("", 10) == [m]
+        assert await again.get_message("1") == m
+        assert await _all_unfinished(again) == [dataclasses.replace(m, owner=1000)]

@@ -56,6 +56,14 @@ def stored_smpp(new: NewOutboxItem, item_id: int) -> OutboxItem:
         f.name: getattr(new, f.name) for f in dataclasses.fields(NewOutboxItem)})
 
 
+async def due(store, now: float, limit: int, exclude_urls=()) -> list[OutboxItem]:
+    """The items `claim_webhooks` would give now (claimed to read them, then let go)."""
+    items = await store.claim_webhooks(77, now, limit, exclude_urls)
+    assert all(i.claimed_by == 77 for i in items)
+    await store.release_webhooks([i.id for i in items])
+    return [dataclasses.replace(i, claimed_by=None) for i in items]
+
+
 def make_mo_legs(account: str = "acme", n: int = 1) -> list[NewOutboxItem]:
     """The legs of an MO: one over SMPP, one webhook."""
     smpp = make_outbox(f"mo{n}", account, 50.0, kind=DeliveryKind.MO, esm_class=0,
@@ -106,7 +114,7 @@ class WebhookStoreContract:
         assert [item.channel for item in queued] == [Channel.SMPP, Channel.WEBHOOK]
         assert queued == [stored_smpp(smpp, queued[0].id), stored_webhook(webhook, queued[1].id)]
         assert await store.pending_outbox("acme", 0, 10) == [queued[0]]
-        assert await store.due_webhooks(7.0, 10) == [queued[1]]
+        assert await due(store, 7.0, 10) == [queued[1]]
         assert await _all_webhooks(store) == [queued[1]]
 
     @pytest_twisted.ensureDeferred
@@ -242,28 +250,36 @@ class WebhookStoreContract:
     ):
         await store.add_account(make_account())
         a30, a10, a20, b10 = await self._webhooks(store, 30.0, 10.0, 20.0, 10.0)
-        assert await store.due_webhooks(25.0, 10) == [a10, b10, a20]
-        assert await store.due_webhooks(25.0, 2) == [a10, b10]
-        assert await store.due_webhooks(30.0, 10) == [a10, b10, a20, a30]
-        assert await store.due_webhooks(9.9, 10) == []
-        assert await store.due_webhooks(30.0, 0) == []
+        assert await due(store, 25.0, 10) == [a10, b10, a20]
+        assert await due(store, 25.0, 2) == [a10, b10]
+        assert await due(store, 30.0, 10) == [a10, b10, a20, a30]
+        assert await due(store, 9.9, 10) == []
+        assert await due(store, 30.0, 0) == []
 
     @pytest_twisted.ensureDeferred
-    async def test_due_webhooks_leave_out_items_in_flight_and_urls_backing_off(self, store):
+    async def test_claimed_webhooks_are_not_claimed_again_nor_those_of_urls_backing_off(
+        self, store
+    ):
         await store.add_account(make_account())
         a1, a2 = await self._webhooks(store, 1.0, 2.0)
         b1, b2 = await self._webhooks(store, 1.5, 2.5, url="https://slow.example.test/")
-        assert await store.due_webhooks(10.0, 10) == [a1, b1, a2, b2]
-        assert await store.due_webhooks(10.0, 10, [a1.id, b2.id]) == [b1, a2]
-        assert await store.due_webhooks(10.0, 10, (), [b1.url]) == [a1, a2]
-        assert await store.due_webhooks(10.0, 10, [a2.id], [URL]) == [b1, b2]
+        assert await due(store, 10.0, 10) == [a1, b1, a2, b2]
+        claimed = await store.claim_webhooks(5, 10.0, 2)
+        assert claimed == [dataclasses.replace(i, claimed_by=5) for i in (a1, b1)]
+        assert await due(store, 10.0, 10) == [a2, b2]  # another node skips them
+        assert await due(store, 10.0, 10, [b1.url]) == [a2]
+        assert await store.claim_webhooks(6, 10.0, 10, [URL, b1.url]) == []
+        await store.release_webhooks([b1.id])
+        await store.webhook_failed(a1.id, 1, 10.0, "HTTP 500", None)  # unclaims it too
+        failed = dataclasses.replace(a1, attempts=1, next_attempt_at=10.0, last_error="HTTP 500")
+        assert await due(store, 10.0, 10) == [b1, a2, b2, failed]
 
     @pytest_twisted.ensureDeferred
     async def test_delivered_webhooks_are_removed(self, store):
         await store.add_account(make_account())
         first, second, third = await self._webhooks(store, 1.0, 2.0, 3.0)
         await store.webhooks_delivered([first.id, third.id, 9999])
-        assert await store.due_webhooks(10.0, 10) == [second]
+        assert await due(store, 10.0, 10) == [second]
         await store.webhooks_delivered([])
         await store.webhooks_delivered([first.id])  # a repeated delivery is harmless
         assert await store.webhook_counts() == {"pending": 1, "dead": 0}
@@ -273,10 +289,10 @@ class WebhookStoreContract:
         await store.add_account(make_account())
         item, other = await self._webhooks(store, 1.0, 2.0)
         await store.webhook_failed(item.id, 1, 50.0, "HTTP 503", None)
-        assert await store.due_webhooks(49.0, 10) == [other]
+        assert await due(store, 49.0, 10) == [other]
         retried = dataclasses.replace(item, attempts=1, next_attempt_at=50.0,
                                       last_error="HTTP 503")
-        assert await store.due_webhooks(50.0, 10) == [other, retried]
+        assert await due(store, 50.0, 10) == [other, retried]
         await store.webhook_failed(9999, 1, 50.0, "gone", None)  # delivered meanwhile
         assert await store.webhook_counts() == {"pending": 2, "dead": 0}
 
@@ -287,7 +303,7 @@ class WebhookStoreContract:
         await store.webhook_failed(item.id, 9, 1e9, "timeout", 60.0)
         dead = dataclasses.replace(item, attempts=9, next_attempt_at=1e9,
                                    last_error="timeout", dead_at=60.0)
-        assert await store.due_webhooks(1e12, 10) == [live]
+        assert await due(store, 1e12, 10) == [live]
         assert await store.list_webhooks(dead=True) == [dead]
         assert await store.list_webhooks(dead=False) == [live]
         assert await store.list_webhooks() == [dead, live]
@@ -319,9 +335,9 @@ class WebhookStoreContract:
         assert await store.replay_webhooks(ids=[item.id], now=500.0) == 1
         replayed = dataclasses.replace(item, attempts=0, next_attempt_at=500.0,
                                        last_error=f"HTTP 500 for {item.id}", dead_at=None)
-        assert await store.due_webhooks(500.0, 10) == [replayed]
+        assert await due(store, 500.0, 10) == [replayed]
         assert await store.replay_webhooks(ids=[item.id], now=600.0) == 0  # live: untouched
-        assert await store.due_webhooks(500.0, 10) == [replayed]
+        assert await due(store, 500.0, 10) == [replayed]
 
     @pytest_twisted.ensureDeferred
     async def test_replay_by_ids_by_account_or_every_dead_letter(self, store):
@@ -338,8 +354,8 @@ class WebhookStoreContract:
         assert await store.replay_webhooks(now=7.0) == 1  # b2
         assert await store.replay_webhooks(now=7.0) == 0
         assert await store.webhook_counts() == {"pending": 6, "dead": 0}
-        due = await store.due_webhooks(7.0, 10)
-        assert [(item.id, item.next_attempt_at, item.attempts) for item in due] == [
+        now_due = await due(store, 7.0, 10)
+        assert [(item.id, item.next_attempt_at, item.attempts) for item in now_due] == [
             (live.id, 4.0, 0), (a1.id, 5.0, 0), (b1.id, 5.0, 0), (a2.id, 6.0, 0),
             (a3.id, 6.0, 0), (b2.id, 7.0, 0)]
 
@@ -368,4 +384,4 @@ class WebhookStoreContract:
         await store.close()
         again = stores()
         assert await again.list_webhooks() == before
-        assert await again.due_webhooks(40.0, 10) == before[:1]
+        assert await due(again, 40.0, 10) == before[:1]

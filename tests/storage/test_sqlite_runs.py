@@ -3,8 +3,9 @@ webhooks_delivered, webhook_failed go to their `*_many` in one go) must give eve
 exactly what the operation alone gives.
 
 Each scenario issues the same calls twice on identical files: through SqliteStore while
-its writer is held, so that they all land in one batch, and one by one through
-SqliteDatabase. Results (values or exception types) and the files' contents must match.
+its writer is held, so that they all land in one batch, and one by one (each awaited, so
+each is a batch of its own). Results (values or exception types) and the files' contents
+must match.
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from contract_webhooks import make_webhook
 from twisted.internet import defer
 
 from gateway.model import Channel, MessageState
-from gateway.storage import sqlite_ops, sqlite_outbox, sqlite_webhooks
-from gateway.storage.group_commit import Op
-from gateway.storage.sqlite import SqliteDatabase, SqliteStore
-from gateway.storage.sqlite_rows import ROWS_PER_STATEMENT
+from gateway.storage.ops import Op
+from gateway.storage.sqlite import connection, messages, outbox, webhooks
+from gateway.storage.sqlite.rows import ROWS_PER_STATEMENT
+from gateway.storage.sqlite.store import SqliteStore
 
 DONE = MessageState.DELIVERED
 
@@ -32,20 +33,29 @@ def _reactor():
     return reactor
 
 
-def _setup(db: SqliteDatabase) -> None:
-    db.add_account(make_account("acme", balance="0.25"))  # five messages at 0.05
-    db.add_account(make_account("beta", balance="0.10"))
-    db.add_account(make_account("bulk", balance="1000"))
+async def _setup(path) -> None:
+    store = SqliteStore(path, _reactor())
+    await store.add_account(make_account("acme", balance="0.25"))  # five messages at 0.05
+    await store.add_account(make_account("beta", balance="0.10"))
+    await store.add_account(make_account("bulk", balance="1000"))
     for n in range(1, 4):
-        assert db.accept("acme", [make_message(f"10{n}")], Decimal("0.05"))
-    db.finish("103", DONE, 0, 5.0, [make_outbox("103")])  # already final; outbox item 1
+        assert await store.accept("acme", [make_message(f"10{n}")], Decimal("0.05"))
+    await store.finish("103", DONE, 0, 5.0, [make_outbox("103")])  # already final; item 1
+    await store.close()
 
 
-def _outcome(call):
+async def _one_by_one(path, calls: list[tuple[str, tuple]]) -> list:
+    store = SqliteStore(path, _reactor())
+    outcomes = []
     try:
-        return ("ok", call())
-    except Exception as e:  # noqa: BLE001 -- compared by type
-        return ("error", type(e).__name__)
+        for name, args in calls:
+            try:
+                outcomes.append(("ok", await getattr(store, name)(*args)))
+            except Exception as e:  # noqa: BLE001 -- compared by type
+                outcomes.append(("error", type(e).__name__))
+    finally:
+        await store.close()
+    return outcomes
 
 
 def _state(path) -> dict:
@@ -75,7 +85,7 @@ async def _in_one_batch(store: SqliteStore, calls: list[tuple[str, tuple]]) -> l
         started.set()
         release.wait(5)
 
-    held = store._writer.submit(Op(hold, writes=False), ())
+    held = store._executor.submit(Op(hold, writes=False), ())
     assert started.wait(5)
     pending = [getattr(store, name)(*args) for name, args in calls]
     release.set()
@@ -87,10 +97,8 @@ async def _in_one_batch(store: SqliteStore, calls: list[tuple[str, tuple]]) -> l
 async def _check(tmp_path, calls: list[tuple[str, tuple]]) -> list:
     batched, single = tmp_path / "batched.db", tmp_path / "single.db"
     for path in (batched, single):
-        with SqliteDatabase(path) as db:
-            _setup(db)
-    with SqliteDatabase(single) as db:
-        expected = [_outcome(lambda n=name, a=args: getattr(db, n)(*a)) for name, args in calls]
+        await _setup(path)
+    expected = await _one_by_one(single, calls)
     store = SqliteStore(batched, _reactor())
     batches = store.batches
     try:
@@ -179,8 +187,9 @@ async def test_runs_of_acks_and_mixed_runs(tmp_path):
     await _check(tmp_path, [
         ("finish", ("101", DONE, 0, 7.0, [make_outbox("101")])),
         ("finish", ("102", DONE, 0, 7.0, [make_outbox("102")])),
-        ("ack_outbox", (1,)), ("ack_outbox", (3,)), ("ack_outbox", (1,)), ("ack_outbox", (42,)),
-        _accept("201"), ("ack_outbox", (2,)), _accept("202"),
+        ("ack_outbox", ([1],)), ("ack_outbox", ([3],)), ("ack_outbox", ([1],)),
+        ("ack_outbox", ([42],)), _accept("201"), ("ack_outbox", ([2],)), _accept("202"),
+        ("release_outbox", ([2],)), ("release_outbox", ([3, 9],)),
     ])
 
 
@@ -252,14 +261,16 @@ async def test_runs_of_webhook_deliveries_and_failures(tmp_path):
 
 
 def test_many_functions_match_their_single_forms_on_an_empty_run(tmp_path):
-    with SqliteDatabase(tmp_path / "x.db") as db:
-        cur = db.connection.cursor()
-        assert sqlite_ops.accept_many(cur, []) == []
-        assert sqlite_ops.finish_many(cur, []) == []
-        assert sqlite_outbox.ack_outbox_many(cur, []) == []
-        assert sqlite_outbox.queue_outbox_many(cur, []) == []
-        assert sqlite_webhooks.webhooks_delivered_many(cur, []) == []
-        assert sqlite_webhooks.webhook_failed_many(cur, []) == []
+    conn = connection.connect(tmp_path / "x.db", 5.0)
+    cur = conn.cursor()
+    assert messages.accept_many(cur, []) == []
+    assert messages.finish_many(cur, []) == []
+    assert outbox.ack_outbox_many(cur, []) == []
+    assert outbox.release_outbox_many(cur, []) == []
+    assert outbox.queue_outbox_many(cur, []) == []
+    assert webhooks.webhooks_delivered_many(cur, []) == []
+    assert webhooks.webhook_failed_many(cur, []) == []
+    conn.close()
 
 
 @pytest_twisted.ensureDeferred
@@ -269,26 +280,25 @@ async def test_runs_longer_than_one_statement_takes(tmp_path):
     got = await _check(tmp_path, [_accept(i, account="bulk") for i in ids] + [
         ("finish", (i, DONE, 0, 9.0, [make_outbox(i, account="bulk")] if n % 3 else []))
         for n, i in enumerate(ids)
-    ] + [("ack_outbox", (n,)) for n in range(2, count)])
+    ] + [("ack_outbox", ([n],)) for n in range(2, count)])
     assert got[:count] == [("ok", True)] * count
     queued = [item for _, value in got[count:2 * count] for item in value]
     assert [item.id for item in queued] == list(range(2, 2 + len(queued)))
 
 
 @pytest_twisted.ensureDeferred
-async def test_ack_outbox_items_removes_every_item_at_once(tmp_path):
+async def test_ack_outbox_removes_every_item_at_once(tmp_path):
     path = tmp_path / "x.db"
-    with SqliteDatabase(path) as db:
-        _setup(db)
-        for message_id in ("101", "102"):
-            db.finish(message_id, DONE, 0, 7.0, [make_outbox(message_id)])
-        db.ack_outbox_items([1, 42])  # unknown ids are harmless
+    await _setup(path)
     store = SqliteStore(path, _reactor())
     try:
-        await store.ack_outbox_items([3, 3])
+        for message_id in ("101", "102"):
+            await store.finish(message_id, DONE, 0, 7.0, [make_outbox(message_id)])
+        await store.ack_outbox([1, 42])  # unknown ids are harmless
+        await store.ack_outbox([3, 3])
         assert [item.id for item in await store.pending_outbox("acme", 0, 10)] == [2]
-        await store.ack_outbox_items([])
-        await store.ack_outbox_items([2])
+        await store.ack_outbox([])
+        await store.ack_outbox([2])
         assert await store.pending_outbox("acme", 0, 10) == []
     finally:
         await store.close()

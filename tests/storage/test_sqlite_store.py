@@ -1,5 +1,5 @@
-"""The SQLite backend: the Store contract, plus group commit, the CLI's concurrent access,
-crash safety and the money encoding."""
+"""The SQLite backend: the Store contract (for the file and the in-memory store), plus group
+commit, the CLI's concurrent access, crash safety and the money encoding."""
 from __future__ import annotations
 
 import os
@@ -9,27 +9,28 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from decimal import Decimal
 
 import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message
+from contract_cluster import ClusterStoreContract
 from contract_http import HttpStoreContract
 from contract_mo import InboundStoreContract
 from contract_webhooks import WebhookStoreContract
-from twisted.internet import defer, threads
+from twisted.internet import defer, task
+from upstream_contract import UpstreamStoreContract
 
+from gateway.core.ports import NodeIdTaken
 from gateway.model import DeliverVia
-from gateway.storage import sqlite_inbound, sqlite_ops, sqlite_outbox, sqlite_webhooks
-from gateway.storage.group_commit import GroupCommitWriter, Op
-from gateway.storage.sqlite import (
-    SqliteDatabase,
-    SqliteStore,
-    StoreClosed,
-    from_micro,
-    to_micro,
-)
+from gateway.storage.batched import BatchedStore
+from gateway.storage.group_commit import GroupCommitWriter, StoreClosed
+from gateway.storage.memory import MemoryStore
+from gateway.storage.money import from_micro, to_micro
+from gateway.storage.ops import Op
+from gateway.storage.sqlite import accounts, connection, inbound, messages, outbox, webhooks
+from gateway.storage.sqlite.store import SQLITE_OPS, SqliteStore
+from gateway.storage.sqlite.writer import SqliteTransactions
 
 
 def _reactor():
@@ -38,37 +39,65 @@ def _reactor():
     return reactor
 
 
-class _SyncStore:
-    """SqliteDatabase (the CLI's synchronous layer) seen through the Store interface."""
-
-    def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
-
-    def close(self) -> defer.Deferred:
-        self._db.close()
-        return defer.succeed(None)
-
-    def __getattr__(self, name: str):
-        method = getattr(self._db, name)
-        return lambda *args, **kw: defer.maybeDeferred(method, *args, **kw)
+def run(path, fn, *args):
+    """`fn(cursor, *args)` in a transaction of its own on a connection of its own: what
+    another process sees of the file."""
+    conn = connection.connect(path, 5.0)
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        result = fn(cur, *args)
+        cur.execute("COMMIT")
+        return result
+    finally:
+        conn.close()
 
 
 class TestSqliteStoreContract(
-    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract
+    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
+    UpstreamStoreContract, ClusterStoreContract,
 ):
     @pytest.fixture
     def open_store(self, tmp_path):
         return lambda: SqliteStore(tmp_path / "smsgw.db", _reactor())
 
 
-class TestSqliteDatabaseContract(
-    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract
+class _View:
+    """One opening of a memory store's data: closing it leaves the data for the next."""
+
+    def __init__(self, executor) -> None:
+        self._executor = executor
+        self._closed = False
+        self.commits = self.operations = self.batches = 0
+
+    def submit(self, op: Op, args: tuple):
+        if self._closed:
+            return defer.fail(StoreClosed("the store is closed"))
+        return self._executor.submit(op, args)
+
+    def close(self):
+        self._closed = True
+        return defer.succeed(None)
+
+
+class TestMemoryStoreContract(
+    StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
+    UpstreamStoreContract, ClusterStoreContract,
 ):
-    """The synchronous layer the admin CLI uses keeps the same contract."""
+    """The store unit tests of core, http and transport run on keeps the same contract."""
 
     @pytest.fixture
-    def open_store(self, tmp_path):
-        return lambda: _SyncStore(SqliteDatabase(tmp_path / "smsgw.db"))
+    def open_store(self):
+        memory = MemoryStore()
+        yield lambda: BatchedStore(_View(memory._executor), SQLITE_OPS)
+        pytest_twisted.blockon(memory.close())
+
+    @pytest_twisted.ensureDeferred
+    async def test_every_operation_has_fired_when_the_call_returns(self, store):
+        d = store.add_account(make_account(balance="1"))
+        assert d.called
+        assert store.accept("acme", [make_message("1")], Decimal(1)).result is True
+        assert store.get_message("1").result.id == "1"
 
 
 @pytest.fixture
@@ -111,33 +140,34 @@ def test_money_must_be_decimal_or_int(amount):
 
 
 def test_balances_are_stored_as_integer_micro_units(path):
-    with SqliteDatabase(path) as db:
-        db.add_account(make_account(balance="0.1"))
-        db.topup("acme", Decimal("0.2"))
-        row = db.connection.execute("SELECT balance, typeof(balance) FROM accounts").fetchone()
+    run(path, accounts.add_account, make_account(balance="0.1"))
+    run(path, accounts.topup, "acme", Decimal("0.2"))
+    row = run(path, lambda cur: cur.execute(
+        "SELECT balance, typeof(balance) FROM accounts").fetchone())
     assert row == (300_000, "integer")
 
 
 def test_file_is_wal_with_full_sync_and_foreign_keys(path):
-    with SqliteDatabase(path) as db:
-        def pragma(name: str):
-            return db.connection.execute(f"PRAGMA {name}").fetchone()[0]
+    conn = connection.connect(path, 5.0)
 
-        assert pragma("journal_mode") == "wal"
-        assert pragma("synchronous") == 2  # FULL
-        assert pragma("foreign_keys") == 1
-        assert pragma("busy_timeout") == 5000
+    def pragma(name: str):
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    assert pragma("journal_mode") == "wal"
+    assert pragma("synchronous") == 2  # FULL
+    assert pragma("foreign_keys") == 1
+    assert pragma("busy_timeout") == 5000
+    conn.close()
 
 
 def test_migrations_are_recorded_once_and_not_reapplied(path):
-    newest = sqlite_ops.migrations()[-1][0]
-    for _ in range(2):
-        with SqliteDatabase(path) as db:
-            db.add_account(make_account(f"a{_}"))
-            versions = [r[0] for r in db.connection.execute("SELECT version FROM schema_version")]
-            assert versions == sorted(set(versions)) and versions[-1] == newest
-    with SqliteDatabase(path) as db:
-        assert len(db.list_accounts()) == 2
+    newest = connection.migrations()[-1][0]
+    for n in range(2):
+        run(path, accounts.add_account, make_account(f"a{n}"))
+        versions = run(path, lambda cur: [r[0] for r in cur.execute(
+            "SELECT version FROM schema_version")])
+        assert versions == sorted(set(versions)) and versions[-1] == newest
+    assert len(run(path, accounts.list_accounts)) == 2
 
 
 def test_an_unusable_path_fails_when_the_store_is_created(tmp_path):
@@ -197,9 +227,9 @@ async def test_operations_after_close_fail_with_store_closed(store):
 
 @pytest_twisted.ensureDeferred
 async def test_a_transaction_lost_midway_fails_every_operation_of_its_batch(path):
-    conn = sqlite_ops.connect(path, 5.0)
+    conn = connection.connect(path, 5.0)
     conn.execute("CREATE TABLE t (x INTEGER)")
-    writer = GroupCommitWriter(conn, _reactor().callFromThread)
+    writer = GroupCommitWriter(SqliteTransactions(conn, 5.0), _reactor().callFromThread)
 
     def insert(cur, x):
         cur.execute("INSERT INTO t (x) VALUES (?)", (x,))
@@ -248,7 +278,7 @@ async def test_a_file_locked_too_long_fails_the_batch_and_the_store_recovers(pat
 
 @pytest_twisted.ensureDeferred
 async def test_cli_writes_while_the_store_is_busy_without_lock_errors(store, path):
-    """A second process-like SqliteDatabase writes while the gateway commits continuously."""
+    """A second store on the file (the CLI's) writes while the gateway commits continuously."""
     await store.add_account(make_account(balance="1000000"))
     running = True
     numbers = iter(range(10**9))
@@ -258,18 +288,15 @@ async def test_cli_writes_while_the_store_is_busy_without_lock_errors(store, pat
             await store.accept("acme", [make_message(str(next(numbers)))], Decimal("0.01"))
 
     workers = [defer.ensureDeferred(load()) for _ in range(200)]
-
-    def cli():
-        with SqliteDatabase(path) as db:
-            db.add_account(make_account("from-cli", balance="0"))
-            for n in range(20):
-                assert db.get_account("from-cli").balance == Decimal("0.5") * n
-                assert db.get_account("acme") is not None  # reads interleave with writes
-                db.topup("from-cli", Decimal("0.5"))
-                time.sleep(0.01)
-            return db.settings_version()
-
-    version = await threads.deferToThread(cli)
+    cli = SqliteStore(path, _reactor())
+    await cli.add_account(make_account("from-cli", balance="0"))
+    for n in range(20):
+        assert (await cli.get_account("from-cli")).balance == Decimal("0.5") * n
+        assert await cli.get_account("acme") is not None  # reads interleave with writes
+        await cli.topup("from-cli", Decimal("0.5"))
+        await task.deferLater(_reactor(), 0.01, lambda: None)  # a person's pace, roughly
+    version = await cli.settings_version()
+    await cli.close()
     running = False
     await defer.gatherResults(workers)
     assert (await store.get_account("from-cli")).balance == Decimal(10)
@@ -284,7 +311,7 @@ _CRASHING_GATEWAY = textwrap.dedent("""
     from decimal import Decimal
     from twisted.internet import reactor
     from gateway.model import Address, Message
-    from gateway.storage.sqlite import SqliteStore
+    from gateway.storage.sqlite.store import SqliteStore
 
     store = SqliteStore(sys.argv[1], reactor)
     numbers = iter(range(1, 10**9))
@@ -314,8 +341,7 @@ _CRASHING_GATEWAY = textwrap.dedent("""
 
 
 def test_a_killed_gateway_loses_no_acknowledged_message(path):
-    with SqliteDatabase(path) as db:
-        db.add_account(make_account(balance="1000000"))
+    run(path, accounts.add_account, make_account(balance="1000000"))
     child = subprocess.Popen(
         [sys.executable, "-c", _CRASHING_GATEWAY, str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -337,53 +363,47 @@ def test_a_killed_gateway_loses_no_acknowledged_message(path):
     ids = [line.decode().strip() for line in acknowledged if line.endswith(b"\n")]
     assert len(ids) >= 3000, err.decode()
 
-    with SqliteDatabase(path) as db:
-        missing = [i for i in ids if db.get_message(i) is None]
-        stored = db.connection.execute("SELECT count(*) FROM messages").fetchone()[0]
-        balance = db.get_account("acme").balance
+    missing = [i for i in ids if run(path, messages.get_message, i) is None]
+    stored = run(path, lambda cur: cur.execute("SELECT count(*) FROM messages").fetchone()[0])
+    balance = run(path, accounts.get_account, "acme").balance
     assert missing == []
     assert stored >= len(ids)
     assert balance == Decimal(1000000) - Decimal("0.01") * stored
 
 
-def test_recovery_and_outbox_queries_seek_their_indexes(path):
-    with SqliteDatabase(path) as db:
-        def plan(sql, args):
-            rows = db.connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
-            return " ".join(r[3] for r in rows)
+def _plan(path, sql, args) -> str:
+    rows = run(path, lambda cur: cur.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall())
+    return " ".join(r[3] for r in rows)
 
-        assert "SEARCH messages USING INDEX messages_unfinished" in plan(
-            sqlite_ops._UNFINISHED_SAME_LENGTH, (2, "10", 5))
-        assert "SEARCH messages USING INDEX messages_unfinished" in plan(
-            sqlite_ops._UNFINISHED_LONGER, (2, 5))
-        assert "SEARCH outbox USING INDEX outbox_account" in plan(
-            sqlite_outbox._PENDING_OUTBOX, ("acme", 0, 5))
+
+def test_adoption_and_outbox_queries_seek_their_indexes(path):
+    assert "SEARCH messages USING INDEX messages_unfinished" in _plan(
+        path, messages._ADOPTABLE, (3, 5))
+    assert "TEMP B-TREE" not in _plan(path, messages._ADOPTABLE, (3, 5))
+    assert "SEARCH outbox USING INDEX outbox_account" in _plan(
+        path, outbox._CLAIMABLE, ("acme", 5))
+    assert "SEARCH outbox USING INDEX outbox_account" in _plan(
+        path, outbox._PENDING_OUTBOX, ("acme", 0, 5))
 
 
 def test_webhook_and_inbound_queries_seek_their_indexes(path):
-    with SqliteDatabase(path) as db:
-        def plan(sql, args):
-            rows = db.connection.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
-            return " ".join(r[3] for r in rows)
-
-        due = plan(sqlite_webhooks._DUE, (5.0, "[]", "[]", 10))
-        assert "SEARCH webhook_outbox USING INDEX webhook_outbox_due" in due
-        assert "TEMP B-TREE" not in due  # already in (next_attempt_at, id) order
-        assert "USING INDEX webhook_outbox_account" in plan(
-            sqlite_webhooks.list_sql(None, True), (0, "acme", 10))
-        assert "USING INDEX webhook_outbox_dead" in plan(
-            sqlite_webhooks.list_sql(True, False), (0, 10))
-        group = plan(sqlite_inbound._GROUP_PARTS, ("1", "2", 7, 3))
-        assert "SEARCH inbound_parts USING INDEX sqlite_autoindex_inbound_parts" in group
-        assert "TEMP B-TREE" not in group  # already by seq
+    due = _plan(path, webhooks._CLAIMABLE, (5.0, "[]", 10))
+    assert "SEARCH webhook_outbox USING INDEX webhook_outbox_due" in due
+    assert "TEMP B-TREE" not in due  # already in (next_attempt_at, id) order
+    assert "USING INDEX webhook_outbox_account" in _plan(
+        path, webhooks.list_sql(None, True), (0, "acme", 10))
+    assert "USING INDEX webhook_outbox_dead" in _plan(path, webhooks.list_sql(True, False), (0, 10))
+    group = _plan(path, inbound._GROUP_PARTS, ("1", "2", 7, 3))
+    assert "SEARCH inbound_parts USING INDEX sqlite_autoindex_inbound_parts" in group
+    assert "TEMP B-TREE" not in group  # already by seq
 
 
 def test_a_migration_numbered_below_the_newest_applied_is_still_applied(path, monkeypatch):
     """0003 was written after files had reached 0004: those files must get it too."""
-    every = sqlite_ops.migrations()
+    every = connection.migrations()
     assert [version for version, _, _ in every][:4] == [1, 2, 3, 4]
-    monkeypatch.setattr(sqlite_ops, "migrations", lambda: [m for m in every if m[0] != 3])
-    conn = sqlite_ops.connect(path, 5.0)  # a file made before 0003 existed
+    monkeypatch.setattr(connection, "migrations", lambda: [m for m in every if m[0] in (1, 2, 4)])
+    conn = connection.connect(path, 5.0)  # a file made before 0003 existed
     conn.execute('INSERT INTO accounts (system_id, password_hash, max_binds, throughput,'
                  ' "window") VALUES (\'old\', \'h\', 1, 0, 10)')
     assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} == {1, 2, 4}
@@ -391,22 +411,40 @@ def test_a_migration_numbered_below_the_newest_applied_is_still_applied(path, mo
     monkeypatch.undo()
 
     for _ in range(2):  # applied on the next open, and only once
-        with SqliteDatabase(path) as db:
-            versions = [r[0] for r in db.connection.execute("SELECT version FROM schema_version")]
-            assert sorted(versions) == [v for v, _, _ in every]
-            old = db.get_account("old")
-            assert (old.webhook_url, old.webhook_secret, old.deliver_via) == (
-                "", "", DeliverVia.AUTO)
-            assert db.webhook_counts() == {"pending": 0, "dead": 0}
-            assert db.list_numbers() == []
-            assert db.held_inbound(1e12, 10) == []
+        versions = run(path, lambda cur: [r[0] for r in cur.execute(
+            "SELECT version FROM schema_version")])
+        assert sorted(versions) == [v for v, _, _ in every]
+        old = run(path, accounts.get_account, "old")
+        assert (old.webhook_url, old.webhook_secret, old.deliver_via) == (
+            "", "", DeliverVia.AUTO)
+        assert run(path, webhooks.webhook_counts) == {"pending": 0, "dead": 0}
+        assert run(path, inbound.list_numbers, None) == []
+        assert run(path, inbound.held_inbound, 1e12, 10) == []
 
 
 def test_two_migrations_with_one_version_are_refused(tmp_path):
     for name in ("0001_initial.sql", "0001_again.sql", "notes.txt"):
         (tmp_path / name).write_text("")
     with pytest.raises(ValueError, match="share version 1"):
-        sqlite_ops.read_migrations(tmp_path.iterdir())
+        connection.read_migrations(tmp_path.iterdir())
     (tmp_path / "0001_again.sql").unlink()
-    assert [name for _, name, _ in sqlite_ops.read_migrations(tmp_path.iterdir())] == [
+    assert [name for _, name, _ in connection.read_migrations(tmp_path.iterdir())] == [
         "0001_initial.sql"]
+
+
+# --- several processes on one file -----------------------------------------------------------
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_id_held_by_a_running_gateway_is_refused_until_it_stops(path):
+    running = SqliteStore(path, _reactor())
+    other = SqliteStore(path, _reactor())
+    try:
+        first = await running.join_cluster(3, 100.0)
+        with pytest.raises(NodeIdTaken, match="node_id 3"):
+            await other.join_cluster(3, 101.0)
+        assert await other.join_cluster(4, 101.0) > first  # another node_id is free
+        await running.close()  # the process ends: its lock goes with it
+        assert await other.join_cluster(3, 102.0) > first
+    finally:
+        await running.close()
+        await other.close()

@@ -1,15 +1,14 @@
-"""The SMSC side with real core and store, a StringTransport for the socket and a Clock for time."""
+"""The SMSC side with the real core on the memory store, a StringTransport for the socket and a
+Clock for time: everything happens at once, no real waits."""
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import ensureDeferred
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from gateway.config import load_config
@@ -20,19 +19,26 @@ from gateway.smpp import pdu as P
 from gateway.smpp.codec import decode, encode
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.framing import Framer
-from gateway.storage.sqlite import SqliteStore
+from gateway.storage.memory import MemoryStore
 
 PASSWORD = "pw123456"
 
 
+def inline(fn, *args):
+    """Runs password hashing at once, in the test's thread."""
+    return maybeDeferred(fn, *args)
+
+
 class Harness:
-    def __init__(self, tmp_path, **overrides) -> None:
+    def __init__(self, tmp_path, store: MemoryStore | None = None, **overrides) -> None:
+        self._tmp_path, self._overrides = tmp_path, overrides
         self.clock = Clock()
         self.clock.advance(1_800_000_000)
         self.config = load_config(None, {"data_dir": str(tmp_path), **overrides})
-        self.store = SqliteStore(str(tmp_path / "smsgw.db"), reactor)
-        self.parts = wire(self.config, self.store, None, self.clock, reactor)
+        self.store = store or MemoryStore()
+        self.parts = wire(self.config, self.store, None, self.clock, inline)
         self.router = self.parts.router
+        ensureDeferred(self.parts.membership.join())  # the memory store answers at once
 
     async def account(self, system_id="acme", balance="10", **settings) -> None:
         settings.setdefault("throughput", 0)
@@ -56,10 +62,20 @@ class Harness:
     async def settle(self) -> None:
         """Let store writes started so far commit and their callbacks run."""
         await self.router.drain()
-        await deferLater(reactor, 0.01, lambda: None)
+
+    def restarted(self) -> Harness:
+        """The gateway started again over the same store (this one is gone, as after a
+        crash); it adopts what this one left once its membership starts."""
+        self.router.stop()
+        return Harness(self._tmp_path, store=self.store, **self._overrides)
+
+    async def unfinished(self) -> list:
+        """The messages this gateway still works on (adopted away to read them)."""
+        return await self.store.adopt_messages(self.parts.membership.owner, 10**9, 1000)
 
     async def close(self) -> None:
         self.router.stop()
+        self.parts.membership.stop()
         await self.store.close()
 
 
@@ -80,17 +96,14 @@ class Client:
         out, self.received = self.received, []
         return out
 
-    async def next_pdu(self, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            data = self.transport.value()
-            self.transport.clear()
-            self.received.extend(decode(frame) for frame in self.framer.feed(data))
-            if self.received:
-                return self.received.pop(0)
-            if time.monotonic() > deadline:
-                raise AssertionError("no PDU from the gateway")
-            await deferLater(reactor, 0.005, lambda: None)
+    async def next_pdu(self):
+        """The next PDU the gateway wrote (everything on the memory store happens at once)."""
+        data = self.transport.value()
+        self.transport.clear()
+        self.received.extend(decode(frame) for frame in self.framer.feed(data))
+        if not self.received:
+            raise AssertionError("no PDU from the gateway")
+        return self.received.pop(0)
 
     def lose(self) -> None:
         self.protocol.connectionLost(None)
@@ -156,11 +169,21 @@ async def test_bind_errors_name_what_is_wrong(harness):
 
 
 @pytest_twisted.ensureDeferred
-async def test_submit_is_acknowledged_only_after_the_store_committed_it(harness):
+async def test_submit_is_acknowledged_only_after_the_store_committed_it(harness, monkeypatch):
     await harness.account()
     client = await harness.bound()
+    commit, accepts = harness.store.accept, []
+
+    def held(*args):  # the commit happens when the test says so
+        d = Deferred()
+        accepts.append((d, args))
+        return d
+
+    monkeypatch.setattr(harness.store, "accept", held)
     client.send(submit(2))
     assert client.pdus() == []  # nothing before the commit
+    [(d, args)] = accepts
+    commit(*args).chainDeferred(d)
     response = await client.next_pdu()
     assert isinstance(response, P.SubmitSmResp) and response.command_status == S.ESME_ROK
     assert 0 < len(response.message_id) <= 20
@@ -271,7 +294,7 @@ async def test_insufficient_balance_stores_and_charges_nothing(harness):
     response = await client.next_pdu()
     assert response.command_status == S.ESME_RINVBALANCE == 0x40B
     assert (await harness.store.get_account("acme")).balance == Decimal("0.02")
-    assert len(await harness.store.unfinished_messages("", 10)) == 1
+    assert len(await harness.unfinished()) == 1
 
 
 @pytest_twisted.ensureDeferred

@@ -1,7 +1,7 @@
 """The SQL of the persistent webhook outbox (WebhookStore): the WEBHOOK items
-sqlite_outbox.queue_items wrote, picked up when due, removed on a 2xx, rescheduled or
-dead-lettered on failure, listed and replayed by admins. Plain functions on a cursor inside
-a transaction the caller owns (like sqlite_ops)."""
+outbox.queue_items wrote, claimed by a node when due, removed on a 2xx, rescheduled (and
+unclaimed) or dead-lettered on failure, listed and replayed by admins. Plain functions on
+a cursor inside a transaction the caller owns."""
 from __future__ import annotations
 
 import json
@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from functools import cache
 
 from gateway.model import Channel, DeliveryKind, OutboxItem
-from gateway.storage.sqlite_outbox import NO_ADDRESS
+from gateway.storage.sqlite.outbox import NO_ADDRESS
 
 __all__ = [
-    "due_webhooks", "list_webhooks", "replay_webhooks", "webhook_counts", "webhook_failed",
-    "webhook_failed_many", "webhooks_delivered", "webhooks_delivered_many",
+    "claim_webhooks", "list_webhooks", "release_webhooks", "replay_webhooks", "webhook_counts",
+    "webhook_failed", "webhook_failed_many", "webhooks_delivered", "webhooks_delivered_many",
 ]
 
 _COLUMNS = (
     "id, account, kind, message_id, url, event_id, payload, created_at, attempts,"
-    " next_attempt_at, last_error, dead_at"
+    " next_attempt_at, last_error, dead_at, claimed_by"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM webhook_outbox"
 _WEBHOOK = Channel.WEBHOOK
@@ -31,7 +31,7 @@ def _item(r: tuple) -> OutboxItem:
         id=r[0], account=r[1], kind=_KINDS[r[2]], source=NO_ADDRESS, destination=NO_ADDRESS,
         body=b"", message_id=r[3], created_at=r[7], channel=_WEBHOOK, url=r[4],
         event_id=r[5], payload=r[6], attempts=r[8], next_attempt_at=r[9], last_error=r[10],
-        dead_at=r[11],
+        dead_at=r[11], claimed_by=r[12],
     )
 
 
@@ -42,23 +42,29 @@ def _ids(item_ids: Sequence[int]) -> str:
 # --- the dispatcher ------------------------------------------------------------------------
 
 # `dead_at IS NULL` lets SQLite walk the partial index webhook_outbox_due in order.
-_DUE = (
-    f"{_SELECT} WHERE dead_at IS NULL AND next_attempt_at <= ?"
-    " AND id NOT IN (SELECT value FROM json_each(?))"
-    " AND url NOT IN (SELECT value FROM json_each(?))"
+_CLAIMABLE = (
+    "SELECT id FROM webhook_outbox WHERE dead_at IS NULL AND next_attempt_at <= ?"
+    " AND claimed_by IS NULL AND url NOT IN (SELECT value FROM json_each(?))"
     " ORDER BY next_attempt_at, id LIMIT ?"
+)
+_CLAIM = (
+    f"UPDATE webhook_outbox SET claimed_by = ? WHERE id IN (SELECT value FROM json_each(?))"
+    f" AND claimed_by IS NULL RETURNING {_COLUMNS}"
 )
 
 
-def due_webhooks(
-    cur: sqlite3.Cursor, now: float, limit: int, exclude_ids: Sequence[int] = (),
-    exclude_urls: Sequence[str] = (),
+def claim_webhooks(
+    cur: sqlite3.Cursor, owner: int, now: float, limit: int, exclude_urls: Sequence[str] = (),
 ) -> list[OutboxItem]:
-    """Live items due by `now`, earliest first, but those in flight or backing off."""
+    """Claim for `owner` the live, unclaimed items due by `now`, earliest first, but those
+    of URLs backing off."""
     if limit <= 0:
         return []
-    rows = cur.execute(_DUE, (now, _ids(exclude_ids), json.dumps(list(exclude_urls)), limit))
-    return [_item(r) for r in rows]
+    ids = [r[0] for r in cur.execute(_CLAIMABLE, (now, json.dumps(list(exclude_urls)), limit))]
+    if not ids:
+        return []
+    items = [_item(r) for r in cur.execute(_CLAIM, (owner, _ids(ids)))]
+    return sorted(items, key=lambda item: (item.next_attempt_at, item.id))
 
 
 _DELETE = "DELETE FROM webhook_outbox WHERE id IN (SELECT value FROM json_each(?))"
@@ -76,8 +82,8 @@ def webhooks_delivered_many(cur: sqlite3.Cursor,
 
 
 _FAILED = (
-    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead_at = ?"
-    " WHERE id = ?"
+    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead_at = ?,"
+    " claimed_by = NULL WHERE id = ?"
 )
 
 
@@ -91,6 +97,11 @@ def webhook_failed_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[None]:
     """`webhook_failed` for each call, in order (executemany: its loop runs in C)."""
     cur.executemany(_FAILED, [(a, n, e, d, i) for i, a, n, e, d in calls])
     return [None] * len(calls)
+
+
+def release_webhooks(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
+    cur.execute("UPDATE webhook_outbox SET claimed_by = NULL"
+                " WHERE id IN (SELECT value FROM json_each(?))", (_ids(item_ids),))
 
 
 # --- admins --------------------------------------------------------------------------------

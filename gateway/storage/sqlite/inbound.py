@@ -1,6 +1,6 @@
 """The SQL of inbound (MO) messages: the numbers accounts own (NumberStore) and the parts of
 concatenated MO held until their message is whole (InboundStore). Plain functions on a
-cursor inside a transaction the caller owns (like sqlite_ops); changes to numbers bump
+cursor inside a transaction the caller owns; changes to numbers bump
 settings_version, so running gateways reload their directory."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from gateway.core.numbers import OwnedNumber, normalize_keyword, normalize_number
 from gateway.core.ports import NumberTaken, UnknownAccount
 from gateway.model import Address, InboundPart, NewOutboxItem, OutboxItem
-from gateway.storage.sqlite_ops import _BUMP_SETTINGS
-from gateway.storage.sqlite_outbox import outbox_rows, queue_rows
+from gateway.storage.sqlite.accounts import BUMP_SETTINGS
+from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
 
 __all__ = [
     "add_inbound_part", "add_number", "complete_inbound", "held_inbound", "list_numbers",
@@ -33,7 +33,7 @@ def add_number(cur: sqlite3.Cursor, entry: OwnedNumber) -> None:
                     (number, keyword, entry.account))
     except sqlite3.IntegrityError as e:
         raise NumberTaken(f"{number} {keyword}".strip()) from e
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
 
 
 def remove_number(cur: sqlite3.Cursor, number: str, keyword: str = "") -> bool:
@@ -46,7 +46,7 @@ def remove_number(cur: sqlite3.Cursor, number: str, keyword: str = "") -> bool:
     cur.execute("DELETE FROM numbers WHERE number = ? AND keyword = ?", (number, keyword))
     if cur.rowcount == 0:
         return False
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
     return True
 
 

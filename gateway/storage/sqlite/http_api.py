@@ -1,7 +1,6 @@
 """The SQL of what the HTTP API adds to the SQLite store: API keys, price tables and
-idempotent accepts. Like sqlite_ops, each function takes a cursor and runs inside a
-transaction its caller owns. Changes to keys and prices bump settings_version, so running
-gateways reload them (see service.py).
+idempotent accepts. Each function takes a cursor and runs inside a transaction its caller
+owns. Changes to keys and prices bump settings_version, so running gateways reload them.
 """
 from __future__ import annotations
 
@@ -11,24 +10,21 @@ from decimal import Decimal
 
 from gateway.core.apikeys import ApiKey
 from gateway.core.idempotency import OnceOutcome, Remembered
-from gateway.core.ports import UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry
 from gateway.model import Account, Message
-from gateway.storage import sqlite_ops as ops
-from gateway.storage.sqlite_ops import from_micro, to_micro
+from gateway.storage.money import from_micro, to_micro
+from gateway.storage.sqlite.accounts import (
+    ACCOUNT_COLUMNS,
+    BUMP_SETTINGS,
+    account_from_row,
+    require_account,
+)
+from gateway.storage.sqlite.messages import accept
 
 __all__ = [
     "accept_once", "account_for_api_key", "add_api_key", "delete_price", "expire_idempotency",
     "list_api_keys", "list_prices", "revoke_api_key", "set_price",
 ]
-
-_BUMP_SETTINGS = "UPDATE meta SET settings_version = settings_version + 1 WHERE id = 1"
-
-
-def _require_account(cur: sqlite3.Cursor, system_id: str) -> None:
-    if cur.execute("SELECT 1 FROM accounts WHERE system_id = ?", (system_id,)).fetchone() is None:
-        raise UnknownAccount(system_id)
-
 
 # --- API keys ------------------------------------------------------------------------------
 
@@ -43,17 +39,17 @@ def _api_key(row: tuple) -> ApiKey:
 def add_api_key(
     cur: sqlite3.Cursor, account: str, key_hash: str, prefix: str, label: str, created_at: float
 ) -> ApiKey:
-    _require_account(cur, account)
+    require_account(cur, account)
     row = cur.execute(
         "INSERT INTO api_keys (account, key_hash, prefix, label, created_at)"
         f" VALUES (?, ?, ?, ?, ?) RETURNING {_KEY_COLUMNS}",
         (account, key_hash, prefix, label, created_at)).fetchone()
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
     return _api_key(row)
 
 
 def list_api_keys(cur: sqlite3.Cursor, account: str) -> list[ApiKey]:
-    _require_account(cur, account)
+    require_account(cur, account)
     rows = cur.execute(
         f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE account = ? ORDER BY id", (account,))
     return [_api_key(r) for r in rows]
@@ -66,17 +62,17 @@ def revoke_api_key(cur: sqlite3.Cursor, account: str, key_id: int, revoked_at: f
         (revoked_at, key_id, account))
     if cur.rowcount == 0:
         return False
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
     return True
 
 
 def account_for_api_key(cur: sqlite3.Cursor, key_hash: str) -> Account | None:
     """The account an active key belongs to (None: unknown or revoked key)."""
     row = cur.execute(
-        f"SELECT {', '.join('a.' + c.strip() for c in ops._ACCOUNT_COLUMNS.split(','))}"
+        f"SELECT {', '.join('a.' + c.strip() for c in ACCOUNT_COLUMNS.split(','))}"
         " FROM api_keys k JOIN accounts a ON a.system_id = k.account"
         " WHERE k.key_hash = ? AND k.revoked_at IS NULL", (key_hash,)).fetchone()
-    return None if row is None else ops._account(row)
+    return None if row is None else account_from_row(row)
 
 
 # --- price tables --------------------------------------------------------------------------
@@ -87,19 +83,19 @@ def set_price(cur: sqlite3.Cursor, account: str, prefix: str, price: Decimal) ->
     if micro < 0:
         raise ValueError(f"negative price {price}")
     if account != ALL_ACCOUNTS:
-        _require_account(cur, account)
+        require_account(cur, account)
     cur.execute(
         "INSERT INTO prices (account, prefix, price) VALUES (?, ?, ?)"
         " ON CONFLICT (account, prefix) DO UPDATE SET price = excluded.price",
         (account, prefix, micro))
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
 
 
 def delete_price(cur: sqlite3.Cursor, account: str, prefix: str) -> bool:
     cur.execute("DELETE FROM prices WHERE account = ? AND prefix = ?", (account, prefix))
     if cur.rowcount == 0:
         return False
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
     return True
 
 
@@ -120,7 +116,7 @@ def accept_once(
     cur: sqlite3.Cursor, account: str, key: str | None, fingerprint: str,
     messages: Sequence[Message], cost: Decimal, result: str, now: float,
 ) -> OnceOutcome:
-    """`sqlite_ops.accept` unless (account, key) was accepted before: then nothing is
+    """`messages.accept` unless (account, key) was accepted before: then nothing is
     written and the remembered result comes back. On acceptance the result is remembered
     in the same transaction, with the balance right after the debit. With key None it is
     a plain accept that reports the balance after the debit."""
@@ -131,7 +127,7 @@ def accept_once(
         if row is not None:
             return OnceOutcome(accepted=False, earlier=Remembered(
                 fingerprint=row[0], result=row[1], balance=from_micro(row[2])))
-    if not ops.accept(cur, account, messages, cost):
+    if not accept(cur, account, messages, cost):
         return OnceOutcome(accepted=False)
     balance = cur.execute(
         "SELECT balance FROM accounts WHERE system_id = ?", (account,)).fetchone()[0]

@@ -1,6 +1,6 @@
 """The SQL of operations on messages still SCHEDULED: start at their time, cancel_sm (with
-refund) and replace_sm (with the price difference). Like sqlite_ops, each function takes a
-cursor and runs inside a transaction its caller owns, so every one is atomic: the state
+refund) and replace_sm (with the price difference). Each function takes a cursor and runs
+inside a transaction its caller owns, so every one is atomic: the state
 change, the balance change and the receipt commit together or not at all.
 """
 from __future__ import annotations
@@ -10,14 +10,15 @@ import sqlite3
 
 from gateway.core.ports import Cancelled, ReceiptFor, ReplaceOutcome
 from gateway.model import Message, MessageState
-from gateway.storage.sqlite_ops import (
-    _DEBIT,
-    _MESSAGE_COLUMNS,
-    _SELECT_MESSAGE,
-    _message,
-    to_micro,
+from gateway.storage.money import to_micro
+from gateway.storage.sqlite.messages import (
+    CREDIT,
+    DEBIT,
+    MESSAGE_COLUMNS,
+    SELECT_MESSAGE,
+    message_from_row,
 )
-from gateway.storage.sqlite_outbox import outbox_rows, queue_rows
+from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
 
 __all__ = ["cancel", "cancel_matching", "replace", "start_scheduled"]
 
@@ -27,18 +28,17 @@ _DELETED = int(MessageState.DELETED)
 
 _START = (
     f"UPDATE messages SET state = {_ENROUTE} WHERE id = ? AND state = {_SCHEDULED}"
-    f" AND (scheduled_at IS NULL OR scheduled_at <= ?) RETURNING {_MESSAGE_COLUMNS}"
+    f" AND (scheduled_at IS NULL OR scheduled_at <= ?) RETURNING {MESSAGE_COLUMNS}"
 )
-_SELECT_SCHEDULED = f"{_SELECT_MESSAGE} WHERE id = ? AND account = ? AND state = {_SCHEDULED}"
+_SELECT_SCHEDULED = f"{SELECT_MESSAGE} WHERE id = ? AND account = ? AND state = {_SCHEDULED}"
 # `state <= 1` lets SQLite walk the small partial index of unfinished messages.
 _SELECT_MATCHING = (
-    f"{_SELECT_MESSAGE} WHERE state <= 1 AND state = {_SCHEDULED} AND account = ?"
+    f"{SELECT_MESSAGE} WHERE state <= 1 AND state = {_SCHEDULED} AND account = ?"
     " AND source_addr = ? AND destination_addr = ?"
 )
 _DELETE = (
     f"UPDATE messages SET state = {_DELETED}, done_at = ? WHERE id = ? AND state = {_SCHEDULED}"
 )
-_CREDIT = "UPDATE accounts SET balance = balance + ? WHERE system_id = ?"
 _REPLACE = (
     "UPDATE messages SET body = ?, registered_delivery = ?, parts = ?, price = ?,"
     f" scheduled_at = ?, expires_at = ? WHERE id = ? AND state = {_SCHEDULED}"
@@ -47,14 +47,14 @@ _REPLACE = (
 
 def start_scheduled(cur: sqlite3.Cursor, message_id: str, due: float) -> Message | None:
     row = cur.execute(_START, (message_id, due)).fetchone()
-    return None if row is None else _message(row)
+    return None if row is None else message_from_row(row)
 
 
 def cancel(
     cur: sqlite3.Cursor, account: str, message_id: str, done_at: float, receipt: ReceiptFor
 ) -> Cancelled | None:
     row = cur.execute(_SELECT_SCHEDULED, (message_id, account)).fetchone()
-    return None if row is None else _delete(cur, _message(row), done_at, receipt)
+    return None if row is None else _delete(cur, message_from_row(row), done_at, receipt)
 
 
 def cancel_matching(
@@ -62,7 +62,7 @@ def cancel_matching(
     done_at: float, receipt: ReceiptFor,
 ) -> list[Cancelled]:
     rows = cur.execute(_SELECT_MATCHING, (account, source_addr, destination_addr)).fetchall()
-    messages = sorted((_message(r) for r in rows), key=lambda m: (len(m.id), m.id))
+    messages = sorted((message_from_row(r) for r in rows), key=lambda m: (len(m.id), m.id))
     return [_delete(cur, m, done_at, receipt) for m in messages]
 
 
@@ -71,7 +71,7 @@ def _delete(cur: sqlite3.Cursor, message: Message, done_at: float, receipt: Rece
     # first: a failing builder (or a bad item) must leave nothing written
     rows = outbox_rows(receipt(message))
     cur.execute(_DELETE, (done_at, message.id))
-    cur.execute(_CREDIT, (to_micro(message.price), message.account))
+    cur.execute(CREDIT, (to_micro(message.price), message.account))
     items = queue_rows(cur, rows)
     deleted = dataclasses.replace(message, state=MessageState.DELETED, done_at=done_at)
     return deleted, items
@@ -88,11 +88,11 @@ def replace(cur: sqlite3.Cursor, account: str, message: Message) -> ReplaceOutco
         raise ValueError(f"negative price {message.price}")
     delta = new_price - row[0]
     if delta > 0:
-        cur.execute(_DEBIT, (delta, account))
+        cur.execute(DEBIT, (delta, account))
         if cur.rowcount == 0:
             return ReplaceOutcome.NO_BALANCE
     elif delta < 0:
-        cur.execute(_CREDIT, (-delta, account))
+        cur.execute(CREDIT, (-delta, account))
     cur.execute(_REPLACE, (
         message.body, message.registered_delivery, message.parts, new_price,
         message.scheduled_at, message.expires_at, message.id))

@@ -1,6 +1,6 @@
 """The SQL of the upstream half of the store: connectors, routes, the submit marks and the
 upstream-id keys that correlate receipts, and connector health snapshots. Plain functions
-on a cursor inside a transaction the caller owns (like sqlite_ops)."""
+on a cursor inside a transaction the caller owns."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,9 @@ from gateway.core.ports import ConnectorExists, UnknownConnector, UpstreamRecord
 from gateway.core.routing import Route, RouteTarget
 from gateway.core.upstream_ids import best_match
 from gateway.model import Message
-from gateway.storage.sqlite_ops import _BUMP_SETTINGS, from_micro, get_message
+from gateway.storage.money import from_micro
+from gateway.storage.sqlite.accounts import BUMP_SETTINGS
+from gateway.storage.sqlite.messages import get_message
 
 SUBMITTING = "submitting"
 SUBMITTED = "submitted"
@@ -27,7 +29,7 @@ def add_connector(cur: sqlite3.Cursor, settings: ConnectorSettings) -> None:
                     (settings.name, json.dumps(settings.to_dict()), int(settings.enabled)))
     except sqlite3.IntegrityError as e:
         raise ConnectorExists(settings.name) from e
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
 
 
 def update_connector(cur: sqlite3.Cursor, settings: ConnectorSettings) -> None:
@@ -35,7 +37,7 @@ def update_connector(cur: sqlite3.Cursor, settings: ConnectorSettings) -> None:
                 (json.dumps(settings.to_dict()), int(settings.enabled), settings.name))
     if cur.rowcount == 0:
         raise UnknownConnector(settings.name)
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
 
 
 def remove_connector(cur: sqlite3.Cursor, name: str) -> None:
@@ -43,7 +45,7 @@ def remove_connector(cur: sqlite3.Cursor, name: str) -> None:
     if cur.rowcount == 0:
         raise UnknownConnector(name)
     cur.execute("DELETE FROM connector_health WHERE name = ?", (name,))
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
 
 
 def list_connectors(cur: sqlite3.Cursor) -> list[ConnectorSettings]:
@@ -64,7 +66,7 @@ def add_route(cur: sqlite3.Cursor, route: Route) -> int:
     cur.execute("INSERT INTO routes (prefix, account, source_prefix, targets)"
                 " VALUES (?, ?, ?, ?)", (route.prefix, route.account, route.source_prefix, targets))
     route_id = cur.lastrowid
-    cur.execute(_BUMP_SETTINGS)
+    cur.execute(BUMP_SETTINGS)
     return route_id
 
 
@@ -72,7 +74,7 @@ def remove_route(cur: sqlite3.Cursor, route_id: int) -> bool:
     cur.execute("DELETE FROM routes WHERE id = ?", (route_id,))
     removed = cur.rowcount > 0
     if removed:
-        cur.execute(_BUMP_SETTINGS)
+        cur.execute(BUMP_SETTINGS)
     return removed
 
 

@@ -3,14 +3,14 @@
 Each fan-out leg of an event is one item (see core/fanout.py). SMPP items wait in
 `outbox` for a receiver bind of their account (pending_outbox, ack_outbox, expire_outbox
 here); WEBHOOK items wait in `webhook_outbox` until their URL answers 2xx, with their
-delivery state (sqlite_webhooks.py). The tables number their items apart.
+delivery state (webhooks.py). The tables number their items apart. An item claimed by an
+owner (claimed_by) is being pushed by that gateway process; an unclaimed one waits for any.
 
 `queue_items` writes any mix of items with one multi-row INSERT per table and numbers them
 without reading anything back: both tables are AUTOINCREMENT, so each new row gets
 max(every id ever used) + 1, and the caller's transaction holds the write lock, so the
 rows one call inserts into a table got consecutive ids ending at `lastrowid`.
-Like sqlite_ops, every function takes a cursor and runs inside a transaction its caller
-owns.
+Every function takes a cursor and runs inside a transaction its caller owns.
 """
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ import sqlite3
 from collections.abc import Sequence
 
 from gateway.model import Address, Channel, DeliveryKind, NewOutboxItem, OutboxItem
-from gateway.storage.sqlite_rows import execute_rows, placeholders
+from gateway.storage.sqlite.rows import execute_rows, placeholders
 
 __all__ = [
-    "ack_outbox", "ack_outbox_items", "ack_outbox_many", "expire_outbox", "outbox_rows",
-    "pending_outbox", "queue_items", "queue_outbox", "queue_outbox_many", "queue_rows",
+    "ack_outbox", "ack_outbox_many", "claim_outbox", "expire_outbox", "outbox_rows",
+    "pending_outbox",
+    "queue_items", "queue_outbox", "queue_outbox_many", "queue_rows", "release_outbox",
+    "release_outbox_many",
 ]
 
 _SMPP = Channel.SMPP
@@ -36,16 +38,17 @@ NO_ADDRESS = Address()
 _OUTBOX_COLUMNS = (
     "account, kind, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
     " destination_addr, body, esm_class, data_coding, message_id, message_state,"
-    " network_error_code, created_at"
+    " network_error_code, created_at, claimed_by"
 )
 _INSERT_OUTBOXES = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES {{rows}}"
-_OUTBOX_PLACEHOLDERS = placeholders(15)
+_OUTBOX_PLACEHOLDERS = placeholders(16)
 
 _WEBHOOK_INSERT_COLUMNS = (
-    "account, kind, message_id, url, event_id, payload, created_at, next_attempt_at"
+    "account, kind, message_id, url, event_id, payload, created_at, next_attempt_at,"
+    " claimed_by"
 )
 _INSERT_WEBHOOKS = f"INSERT INTO webhook_outbox ({_WEBHOOK_INSERT_COLUMNS}) VALUES {{rows}}"
-_WEBHOOK_PLACEHOLDERS = placeholders(8)
+_WEBHOOK_PLACEHOLDERS = placeholders(9)
 
 
 def _smpp_row(o: NewOutboxItem) -> tuple:
@@ -53,7 +56,7 @@ def _smpp_row(o: NewOutboxItem) -> tuple:
     return (
         o.account, o.kind.value, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, o.body,
         o.esm_class, o.data_coding, o.message_id, o.message_state, o.network_error_code,
-        o.created_at,
+        o.created_at, o.claimed_by,
     )
 
 
@@ -62,7 +65,7 @@ def _webhook_row(o: NewOutboxItem) -> tuple:
         raise ValueError(f"a webhook item needs a url and an event_id: {o!r}")
     # a new item is due at once: its first attempt is when it was made
     return (o.account, o.kind.value, o.message_id, o.url, o.event_id, o.payload,
-            o.created_at, o.created_at)
+            o.created_at, o.created_at, o.claimed_by)
 
 
 # (items, SMPP rows, WEBHOOK rows): rows are built before anything is written, so a bad
@@ -119,16 +122,17 @@ def _smpp_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
         destination=o.destination, body=o.body, esm_class=o.esm_class,
         data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
         network_error_code=o.network_error_code, created_at=o.created_at,
+        claimed_by=o.claimed_by,
     )
 
 
 def _webhook_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    # as sqlite_webhooks reads it back: the payload carries everything else
+    # as webhooks.py reads it back: the payload carries everything else
     return OutboxItem(
         id=item_id, account=o.account, kind=o.kind, source=NO_ADDRESS,
         destination=NO_ADDRESS, body=b"", message_id=o.message_id, created_at=o.created_at,
         channel=_WEBHOOK, url=o.url, event_id=o.event_id, payload=o.payload,
-        next_attempt_at=o.created_at,
+        next_attempt_at=o.created_at, claimed_by=o.claimed_by,
     )
 
 
@@ -149,8 +153,11 @@ def queue_outbox_many(cur: sqlite3.Cursor,
 
 # --- the SMPP leg --------------------------------------------------------------------------
 
-_PENDING_OUTBOX = (
-    f"SELECT id, {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND id > ? ORDER BY id LIMIT ?"
+# outbox_account (account, id) gives the order; claimed items are few (those on the wire).
+_CLAIMABLE = "SELECT id FROM outbox WHERE account = ? AND claimed_by IS NULL ORDER BY id LIMIT ?"
+_CLAIM = (
+    f"UPDATE outbox SET claimed_by = ? WHERE id IN (SELECT value FROM json_each(?))"
+    f" AND claimed_by IS NULL RETURNING id, {_OUTBOX_COLUMNS}"
 )
 
 
@@ -160,32 +167,56 @@ def _outbox_item(r: tuple) -> OutboxItem:
         source=Address(ton=r[3], npi=r[4], addr=r[5]),
         destination=Address(ton=r[6], npi=r[7], addr=r[8]),
         body=r[9], esm_class=r[10], data_coding=r[11], message_id=r[12], message_state=r[13],
-        network_error_code=r[14], created_at=r[15],
+        network_error_code=r[14], created_at=r[15], claimed_by=r[16],
     )
 
 
-def pending_outbox(
-    cur: sqlite3.Cursor, account: str, after_id: int, limit: int
-) -> list[OutboxItem]:
+def claim_outbox(cur: sqlite3.Cursor, account: str, owner: int, limit: int) -> list[OutboxItem]:
+    """Claim up to `limit` unclaimed SMPP items of `account` for `owner`, oldest first."""
+    if limit <= 0:
+        return []
+    ids = [r[0] for r in cur.execute(_CLAIMABLE, (account, limit))]
+    if not ids:
+        return []
+    rows = cur.execute(_CLAIM, (owner, json.dumps(ids))).fetchall()
+    return sorted((_outbox_item(r) for r in rows), key=lambda item: item.id)
+
+
+_PENDING_OUTBOX = (
+    f"SELECT id, {_OUTBOX_COLUMNS} FROM outbox WHERE account = ? AND id > ? ORDER BY id LIMIT ?"
+)
+
+
+def pending_outbox(cur: sqlite3.Cursor, account: str, after_id: int,
+                   limit: int) -> list[OutboxItem]:
     if limit <= 0:
         return []
     return [_outbox_item(r) for r in cur.execute(_PENDING_OUTBOX, (account, after_id, limit))]
 
 
-_DELETE_OUTBOX = "DELETE FROM outbox WHERE id = ?"
+def _json_ids(item_ids: Sequence[int]) -> str:
+    return json.dumps([int(item_id) for item_id in item_ids])
+
+
+_RELEASE = "UPDATE outbox SET claimed_by = NULL WHERE id IN (SELECT value FROM json_each(?))"
 _DELETE_OUTBOXES = "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))"
 
 
-def ack_outbox(cur: sqlite3.Cursor, item_id: int) -> None:
-    cur.execute(_DELETE_OUTBOX, (item_id,))
+def release_outbox(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
+    cur.execute(_RELEASE, (_json_ids(item_ids),))
 
 
-def ack_outbox_items(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
-    cur.execute(_DELETE_OUTBOXES, (json.dumps([int(item_id) for item_id in item_ids]),))
+def release_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[Sequence[int]]]) -> list[None]:
+    release_outbox(cur, [item_id for item_ids, in calls for item_id in item_ids])
+    return [None] * len(calls)
 
 
-def ack_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[int]]) -> list[None]:
-    ack_outbox_items(cur, [item_id for item_id, in calls])
+def ack_outbox(cur: sqlite3.Cursor, item_ids: Sequence[int]) -> None:
+    cur.execute(_DELETE_OUTBOXES, (_json_ids(item_ids),))
+
+
+def ack_outbox_many(cur: sqlite3.Cursor, calls: list[tuple[Sequence[int]]]) -> list[None]:
+    ack_outbox(cur, [item_id for item_ids, in calls for item_id in item_ids])
     return [None] * len(calls)
 
 
