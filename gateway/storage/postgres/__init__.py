@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: several gateway nodes on one database."""

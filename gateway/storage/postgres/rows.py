@@ -1,0 +1,29 @@
+"""Many rows per statement on PostgreSQL: a run's rows go as one array per column through
+`unnest`, so a whole group-commit run is one statement (one round trip), whatever its
+length, and one prepared statement serves every run."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import psycopg
+
+__all__ = ["unnest_insert"]
+
+
+@cache
+def _insert_sql(table: str, columns: str, types: tuple[str, ...], returning: str) -> str:
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
+def unnest_insert(cur: psycopg.Cursor, table: str, columns: str, types: Sequence[str],
+                  rows: Sequence[tuple], returning: str = "") -> list[tuple]:
+    """Insert `rows` (tuples in `columns` order, of the SQL `types`) in one statement; the
+    RETURNING rows, in insertion order, when `returning` is given."""
+    if not rows:
+        return []
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    cur.execute(_insert_sql(table, columns, tuple(types), returning), arrays)
+    return cur.fetchall() if returning else []
