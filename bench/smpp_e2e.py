@@ -2,7 +2,15 @@
 
     python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1]
                              [--timeout 300] [--keep]
+    python bench/smpp_e2e.py --database postgresql://USER@HOST:PORT/DBNAME [--nodes 2]
+                             [--no-baseline]
     python bench/smpp_e2e.py --host H --port P --system-id S --password W [--gateway-pid PID]
+
+With --database the gateway runs on PostgreSQL (in a fresh schema of that database, dropped
+afterwards), after a baseline run on SQLite in the same invocation (unless --no-baseline),
+and the gateway CPU per message of the two is compared. --nodes N starts N gateway nodes
+on that database (node_id 1..N), one bind each (unless --binds says more: they are spread
+over the nodes), and reports every node's CPU and the commits PostgreSQL made.
 
 By default it starts the gateway (`python -m twisted smsgw`) from this checkout as a
 subprocess on a free port with a fresh temporary data directory, creates the `bench`
@@ -90,9 +98,13 @@ def free_port() -> int:
 class GatewayProcess:
     """The gateway from this checkout, as a subprocess on its own data directory."""
 
-    def __init__(self, workdir: Path, port: int, window: int, binds: int, balance: int) -> None:
+    def __init__(self, workdir: Path, port: int, window: int, binds: int, balance: int,
+                 database: str = "", node_id: int = 0) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = port
+        self.database = database
+        self.node_id = node_id
         self.data_dir = workdir / "data"
         self.log_path = workdir / "gateway.log"
         self.stderr_path = workdir / "gateway.stderr"
@@ -101,17 +113,21 @@ class GatewayProcess:
                               "--max-binds", str(max(binds, 1)), "--window", str(window)]
         self.proc: subprocess.Popen | None = None
 
+    def _database(self) -> list[str]:
+        return ["--database", self.database] if self.database else []
+
     def create_account(self) -> None:
         subprocess.run(
             [sys.executable, "-m", "gateway.cli", "--data-dir", str(self.data_dir),
-             "account", "add", SYSTEM_ID, "--password", PASSWORD, *self._account_args],
+             *self._database(), "account", "add", SYSTEM_ID, "--password", PASSWORD,
+             *self._account_args],
             cwd=REPO, env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self, timeout: float = 30.0) -> None:
         command = [sys.executable, "-m", "twisted", "--log-format=text",
                    f"--log-file={self.log_path}", "smsgw",
                    "--data-dir", str(self.data_dir), "--smpp-port", str(self.port),
-                   "--http-port", "0"]
+                   "--http-port", "0", *self._database(), "--node-id", str(self.node_id)]
         with open(self.stderr_path, "wb") as stderr:  # a file: a pipe nobody reads can fill
             self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
                                          stdout=subprocess.DEVNULL, stderr=stderr)
@@ -147,6 +163,40 @@ class GatewayProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+class NodesSampler:
+    """RssSampler for each of several gateway processes: the peak and CPU are the sums."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.nodes = [RssSampler(pid) for pid in pids]
+
+    def load_starts(self) -> None:
+        for node in self.nodes:
+            node.load_starts()
+
+    def sample(self, now: float) -> None:
+        for node in self.nodes:
+            node.sample(now)
+
+    @property
+    def peak(self) -> int:
+        return sum(node.peak for node in self.nodes)
+
+    @property
+    def before_load(self) -> int:
+        return sum(node.before_load for node in self.nodes)
+
+    def high_water_mark(self) -> int | None:
+        marks = [node.high_water_mark() for node in self.nodes]
+        return None if None in marks else sum(marks)
+
+    def cpu_used(self) -> float | None:
+        used = self.cpu_per_node()
+        return None if None in used else sum(used)
+
+    def cpu_per_node(self) -> list[float | None]:
+        return [node.cpu_used() for node in self.nodes]
 
 
 class RssSampler:
@@ -409,12 +459,15 @@ def bind_transceiver(host: str, port: int, system_id: str, password: str,
             return sock
 
 
-def run_load(host: str, port: int, system_id: str, password: str, *, messages: int,
-             window: int, binds: int, timeout: float, rss: RssSampler) -> Results:
+def run_load(endpoints: list[tuple[str, int]], system_id: str, password: str, *,
+             messages: int, window: int, binds: int, timeout: float,
+             rss: RssSampler) -> Results:
+    """The load over `binds` transceivers, spread over `endpoints` round robin."""
     frames = submit_frames(messages)
     results = Results(total=messages)
-    connections = [Bind(bind_transceiver(host, port, system_id, password, 10.0), window, results)
-                   for _ in range(binds)]
+    connections = [Bind(bind_transceiver(*endpoints[n % len(endpoints)], system_id, password,
+                                         10.0), window, results)
+                   for n in range(binds)]
     selector = selectors.DefaultSelector()
     for bind in connections:
         selector.register(bind.sock, selectors.EVENT_READ, bind)
@@ -506,6 +559,9 @@ def summarise(results: Results, args, rss: RssSampler, bench_cpu: float) -> dict
         "gateway_vmhwm_mb": (round(rss.high_water_mark() / 2**20, 1)
                              if rss.high_water_mark() else None),
         "gateway_cpu_s": round(gateway_cpu, 2) if gateway_cpu is not None else None,
+        "gateway_cpu_us_per_message": (round(gateway_cpu / results.total * 1e6, 1)
+                                       if gateway_cpu is not None else None),
+        "node_cpu_s": [None if c is None else round(c, 2) for c in rss.cpu_per_node()],
         "bench_cpu_s": round(bench_cpu, 2),
     }
 
@@ -531,14 +587,49 @@ def print_table(summary: dict) -> None:
                              f"({fmt(summary['gateway_rss_before_load_mb'], ' MB')} bound and "
                              f"idle; VmHWM {fmt(summary['gateway_vmhwm_mb'], ' MB')})"),
         ("CPU gateway / bench", f"{fmt(summary['gateway_cpu_s'], ' s')} / "
-                                f"{fmt(summary['bench_cpu_s'], ' s')}"),
+                                f"{fmt(summary['bench_cpu_s'], ' s')} "
+                                f"({fmt(summary['gateway_cpu_us_per_message'], ' us')} of "
+                                "gateway CPU per message)"),
     ]
+    if len(summary["node_cpu_s"]) > 1:
+        rows.append(("CPU per node", " / ".join(fmt(c, " s") for c in summary["node_cpu_s"])))
+    if summary.get("store"):
+        rows.insert(0, ("store", summary["store"]))
+    if summary.get("postgres_commits_per_s") is not None:
+        rows.append(("PostgreSQL commits", f"{summary['postgres_commits']:,} "
+                     f"({fmt(summary['postgres_commits_per_s'], '/s')})"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
 
 
 # --- main -------------------------------------------------------------------------------------
+
+def fresh_schema(url: str) -> tuple[str, callable]:
+    """`url` with its tables in a new schema of that database, and how to drop it."""
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = f"smpp_e2e_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def postgres_commits(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT xact_commit FROM pg_stat_database"
+                            " WHERE datname = current_database()").fetchone()[0]
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -551,6 +642,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="give up (exit 1) after this many seconds of load")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary data directory and gateway log")
+    parser.add_argument("--database", default="",
+                        help="run on this PostgreSQL database (in a fresh schema of it)")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="gateway nodes on --database, one bind each (default 1)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="with --database: skip the SQLite run before it")
     attach = parser.add_argument_group("attach to a running gateway instead of starting one")
     attach.add_argument("--host")
     attach.add_argument("--port", type=int)
@@ -562,48 +659,97 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--host and --port go together")
     if args.messages < 1 or args.window < 1 or args.binds < 1:
         parser.error("--messages, --window and --binds must be at least 1")
+    if args.nodes < 1 or (args.nodes > 1 and not args.database):
+        parser.error("--nodes needs --database (several nodes share a PostgreSQL database)")
+    args.binds = max(args.binds, args.nodes)
     return args
+
+
+def run_once(args, database: str = "", nodes: int = 1) -> dict:
+    """Start `nodes` gateways (on SQLite, or on `database`), load them, stop them."""
+    gateways: list[GatewayProcess] = []
+    workdir = Path(tempfile.mkdtemp(prefix="smpp_e2e-"))
+    drop = None
+    try:
+        url = database
+        if database:
+            url, drop = fresh_schema(database)
+        for node in range(nodes):
+            gateways.append(GatewayProcess(
+                workdir / f"node{node + 1}", free_port(), args.window, args.binds,
+                balance=BALANCE, database=url, node_id=node + 1 if database else 0))
+        gateways[0].create_account()
+        for gateway in gateways:
+            gateway.start()
+        rss = NodesSampler([g.proc.pid for g in gateways])
+        commits = postgres_commits(url) if url else None
+        cpu0 = time.process_time()
+        try:
+            results = run_load([("127.0.0.1", g.port) for g in gateways], args.system_id,
+                               args.password, messages=args.messages, window=args.window,
+                               binds=args.binds, timeout=args.timeout, rss=rss)
+        except BenchError:
+            for gateway in gateways:
+                print(gateway.log_tail(), file=sys.stderr)
+            raise
+        rss.sample(float("inf"))
+        summary = summarise(results, args, rss, time.process_time() - cpu0)
+        summary["store"] = (f"PostgreSQL, {nodes} node{'s' if nodes > 1 else ''}" if url
+                            else "SQLite")
+        if url:
+            summary["postgres_commits"] = postgres_commits(url) - commits
+            summary["postgres_commits_per_s"] = round(
+                summary["postgres_commits"] / summary["elapsed_s"], 1)
+        summary["ok"] = results.matched == results.accepted == results.total
+        return summary
+    finally:
+        for gateway in gateways:
+            code = gateway.stop()
+            if code not in (0, -signal.SIGTERM):
+                print(f"smpp_e2e: a gateway did not stop cleanly (exit {code})",
+                      file=sys.stderr)
+        if drop is not None:
+            drop()
+        if args.keep:
+            print(f"data and logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def attached(args) -> dict:
+    rss = NodesSampler([args.gateway_pid] if args.gateway_pid else [])
+    cpu0 = time.process_time()
+    results = run_load([(args.host, args.port)], args.system_id, args.password,
+                       messages=args.messages, window=args.window, binds=args.binds,
+                       timeout=args.timeout, rss=rss)
+    rss.sample(float("inf"))
+    summary = summarise(results, args, rss, time.process_time() - cpu0)
+    summary["ok"] = results.matched == results.accepted == results.total
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    gateway = None
-    workdir = None
     try:
-        if args.host is None:
-            workdir = Path(tempfile.mkdtemp(prefix="smpp_e2e-"))
-            gateway = GatewayProcess(workdir, free_port(), args.window, args.binds,
-                                     balance=BALANCE)
-            gateway.create_account()
-            gateway.start()
-            host, port, pid = "127.0.0.1", gateway.port, gateway.proc.pid
+        if args.host is not None:
+            runs = [attached(args)]
         else:
-            host, port, pid = args.host, args.port, args.gateway_pid
-        rss = RssSampler(pid)
-        cpu0 = time.process_time()
-        results = run_load(host, port, args.system_id, args.password, messages=args.messages,
-                           window=args.window, binds=args.binds, timeout=args.timeout, rss=rss)
-        rss.sample(float("inf"))
-        summary = summarise(results, args, rss, time.process_time() - cpu0)
+            runs = []
+            if not args.database or not args.no_baseline:
+                runs.append(run_once(args))
+            if args.database:
+                runs.append(run_once(args, args.database, args.nodes))
     except (BenchError, OSError) as e:
         print(f"smpp_e2e: {e}", file=sys.stderr)
-        if gateway is not None:
-            print(gateway.log_tail(), file=sys.stderr)
         return 1
-    finally:
-        if gateway is not None:
-            code = gateway.stop()
-            if code not in (0, -signal.SIGTERM):
-                print(f"smpp_e2e: the gateway did not stop cleanly (exit {code})",
-                      file=sys.stderr)
-        if workdir is not None:
-            if args.keep:
-                print(f"data and log kept in {workdir}", file=sys.stderr)
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-    print_table(summary)
-    print(json.dumps(summary))
-    return 0 if results.matched == results.accepted == results.total else 1
+    for summary in runs:
+        print_table(summary)
+        print(json.dumps(summary))
+        print()
+    if len(runs) == 2 and all(r["gateway_cpu_us_per_message"] for r in runs):
+        ratio = runs[1]["gateway_cpu_us_per_message"] / runs[0]["gateway_cpu_us_per_message"]
+        print(f"gateway CPU per message, PostgreSQL / SQLite: {ratio:.2f}")
+    return 0 if all(r["ok"] for r in runs) else 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ mounts each app at /admin/v1/<section>/:
                                       {"ids": [...]} | {"account": "..."} | {"all": true}
     inbound:   POST /                 {"from", "to", "text" | "hex", "data_coding"?,
                                       "split"?: udh|sar|none, "order"?: given|reverse,
-                                      "drop"?: [seq, ...]}: an MO as if from the network,
+                                      "drop"?: [seq, ...], "ref"?: 0-65535}: an MO as if
+                                      from the network (parts with `ref` as their
+                                      concatenation reference, by default the next one),
                                       through the simulator and the one MO path -> 202
 
 Errors are the admin API's: {"error": {"code", "message", "field"?}}.
@@ -204,6 +206,10 @@ class MessagingAdmin:
             if not isinstance(drop, list) or not all(
                     isinstance(n, int) and not isinstance(n, bool) for n in drop):
                 raise InvalidField("drop", "drop is a list of part numbers")
+            ref = body.get("ref")
+            if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool)
+                                    or not 0 <= ref <= 0xFFFF):
+                raise InvalidField("ref", "ref is the concatenation reference, 0-65535")
         except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         except BadBody as e:
@@ -211,7 +217,7 @@ class MessagingAdmin:
         try:
             ids = await self._simulator.inject(
                 source, destination, text=text, hex=binary, data_coding=data_coding,
-                split=split, order=order, drop=tuple(drop))
+                split=split, order=order, drop=tuple(drop), ref=ref)
         except InboundRejected as e:
             return error(request, 422, status_name(e.command_status), str(e),
                          command_status=f"0x{e.command_status:X}")
