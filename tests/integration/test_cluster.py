@@ -322,3 +322,43 @@ def test_message_ids_are_unique_across_nodes_and_a_taken_node_id_refuses_to_star
     with pytest.raises(GatewayError, match="node_id"):
         twin.start(timeout=30)
     assert a.alive
+
+
+def test_webhooks_from_both_nodes_are_each_posted_once(two):
+    a, b = two
+    receiver = Receiver(secret="whsec_cluster_0123456789").start()
+    try:
+        system_id, _ = account(a, "--webhook-url", receiver.url, "--webhook-secret",
+                               receiver.secret)
+        ids = []
+        for gw in (a, b):
+            client = http(gw, system_id)
+            try:
+                code, body, _ = client.call("POST", "/api/v1/messages", {
+                    "to": [f"4917{n:07d}" for n in range(50)], "text": "hi", "dlr": True})
+                assert code == 202
+                ids += [m["id"] for m in body["messages"]]
+            finally:
+                client.close()
+        wait_for(lambda: len(receiver.accepted()) >= len(ids), timeout=30,
+                 message="a webhook per message")
+        time.sleep(2.5)  # two polls of each node: a second copy would be there by now
+        posted = [d.event["data"]["message_id"] for d in receiver.accepted()]
+        assert sorted(posted) == sorted(ids)
+        assert receiver.attempts() == len(ids)
+    finally:
+        receiver.stop()
+
+
+def test_a_scheduled_message_of_a_dead_node_is_sent_at_its_time_by_the_other(two):
+    a, b = two
+    system_id, _ = account(a)
+    with Esme(b, system_id, "secret1", "receiver") as rx:
+        with Esme(a, system_id, "secret1", "transmitter") as tx:
+            at = time.time() + LEASE + 6
+            stamp = time.strftime("%y%m%d%H%M%S", time.gmtime(at)) + "0" + "00+"
+            message_id = tx.submit_ok(schedule_delivery_time=stamp)
+        a.kill()
+        receipt = rx.wait_receipts([message_id], timeout=LEASE + 30)[message_id]
+        assert time.time() >= at - 1  # not before its time
+        assert receipt_fields(receipt)["stat"] == "DELIVRD"
