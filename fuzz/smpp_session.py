@@ -17,8 +17,12 @@ the codec when a frame is decoded on its own.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import atheris
+
+# this checkout's gateway, not an installed copy (`python fuzz/x.py` puts fuzz/ on the path)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 with atheris.instrument_imports(include=["gateway"]):
     from gateway.smpp import pdu as P

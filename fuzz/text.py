@@ -18,8 +18,12 @@ by split_message comes back whole from reassemble and from a Reassembler, in any
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import atheris
+
+# this checkout's gateway, not an installed copy (`python fuzz/x.py` puts fuzz/ on the path)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 with atheris.instrument_imports(include=["gateway"]):
     from gateway.core.content import parts_of
