@@ -38,6 +38,13 @@ class UnknownAccount(Exception):
     """An operation named a system_id the store does not hold."""
 
 
+class StoreUnavailable(Exception):
+    """The store could not commit a write (disk full, file unwritable, database down):
+    nothing of the operation was stored, and the caller may retry it later. The router
+    raises it for a submit the store refused, so the front-ends answer ESME_RSYSERR /
+    HTTP 503 instead of treating it as a bug."""
+
+
 class ReplaceOutcome(Enum):
     """What `Store.replace` did."""
 

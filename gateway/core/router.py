@@ -21,7 +21,13 @@ from gateway.core.fanout import Subscriptions
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
-from gateway.core.ports import Connector, IdempotencyStore, Store, UpstreamStore
+from gateway.core.ports import (
+    Connector,
+    IdempotencyStore,
+    Store,
+    StoreUnavailable,
+    UpstreamStore,
+)
 from gateway.core.pricing import Pricing
 from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
@@ -107,7 +113,7 @@ class Router:
         except SubmitRejected as rejected:
             return fail(rejected)
         d = self._track(self._store.accept(account.system_id, [message], message.price))
-        d.addCallback(self._accepted, message)
+        d.addCallbacks(self._accepted, _store_refused, callbackArgs=(message,))
         return d
 
     def submit_batch(
@@ -133,7 +139,8 @@ class Router:
         d = self._track(store.accept_once(
             account.system_id, once.key if once else None, once.fingerprint if once else "",
             messages, cost, once.record(messages) if once else "", now))
-        return d.addCallback(self._batch_accepted, account, messages, cost)
+        return d.addCallbacks(self._batch_accepted, _store_refused,
+                              callbackArgs=(account, messages, cost))
 
     def quote(self, account: Account, request: SubmitRequest) -> Message:
         """The message `request` would become, validated, routed and priced, without an id
@@ -329,3 +336,11 @@ class Router:
     def _untrack(self, result, d: Deferred):
         self._in_flight.discard(d)
         return result
+
+
+def _store_refused(failure):
+    """A submit's transaction failed in the store: nothing was stored or charged."""
+    if failure.check(StoreUnavailable):
+        return failure
+    log.failure("the store refused a submit", failure)
+    raise StoreUnavailable(failure.getErrorMessage() or failure.type.__name__)

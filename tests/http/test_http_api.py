@@ -312,3 +312,23 @@ async def test_repeated_failures_from_one_address_are_slowed_down(tmp_path):
     finally:
         slow.router.stop()
         await slow.store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_submit_the_store_cannot_commit_is_a_503_json_error_and_charges_nothing(
+        env, monkeypatch):
+    import sqlite3
+
+    def full(*args, **kwargs):
+        return defer.fail(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(env.store, "accept_once", full)
+    status, body, headers = await env.call("POST", "/api/v1/messages",
+                                           {"to": "+4917000001", "text": "hello"})
+    assert status == 503
+    assert body["error"]["code"] == "store_unavailable"
+    assert body["error"]["command_status"] == "0x8"
+    assert headers.getRawHeaders("retry-after") == ["5"]
+    monkeypatch.undo()
+    status, body, _ = await env.call("GET", "/api/v1/balance")
+    assert body["balance"] == "10.000000"  # nothing was charged
