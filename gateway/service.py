@@ -94,7 +94,8 @@ class GatewayService(MultiService):
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = SqliteStore(str(config.database_path), self.reactor)
-        parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
+        last_id = await store.last_message_id()  # recovery covers the ids up to this one
+        parts = wire(config, store, last_id, self.reactor, self.reactor,
                      webhook_http=webhook_client(self.reactor, config.webhooks.concurrency))
         self.parts = parts
         self.simulator, self.router, self.delivery, self.smsc = (
@@ -117,15 +118,15 @@ class GatewayService(MultiService):
         parts.subscriptions.load(await store.list_accounts())
         parts.directory.load(await store.list_numbers())
         await self._load_upstream()  # before recovery: recovered messages may route there
-        recovered = await router.recover()
-        if recovered:
-            log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
         delivery.start()
         parts.inbound.start()
         if parts.webhooks is not None:
             parts.webhooks.start()
         self._settings_version = await store.settings_version()  # baseline before any bind
         await self._listen()
+        # after listening: a large backlog must not keep binds waiting (it is paged, and
+        # submits accepted meanwhile have ids above last_id, dispatched on their own)
+        self.recovery = ensureDeferred(self._recover(router, last_id))
         if demo_password:
             self._print_demo_banner(demo_password)
         self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
@@ -134,6 +135,16 @@ class GatewayService(MultiService):
         self._sweeper = LoopingCall(self._sweep_idempotency)
         self._sweeper.clock = self.reactor
         self._sweeper.start(IDEMPOTENCY_SWEEP_INTERVAL, now=True)
+
+    async def _recover(self, router, last_id: str | None) -> None:
+        try:
+            recovered = await router.recover(up_to=last_id) if last_id else 0
+        except Exception:
+            if self.running:  # (a stop closes the store under a recovery still paging)
+                log.failure("re-dispatching the messages accepted before the last stop failed")
+            return
+        if recovered:
+            log.info("re-dispatched {n} messages accepted before the last stop", n=recovered)
 
     def _sweep_idempotency(self) -> Deferred:
         before = self.reactor.seconds() - self.config.http.idempotency_ttl

@@ -154,6 +154,22 @@ class Store(Protocol):
         """Commit what is pending and release the backend."""
 
 
+class BacklogStore(Protocol):
+    """Paged reads that let a restart stream a large backlog instead of loading it whole
+    (core/scheduling.py keeps only the earliest scheduled messages in memory; recovery
+    re-dispatches the ENROUTE ones page by page)."""
+
+    def scheduled_messages(
+        self, after: tuple[float, str] | None, limit: int
+    ) -> Deferred[list[Message]]:
+        """Up to `limit` SCHEDULED messages ordered by (scheduled_at, numeric id), those
+        after the key `after` = (scheduled_at, id) of the last one of the previous page."""
+
+    def enroute_messages(self, after_id: str, limit: int) -> Deferred[list[Message]]:
+        """Up to `limit` ENROUTE messages with ids numerically above `after_id` ("" for
+        the first page), in numeric id order."""
+
+
 class PriceStore(Protocol):
     """Price tables by destination prefix (see core/pricing.py). Changes bump
     settings_version, so running gateways reload them."""

@@ -97,8 +97,16 @@ class Router:
         self._subscriptions = subscriptions
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
-        self._scheduler = Scheduler(clock, self._scheduled_due)
+        # a store with paged reads (BacklogStore) lets the schedule and recovery stream
+        self._backlog = store if hasattr(store, "scheduled_messages") else None
+        self._scheduler = Scheduler(
+            clock, self._scheduled_due,
+            loader=self._backlog.scheduled_messages if self._backlog else None)
+        # the first page is read at once: it is queued in the store before any submit
+        # can be, so by the time one is accepted the schedule knows what the store holds
+        self._scheduler.start()
         self._in_flight: set[Deferred] = set()
+        self._stopped = False
         # cancel_sm, replace_sm, submit_multi: see operations.py
         self.operations = MessageOperations(
             router=self, store=store, pricing=pricing, delivery=delivery,
@@ -230,7 +238,7 @@ class Router:
     def _start_failed(self, failure, message: Message, due: float) -> None:
         log.failure("starting scheduled message {id} failed; retrying in {delay}s", failure,
                     id=message.id, delay=self._retry_delay)
-        self._scheduler.add(message, self._clock.seconds() + self._retry_delay)
+        self._scheduler.add(message, self._clock.seconds() + self._retry_delay, pinned=True)
 
     def connector_for(self, message: Message) -> Connector | None:
         """The connector `message` would leave through now (routing, with failover to a
@@ -296,13 +304,28 @@ class Router:
         return self._store.get_message(message_id).addCallback(found)
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def recover(self) -> int:
+    async def recover(self, up_to: str | None = None) -> int:
         """Re-dispatch every message that was accepted but never reached a final state
-        (the simulator and in-flight work do not survive a crash; the store does)."""
+        (the simulator and in-flight work do not survive a crash; the store does), page
+        by page; with `up_to`, only ids up to it (those accepted before this start: it
+        may run while new submits come in, which are dispatched on their own).
+
+        With a BacklogStore the scheduled ones are not walked here: the scheduler pages
+        them in by due time (core/scheduling.py), so neither holds them all in memory."""
+        if self._backlog is not None:
+            read = self._backlog.enroute_messages
+        else:
+            read = self._store.unfinished_messages
+        limit = _id_key(up_to) if up_to is not None else None
         count = 0
         after = ""
-        while True:
-            page = await self._store.unfinished_messages(after, RECOVERY_PAGE)
+        while not self._stopped:
+            page = await read(after, RECOVERY_PAGE)
+            if limit is not None and page and _id_key(page[-1].id) > limit:
+                page = [m for m in page if _id_key(m.id) <= limit]
+                done = True
+            else:
+                done = len(page) < RECOVERY_PAGE
             records = (await self._upstream.upstream_records([m.id for m in page])
                        if self._upstream is not None and page else {})
             for message in page:
@@ -316,9 +339,10 @@ class Router:
                     # id no receipt can be matched. Never sent twice: it ends UNKNOWN.
                     self.message_final(message, MessageState.UNKNOWN, 0, self._clock.seconds())
             count += len(page)
-            if len(page) < RECOVERY_PAGE:
+            if done:
                 return count
             after = page[-1].id
+        return count
 
     def drain(self) -> Deferred:
         """Fire when every store operation started so far has completed."""
@@ -327,6 +351,7 @@ class Router:
         return DeferredList(list(self._in_flight), consumeErrors=True)
 
     def stop(self) -> None:
+        self._stopped = True  # a recovery still paging stops at its next page
         self._scheduler.stop()
 
     def _track(self, d: Deferred) -> Deferred:
@@ -336,6 +361,11 @@ class Router:
     def _untrack(self, result, d: Deferred):
         self._in_flight.discard(d)
         return result
+
+
+def _id_key(message_id: str) -> tuple[int, str]:
+    """Numeric order of message ids of any width: by length, then as text."""
+    return (len(message_id), message_id)
 
 
 def _store_refused(failure):

@@ -25,6 +25,7 @@ from gateway.storage import sqlite_ops as ops
 from gateway.storage import sqlite_outbox as outbox_ops
 from gateway.storage import sqlite_pending as pending
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
+from gateway.storage.sqlite_backlog import BacklogStoreMixin
 from gateway.storage.sqlite_ops import from_micro, to_micro
 from gateway.storage.sqlite_upstream_api import UpstreamDatabaseMixin, UpstreamStoreMixin
 from gateway.storage.sqlite_webhooks_api import WebhookDatabaseMixin, WebhookStoreMixin
@@ -218,7 +219,7 @@ _ACCEPT_ONCE = Op(http_ops.accept_once, writes=True)
 _EXPIRE_IDEMPOTENCY = Op(http_ops.expire_idempotency, writes=True)
 
 
-class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin):
+class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin, BacklogStoreMixin):
     """The `Store` over a SQLite file, with group commit. Call it from the reactor thread.
 
     Opening (and migrating) the file happens in the constructor, so a bad path fails at
