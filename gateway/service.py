@@ -63,6 +63,7 @@ class GatewayService(MultiService):
         self.reactor = reactor
         self.out = out or sys.stdout
         self.ready: Deferred | None = None
+        self.recovery: Deferred | None = None  # re-dispatching the backlog, after listening
         self.store: SqliteStore | None = None
         self.smsc: SmscServer | None = None
         self.router: Router | None = None
