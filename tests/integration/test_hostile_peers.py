@@ -25,6 +25,7 @@ from gateway_harness import (
 
 from gateway.smpp import pdu as P
 from gateway.smpp.codec import encode
+from gateway.smpp.framing import Framer
 
 pytestmark = pytest.mark.integration
 
@@ -271,3 +272,41 @@ def test_a_receiver_that_never_answers_is_closed_and_the_receipt_comes_again_onc
         assert after.bind("mute", "secret1", "receiver").command_status == ESME_ROK
         with pytest.raises((TimeoutError, ConnectionClosed)):
             after.read_pdu(2.0)
+
+
+def test_a_peer_that_writes_but_never_reads_is_paused_not_buffered_without_bound(
+        start_gateway):
+    gw = start_gateway()
+    gw.add_account("deaf", "secret1", "10", "--throughput", "0")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+    sock.connect((gw.host, gw.port))
+    sock.settimeout(10)
+    sock.sendall(encode(P.BindTransceiver(sequence_number=1, system_id="deaf",
+                                          password="secret1")))
+    framer = Framer()
+    while not (frames := framer.feed(sock.recv(4096))):
+        pass
+    assert int.from_bytes(frames[0][8:12], "big") == ESME_ROK
+    baseline = rss(gw)
+    count = 400_000  # 6.4 MB of answers: past the kernel's buffers and the transport's
+    requests = b"".join(encode(P.EnquireLink(sequence_number=n)) for n in range(2, count + 2))
+    sender = threading.Thread(target=sock.sendall, args=(requests,), daemon=True)
+    sender.start()  # blocks once the gateway stops reading us
+    gw.wait_log(r"not reading; write buffer full, pausing the session", timeout=60)
+    time.sleep(1.0)
+    assert sender.is_alive(), "the gateway read everything without pausing"
+    assert rss(gw) - baseline < 40 * 2**20, f"RSS grew {(rss(gw) - baseline) / 2**20:.1f} MB"
+    # it reads now: every request is answered, in order, and the session goes on
+    answered, expected = 0, 2
+    deadline = time.monotonic() + 120
+    while answered < count:
+        assert time.monotonic() < deadline, f"{answered} of {count} answered"
+        for frame in framer.feed(sock.recv(1 << 16)):
+            assert int.from_bytes(frame[4:8], "big") == 0x80000015  # enquire_link_resp
+            assert int.from_bytes(frame[12:16], "big") == expected
+            answered += 1
+            expected += 1
+    sender.join(10)
+    gw.wait_log(r"write buffer drained, resuming the session", timeout=10)
+    sock.close()
