@@ -3,11 +3,11 @@ the session's next deadline. Role-specific behaviour lives in subclasses.
 
 Backpressure: the protocol registers itself with its transport as a streaming producer
 (IPushProducer). When the transport's write buffer passes its high-water mark (the peer
-is not reading what we write) Twisted calls `pauseProducing`: the protocol then stops
-reading the peer's requests (each would add an answer to the buffer) and reports itself
-`paused`, so nothing more is pushed to it (SmscProtocol.has_room), until the buffer has
-drained and `resumeProducing` comes. Memory per connection stays bounded by the window
-plus one buffer's worth, whatever the peer does."""
+is not reading what we write) Twisted calls `pauseProducing`: the protocol then reports
+itself `paused`, so nothing more is pushed to it (SmscProtocol.has_room), and a bound
+session stops reading the peer's requests (each would add an answer to the buffer),
+until the buffer has drained and `resumeProducing` comes. Memory per connection stays
+bounded by the window plus one buffer's worth, whatever the peer does."""
 from __future__ import annotations
 
 from typing import Any
@@ -52,6 +52,7 @@ class SmppProtocol(Protocol):
         self.when_closed: Deferred[None] = Deferred()
         self.paused = False  # the transport's write buffer is over its high-water mark
         self._producing = False  # registered with the transport as its producer
+        self._reads_paused = False  # pauseProducing stopped reading the peer
 
     # --- hooks for subclasses ----------------------------------------------------------------
     def request_received(self, pdu: Any) -> None:
@@ -74,14 +75,20 @@ class SmppProtocol(Protocol):
 
     # --- IPushProducer: the transport's flow control ----------------------------------------
     def pauseProducing(self) -> None:
-        """The write buffer is full: stop reading the peer (its requests would only add
-        answers to the buffer) and stop taking new requests to send."""
+        """The write buffer is full: stop taking new requests to send and, once bound,
+        stop reading the peer (its requests would only add answers to the buffer).
+
+        Before the bind no reading is paused: the pause may be the TLS layer holding our
+        first writes (the ESME's bind) until its handshake is done, and the handshake
+        needs reads; an unbound peer can only get error answers until bind_timeout."""
         if self.paused or self._closing or self.closed:
             return
         self.paused = True
-        log.info("{peer}: not reading; write buffer full, pausing the session",
-                 peer=self._peer())
-        self.transport.pauseProducing()
+        if self.session is not None and self.session.is_bound:
+            self._reads_paused = True
+            log.info("{peer}: not reading; write buffer full, pausing the session",
+                     peer=self._peer())
+            self.transport.pauseProducing()
 
     def resumeProducing(self) -> None:
         if not self.paused:
@@ -89,8 +96,10 @@ class SmppProtocol(Protocol):
         self.paused = False
         if self._closing or self.closed:
             return
-        log.info("{peer}: write buffer drained, resuming the session", peer=self._peer())
-        self.transport.resumeProducing()
+        if self._reads_paused:
+            self._reads_paused = False
+            log.info("{peer}: write buffer drained, resuming the session", peer=self._peer())
+            self.transport.resumeProducing()
         self.writable_again()
 
     def stopProducing(self) -> None:
