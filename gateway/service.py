@@ -105,6 +105,7 @@ class GatewayService(MultiService):
             throughput=defaults.throughput, window=defaults.window)
         await parts.membership.join()
         await parts.settings.load()  # before any message moves: routes, prices, accounts
+        parts.router.start()  # this owner's scheduled messages: the earliest page
         parts.delivery.start()
         parts.inbound.start()
         if parts.webhooks is not None:

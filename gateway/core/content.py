@@ -22,8 +22,9 @@ Errors, with the status each gets:
 - only some of the SAR TLVs → ESME_RMISSINGOPTPARAM; seq 0, total 0 or
   seq > total → ESME_RINVOPTPARAMVAL;
 - replace_if_present_flag above 1 → ESME_RINVREPFLAG;
-- a body needing more than 255 parts (the concat IE counts in one octet) →
-  ESME_RINVMSGLEN.
+- a body needing more than 255 parts (the concat IE counts in one octet), or a UDH
+  without concatenation so long that, repeated in every part, it leaves no room for
+  text → ESME_RINVMSGLEN.
 """
 from __future__ import annotations
 
@@ -70,7 +71,10 @@ def parts_of(body: bytes, data_coding: int, esm_class: int, numbered: bool = Fal
             return 1  # one part of a message the client cut itself
     if numbered or (not has_udh and len(body) <= _ALWAYS_ONE_PART):
         return 1
-    parts = count_parts_bytes(body, data_coding, has_udh)
+    try:
+        parts = count_parts_bytes(body, data_coding, has_udh)
+    except UdhError as e:  # well-formed, but repeated in every part it leaves no room
+        raise SubmitRejected(CommandStatus.ESME_RINVMSGLEN, str(e), "short_message") from None
     if parts > MAX_PARTS:
         raise SubmitRejected(
             CommandStatus.ESME_RINVMSGLEN,

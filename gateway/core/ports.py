@@ -38,6 +38,13 @@ class UnknownAccount(Exception):
     """An operation named a system_id the store does not hold."""
 
 
+class StoreUnavailable(Exception):
+    """The store could not commit a write (disk full, file unwritable, database down):
+    nothing of the operation was stored, and the caller may retry it later. The router
+    raises it for a submit the store refused, so the front-ends answer ESME_RSYSERR /
+    HTTP 503 instead of treating it as a bug."""
+
+
 class ReplaceOutcome(Enum):
     """What `Store.replace` did."""
 
@@ -103,6 +110,12 @@ class Store(Protocol):
         when the balance after the refunds cannot cover the new message."""
 
     # --- scheduled messages (schedule_delivery_time, cancel_sm, replace_sm) -----------------
+    def scheduled_messages(self, owner: int, after: tuple[float, str] | None, limit: int
+                           ) -> Deferred[list[Message]]:
+        """Up to `limit` of `owner`'s SCHEDULED messages ordered by (scheduled_at, numeric
+        id), those after the key `after` = (scheduled_at, id) of the previous page's last
+        (core/scheduling.py keeps only the earliest in memory and pages the rest in)."""
+
     def start_scheduled(self, message_id: str, due: float) -> Deferred[Message | None]:
         """Move a SCHEDULED message whose scheduled_at is not after `due` to ENROUTE and
         return it as stored; None (nothing written) when it is not SCHEDULED any more

@@ -21,7 +21,13 @@ from gateway.core.fanout import Subscriptions
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
-from gateway.core.ports import Connector, IdempotencyStore, Store, UpstreamStore
+from gateway.core.ports import (
+    Connector,
+    IdempotencyStore,
+    Store,
+    StoreUnavailable,
+    UpstreamStore,
+)
 from gateway.core.pricing import Pricing
 from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
@@ -92,7 +98,8 @@ class Router:
         self._subscriptions = subscriptions
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
-        self._scheduler = Scheduler(clock, self._scheduled_due)
+        # memory holds a window of this owner's schedule; the store pages the rest in
+        self._scheduler = Scheduler(clock, self._scheduled_due, loader=self._scheduled_page)
         self._in_flight: set[Deferred] = set()
         # cancel_sm, replace_sm, submit_multi: see operations.py
         self.operations = MessageOperations(
@@ -108,7 +115,7 @@ class Router:
         except SubmitRejected as rejected:
             return fail(rejected)
         d = self._track(self._store.accept(account.system_id, [message], message.price))
-        d.addCallback(self._accepted, message)
+        d.addCallbacks(self._accepted, _store_refused, callbackArgs=(message,))
         return d
 
     def submit_replacing(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
@@ -124,7 +131,7 @@ class Router:
         except SubmitRejected as rejected:
             return fail(rejected)
         d = self._track(self._store.accept_replacing(account.system_id, message))
-        d.addCallback(self._accepted_replacing, message)
+        d.addCallbacks(self._accepted_replacing, _store_refused, callbackArgs=(message,))
         return d
 
     def _accepted_replacing(self, superseded: list[Message] | None, message: Message) -> Message:
@@ -157,7 +164,8 @@ class Router:
         d = self._track(store.accept_once(
             account.system_id, once.key if once else None, once.fingerprint if once else "",
             messages, cost, once.record(messages) if once else "", now))
-        return d.addCallback(self._batch_accepted, account, messages, cost)
+        return d.addCallbacks(self._batch_accepted, _store_refused,
+                              callbackArgs=(account, messages, cost))
 
     def quote(self, account: Account, request: SubmitRequest) -> Message:
         """The message `request` would become, validated, routed and priced, without an id
@@ -248,7 +256,7 @@ class Router:
     def _start_failed(self, failure, message: Message, due: float) -> None:
         log.failure("starting scheduled message {id} failed; retrying in {delay}s", failure,
                     id=message.id, delay=self._retry_delay)
-        self._scheduler.add(message, self._clock.seconds() + self._retry_delay)
+        self._scheduler.add(message, self._clock.seconds() + self._retry_delay, pinned=True)
 
     def connector_for(self, message: Message) -> Connector | None:
         """The connector `message` would leave through now (routing, with failover to a
@@ -348,6 +356,17 @@ class Router:
                 # id no receipt can be matched. Never sent twice: it ends UNKNOWN.
                 self.message_final(message, MessageState.UNKNOWN, 0, self._clock.seconds())
 
+    def start(self) -> None:
+        """Once this process has joined the store as its owner: page in the earliest of
+        its scheduled messages (read before any submit can be queued, so the schedule
+        knows what the store holds by the time one is accepted)."""
+        self._stopped = False
+        self._scheduler.start()
+
+    def _scheduled_page(self, after: tuple[float, str] | None, limit: int
+                        ) -> Deferred[list[Message]]:
+        return self._store.scheduled_messages(self._owner.owner, after, limit)
+
     def drain(self) -> Deferred:
         """Fire when every store operation started so far has completed."""
         if not self._in_flight:
@@ -364,3 +383,11 @@ class Router:
     def _untrack(self, result, d: Deferred):
         self._in_flight.discard(d)
         return result
+
+
+def _store_refused(failure):
+    """A submit's transaction failed in the store: nothing was stored or charged."""
+    if failure.check(StoreUnavailable):
+        return failure
+    log.failure("the store refused a submit", failure)
+    raise StoreUnavailable(failure.getErrorMessage() or failure.type.__name__)

@@ -10,9 +10,19 @@ only mark the old heap entry stale; stale entries are dropped when they reach
 the top, and the heap is rebuilt when they outnumber the live ones.
 
 `Scheduler` drives a Schedule with ONE DelayedCall, always armed for the
-earliest due time, instead of one DelayedCall per message: a restart that
-recovers a million scheduled messages adds a million heap entries, not a
-million reactor timers.
+earliest due time, instead of one DelayedCall per message.
+
+With a `loader` (the store's BacklogStore.scheduled_messages) memory holds only a
+window of the schedule, never all of it: a restart over a million scheduled
+messages pages in the earliest `page` of them, not the million. The invariant:
+memory holds exactly the SCHEDULED messages whose key (due, numeric id) is at or
+below `horizon`, the key of the last message loaded; the store holds the rest, and
+the next page starts after `horizon`. So `add` keeps a message in memory only when
+its key is inside the window (beyond it, the store's copy will come with a later
+page), and when memory runs low the next page is loaded. Adds and removes made
+while a page is being read are replayed once it has arrived, against the new
+horizon, so a page read before a replace_sm or cancel_sm never resurrects the old
+version. Without a loader memory holds everything (`complete`), as before.
 """
 from __future__ import annotations
 
@@ -21,12 +31,13 @@ from collections.abc import Callable
 from itertools import count
 from typing import Generic, TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from gateway.model import Message
 
-__all__ = ["DUE_SLACK", "Schedule", "Scheduler"]
+__all__ = ["DUE_SLACK", "DEFAULT_PAGE", "Schedule", "Scheduler"]
 
 T = TypeVar("T")
 log = Logger()
@@ -35,6 +46,16 @@ log = Logger()
 # clock reading a rounding error below t.
 DUE_SLACK = 0.001
 _COMPACT_MIN = 64
+DEFAULT_PAGE = 10_000  # scheduled messages paged in at a time (memory holds up to ~1.5x)
+RELOAD_DELAY = 5.0  # s before retrying a page the store failed to read
+
+Loader = Callable[[tuple[float, str] | None, int], Deferred]
+_Key = tuple[float, int, str]
+
+
+def _key(due: float, message_id: str) -> _Key:
+    """Schedule order: due time, then numeric id (ids compare by length, then as text)."""
+    return (due, len(message_id), message_id)
 
 
 class Schedule(Generic[T]):
@@ -98,13 +119,23 @@ class Schedule(Generic[T]):
 
 
 class Scheduler:
-    """Calls `on_due(message, due)` when a scheduled message's time comes; one timer."""
+    """Calls `on_due(message, due)` when a scheduled message's time comes; one timer.
+    With a `loader`, memory holds a window of the schedule (see the module docstring)."""
 
-    def __init__(self, clock: IReactorTime, on_due: Callable[[Message, float], None]) -> None:
+    def __init__(self, clock: IReactorTime, on_due: Callable[[Message, float], None],
+                 loader: Loader | None = None, page: int = DEFAULT_PAGE) -> None:
         self._clock = clock
         self._on_due = on_due
         self._schedule: Schedule[Message] = Schedule()
         self._timer: IDelayedCall | None = None
+        self._loader = loader
+        self._page = page
+        self._complete = loader is None  # memory holds every scheduled message
+        self._horizon: _Key | None = None  # key of the last message loaded
+        self._loading = False
+        # what add/remove did while a page was being read: id -> (due, message), None
+        self._during_load: dict[str, tuple[float, Message] | None] = {}
+        self._stopped = False
 
     def __len__(self) -> int:
         return len(self._schedule)
@@ -112,24 +143,99 @@ class Scheduler:
     def __contains__(self, message_id: str) -> bool:
         return message_id in self._schedule
 
-    def add(self, message: Message, due: float | None = None) -> None:
-        """Wait for `due` (default: the message's scheduled_at, or now); replaces an entry."""
+    @property
+    def complete(self) -> bool:
+        """True when memory holds every scheduled message (nothing left to page in)."""
+        return self._complete
+
+    def start(self) -> None:
+        """Page in the earliest scheduled messages from the store (with a loader)."""
+        self._stopped = False
+        self._refill()
+
+    def add(self, message: Message, due: float | None = None, *, pinned: bool = False) -> None:
+        """Wait for `due` (default: the message's scheduled_at, or now); replaces an entry.
+        `pinned` keeps it in memory whatever the window (a retry: the store's copy carries
+        the old time, behind the window)."""
         if due is None:
             due = message.scheduled_at
             if due is None:
                 due = self._clock.seconds()
-        self._schedule.add(message.id, due, message)
-        self._arm()
+        if self._horizon is None and not pinned:
+            self._refill()  # the first add before start() pages the store in
+        if self._loading and not pinned:
+            self._during_load[message.id] = (due, message)
+        if pinned or self._in_window(due, message.id):
+            self._schedule.add(message.id, due, message)
+            self._arm()
+        else:  # beyond the window: the store's copy comes with a later page
+            self._schedule.remove(message.id)
+            self._refill()
 
     def remove(self, message_id: str) -> bool:
-        return self._schedule.remove(message_id)
+        if self._loading:
+            self._during_load[message_id] = None
+        removed = self._schedule.remove(message_id)
+        self._refill()
+        return removed
 
     def stop(self) -> None:
+        self._stopped = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
         self._schedule.clear()
 
+    def _in_window(self, due: float, message_id: str) -> bool:
+        if self._complete:
+            return True
+        return self._horizon is not None and _key(due, message_id) <= self._horizon
+
+    # --- paging ------------------------------------------------------------------------------
+    def _refill(self) -> None:
+        if (self._complete or self._loading or self._stopped
+                or len(self._schedule) > self._page // 2):
+            return
+        self._loading = True
+        horizon = self._horizon
+        after = None if horizon is None else (horizon[0], horizon[2])
+        d = self._loader(after, self._page)
+        d.addCallbacks(self._loaded, self._load_failed)
+
+    def _loaded(self, page: list[Message]) -> None:
+        self._loading = False
+        touched, self._during_load = self._during_load, {}
+        if self._stopped:
+            return
+        for message in page:
+            if message.id not in touched:
+                self._schedule.add(message.id, message.scheduled_at, message)
+        if page:
+            last = page[-1]
+            self._horizon = _key(last.scheduled_at, last.id)
+        if len(page) < self._page:
+            self._complete = True
+        for message_id, entry in touched.items():  # replayed against the new window
+            if entry is None or not self._in_window(entry[0], message_id):
+                self._schedule.remove(message_id)
+            else:
+                self._schedule.add(message_id, entry[0], entry[1])
+        self._arm()
+        self._refill()
+
+    def _load_failed(self, failure) -> None:
+        self._loading = False
+        touched, self._during_load = self._during_load, {}
+        for message_id, entry in touched.items():
+            if entry is None or not self._in_window(entry[0], message_id):
+                self._schedule.remove(message_id)
+        if self._stopped:
+            return
+        log.failure("paging in scheduled messages failed; retrying in {delay}s", failure,
+                    delay=RELOAD_DELAY)
+        self._clock.callLater(RELOAD_DELAY, self._refill)
+
+    # --- the timer ---------------------------------------------------------------------------
     def _arm(self) -> None:
         due = self._schedule.next_due()
         if due is None:
@@ -151,3 +257,4 @@ class Scheduler:
             except Exception:  # one bad message must not strand the rest of the schedule
                 log.failure("dispatching scheduled message {id} failed", id=message.id)
         self._arm()
+        self._refill()

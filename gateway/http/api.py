@@ -21,7 +21,7 @@ from werkzeug.routing import RequestRedirect
 from gateway.core.admission import AccountAdmissions
 from gateway.core.idempotency import MAX_KEY_LENGTH, Once, fingerprint
 from gateway.core.operations import is_message_id
-from gateway.core.ports import Store
+from gateway.core.ports import Store, StoreUnavailable
 from gateway.core.router import BatchRejected, Router
 from gateway.core.validation import SubmitRejected
 from gateway.http import translate
@@ -100,10 +100,15 @@ class PublicApi:
             return _rejected(request, rejected, _indexed(rejected, len(requests)))
         except SubmitRejected as rejected:
             return _rejected(request, rejected, None)
-        except Exception:  # the store failed: nothing was acknowledged, so nothing is lost
-            log.failure("storing a send of {account} failed", account=account.system_id)
-            return error(request, 503, "store_unavailable", "the message store is not "
-                         "available right now; nothing was sent or charged, retry shortly")
+        except StoreUnavailable:
+            # nothing was stored: the client may send it again (the same Idempotency-Key
+            # too); the failure itself was logged by the router
+            request.setHeader(b"retry-after", b"5")
+            return error(request, 503, "store_unavailable",
+                         "the gateway cannot store messages right now; nothing was "
+                         "accepted or charged, retry later",
+                         command_status=translate.command_status_hex(
+                             CommandStatus.ESME_RSYSERR))
         if accepted.earlier is not None:
             if accepted.earlier.fingerprint != once.fingerprint:
                 return error(request, 422, "idempotency_key_reused",

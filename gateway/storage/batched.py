@@ -124,6 +124,10 @@ class BatchedStore:
         return self._submit(self._ops.last_message_id, ())
 
     # --- scheduled messages --------------------------------------------------------------
+    def scheduled_messages(self, owner: int, after: tuple[float, str] | None, limit: int
+                           ) -> Deferred[list[Message]]:
+        return self._submit(self._ops.scheduled_messages, (owner, after, limit))
+
     def start_scheduled(self, message_id: str, due: float) -> Deferred[Message | None]:
         return self._submit(self._ops.start_scheduled, (message_id, due))
 

@@ -45,6 +45,7 @@ class StoreOps:
     get_message: Op
     finish: Op
     last_message_id: Op
+    scheduled_messages: Op
     start_scheduled: Op
     cancel: Op
     cancel_matching: Op

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gateway.text.encoding import Alphabet, alphabet, encode_text
+from gateway.text.errors import UdhError
 from gateway.text.udh import parse_udh
 
 __all__ = [
@@ -160,7 +161,8 @@ def count_parts_bytes(
 
     With `has_udh` the body starts with a UDH (esm_class UDHI): if it holds a
     concat IE the body is one part the client cut itself; otherwise its IEs
-    (e.g. ports) are repeated in every part. Raises UdhError for a bad UDH.
+    (e.g. ports) are repeated in every part. Raises UdhError for a bad UDH, or one too
+    long to leave room for text once it is repeated in every part.
     """
     kind = alphabet(data_coding)
     if not has_udh:
@@ -169,4 +171,8 @@ def count_parts_bytes(
     if udh.concat is not None:
         return 1
     extra = udh.length - 1  # every IE but the UDHL octet, repeated in each part
-    return len(_split(payload, kind, udh.length, concat_udh_length(ref16, extra)))
+    try:
+        return len(_split(payload, kind, udh.length, concat_udh_length(ref16, extra)))
+    except ValueError:  # _capacity: the peer's UDH (plus a concat IE) fills the whole SMS
+        raise UdhError(f"a UDH of {udh.length} octets leaves no room for text in an SMS "
+                       f"of {TP_UD_OCTETS} octets") from None

@@ -100,7 +100,7 @@ class UpstreamProtocol(SmppProtocol):
                 self.bind.last_error = f"bind refused: {status:#x}"
                 # closing at once would make ClientService reconnect without backoff (the TCP
                 # connect succeeded); wait, then close
-                self.clock.callLater(delay, self.transport.loseConnection)
+                self.clock.callLater(delay, self.lose_connection)
             return
         if isinstance(context, Deferred) and not context.called:
             context.callback(event.response)

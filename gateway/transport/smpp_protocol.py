@@ -1,14 +1,23 @@
 """Twisted Protocol ↔ sans-I/O Session: bytes in, events out, one timer re-armed from
-the session's next deadline. Role-specific behaviour lives in subclasses."""
+the session's next deadline. Role-specific behaviour lives in subclasses.
+
+Backpressure: the protocol registers itself with its transport as a streaming producer
+(IPushProducer). When the transport's write buffer passes its high-water mark (the peer
+is not reading what we write) Twisted calls `pauseProducing`: the protocol then reports
+itself `paused`, so nothing more is pushed to it (SmscProtocol.has_room), and a bound
+session stops reading the peer's requests (each would add an answer to the buffer),
+until the buffer has drained and `resumeProducing` comes. Memory per connection stays
+bounded by the window plus one buffer's worth, whatever the peer does."""
 from __future__ import annotations
 
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from gateway.smpp.events import (
     BindTimedOut,
@@ -28,6 +37,7 @@ log = Logger()
 CLOSE_GRACE = 5.0
 
 
+@implementer(IPushProducer)
 class SmppProtocol(Protocol):
     """Drives a Session; subclasses implement request_received / response_received."""
 
@@ -40,6 +50,9 @@ class SmppProtocol(Protocol):
         self._timer: IDelayedCall | None = None
         self._abort_timer: IDelayedCall | None = None
         self.when_closed: Deferred[None] = Deferred()
+        self.paused = False  # the transport's write buffer is over its high-water mark
+        self._producing = False  # registered with the transport as its producer
+        self._reads_paused = False  # pauseProducing stopped reading the peer
 
     # --- hooks for subclasses ----------------------------------------------------------------
     def request_received(self, pdu: Any) -> None:
@@ -57,14 +70,55 @@ class SmppProtocol(Protocol):
     def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
         """The connection is gone; `unanswered` are our requests that got no response."""
 
+    def writable_again(self) -> None:
+        """The peer read what was buffered for it: it may be sent more (see `paused`)."""
+
+    # --- IPushProducer: the transport's flow control ----------------------------------------
+    def pauseProducing(self) -> None:
+        """The write buffer is full: stop taking new requests to send and, once bound,
+        stop reading the peer (its requests would only add answers to the buffer).
+
+        Before the bind no reading is paused: the pause may be the TLS layer holding our
+        first writes (the ESME's bind) until its handshake is done, and the handshake
+        needs reads; an unbound peer can only get error answers until bind_timeout."""
+        if self.paused or self._closing or self.closed:
+            return
+        self.paused = True
+        if self.session is not None and self.session.is_bound:
+            self._reads_paused = True
+            log.info("{peer}: not reading; write buffer full, pausing the session",
+                     peer=self._peer())
+            self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        if self._closing or self.closed:
+            return
+        if self._reads_paused:
+            self._reads_paused = False
+            log.info("{peer}: write buffer drained, resuming the session", peer=self._peer())
+            self.transport.resumeProducing()
+        self.writable_again()
+
+    def stopProducing(self) -> None:
+        """The connection is going away; connectionLost does the cleanup."""
+
     # --- sending -----------------------------------------------------------------------------
     def send_request(self, pdu: Any, context: Any = None) -> int:
         """Send a request (may raise WindowFull or SessionUsageError)."""
         assert self.session is not None
-        sequence = self.session.send_request(pdu, self.clock.seconds(), context)
+        now = self.clock.seconds()
+        sequence = self.session.send_request(pdu, now, context)
         # Its deadline (now + response_timeout) is no earlier than any outstanding one, and
-        # sending moves no other deadline earlier: only a missing timer needs arming.
-        self._flush(rearm=not self._timer_armed())
+        # sending moves no other deadline earlier: the timer needs arming only when it is
+        # missing or set later than that deadline (the bind or enquire_link timer can be,
+        # when response_timeout is the shorter one).
+        timer = self._timer
+        settled = (timer is not None and timer.active()
+                   and timer.getTime() <= now + self.session_config.response_timeout)
+        self._flush(rearm=not settled)
         return sequence
 
     def send_response(self, pdu: Any) -> None:
@@ -78,6 +132,16 @@ class SmppProtocol(Protocol):
             settled = False
         self._flush(rearm=not settled)
 
+    def lose_connection(self) -> None:
+        """Close once what is buffered is written (a registered producer would hold the
+        close back while paused, so it lets go first)."""
+        if self.transport is None:
+            return
+        if self._producing:
+            self._producing = False
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
     def start_unbind(self) -> None:
         if self.closed or self.session is None or self._closing:
             return
@@ -87,6 +151,8 @@ class SmppProtocol(Protocol):
     # --- Twisted hooks -----------------------------------------------------------------------
     def connectionMade(self) -> None:
         self.session = Session(self.session_config, self.clock.seconds())
+        self.transport.registerProducer(self, True)
+        self._producing = True
         self._rearm()
 
     def dataReceived(self, data: bytes) -> None:
@@ -153,7 +219,7 @@ class SmppProtocol(Protocol):
         data = self.session.data_to_send() if self.session else b""
         if data:
             self.transport.write(data)
-        self.transport.loseConnection()
+        self.lose_connection()
         self._abort_timer = self.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
 
     def _rearm(self) -> None:

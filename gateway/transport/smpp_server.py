@@ -63,7 +63,7 @@ class SmscProtocol(SmppProtocol):
 
     def has_room(self) -> bool:
         session = self.session
-        return (not self.closed and session is not None
+        return (not self.closed and not self.paused and session is not None
                 and session.is_bound and not session.window_full)
 
     def deliver(self, item: OutboxItem) -> Deferred[int]:
@@ -212,6 +212,10 @@ class SmscProtocol(SmppProtocol):
             if self.kind.can_receive and self.account:
                 self.server.delivery.wake(self.account)
 
+    def writable_again(self) -> None:
+        if self.kind.can_receive and self.account:
+            self.server.delivery.wake(self.account)
+
     def request_timed_out(self, event: RequestTimedOut) -> None:
         if isinstance(event.context, Deferred) and not event.context.called:
             event.context.errback(TimeoutError("no deliver_sm_resp in time"))
@@ -277,7 +281,7 @@ class SmscServer(Factory):
             if protocol.account:
                 protocol.start_unbind()
             else:
-                protocol.transport.loseConnection()
+                protocol.lose_connection()
             waits.append(protocol.when_closed)
             self.clock.callLater(timeout, _abort_if_open, protocol)
         return DeferredList(waits) if waits else succeed(None)

@@ -99,3 +99,10 @@ def test_a_payload_needing_more_than_255_parts_is_an_invalid_length():
     assert parts_of(b"\xff" * (255 * 134), 0x04, 0) == 255
     assert rejected(request(body=b"\xff" * (255 * 134 + 1), data_coding=0x04,
                             from_payload=True)) == S.ESME_RINVMSGLEN
+
+
+def test_a_udh_that_fills_every_part_is_an_invalid_message_length():
+    # a vendor IE of 137 octets: well-formed, but with a concat IE added to each part no
+    # text fits (it used to escape as a ValueError from the part counter: a crash)
+    udh = bytes([139, 0x70, 137]) + bytes(137)
+    assert rejected(request(body=udh + b"x" * 100, esm_class=0x40)) == S.ESME_RINVMSGLEN

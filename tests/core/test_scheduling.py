@@ -116,3 +116,105 @@ def test_stop_cancels_the_timer_and_forgets_everything():
     assert clock.getDelayedCalls() == [] and len(sched) == 0
     clock.advance(10)
     assert fired == []
+
+
+# --- with a loader: memory holds a window of the schedule --------------------------------
+
+class FakeBacklog:
+    """The store's scheduled messages, paged like BacklogStore.scheduled_messages; `hold`
+    keeps the next page's Deferred unfired until `release()`."""
+
+    def __init__(self, messages) -> None:
+        self.messages = {m.id: m for m in messages}
+        self.hold = False
+        self.waiting = None
+        self.reads = 0
+
+    def page(self, after, limit):
+        from twisted.internet.defer import Deferred, succeed
+
+        self.reads += 1
+        ordered = sorted(self.messages.values(),
+                         key=lambda m: (m.scheduled_at, len(m.id), m.id))
+        if after is not None:
+            key = (after[0], len(after[1]), after[1])
+            ordered = [m for m in ordered if (m.scheduled_at, len(m.id), m.id) > key]
+        result = ordered[:limit]
+        if not self.hold:
+            return succeed(result)
+        self.waiting = (Deferred(), result)
+        return self.waiting[0]
+
+    def release(self) -> None:
+        d, result = self.waiting
+        self.waiting = None
+        d.callback(result)
+
+
+def windowed(backlog: FakeBacklog, page: int = 100):
+    clock = Clock()
+    fired: list[str] = []
+
+    def due(m, at):
+        fired.append(m.id)
+        backlog.messages.pop(m.id, None)  # started: no longer SCHEDULED in the store
+
+    scheduler = Scheduler(clock, due, loader=backlog.page, page=page)
+    return clock, scheduler, fired
+
+
+def test_a_large_schedule_is_paged_in_and_memory_holds_only_a_window_of_it():
+    backlog = FakeBacklog([message(str(n), 10.0 + n) for n in range(1, 1001)])
+    clock, scheduler, fired = windowed(backlog, page=100)
+    scheduler.start()
+    assert len(scheduler) == 100 and not scheduler.complete
+    peak = 0
+    for _ in range(1100):
+        clock.advance(1)
+        peak = max(peak, len(scheduler))
+    assert fired == [str(n) for n in range(1, 1001)]  # each once, in due order
+    assert peak <= 150 and scheduler.complete and backlog.reads >= 10
+
+
+def test_a_new_message_beyond_the_window_waits_in_the_store_and_still_comes_on_time():
+    backlog = FakeBacklog([message(str(n), 100.0 + n) for n in range(1, 301)])
+    clock, scheduler, fired = windowed(backlog, page=100)
+    scheduler.start()
+    late = message("5000", 250.5)
+    backlog.messages[late.id] = late  # the store has it (accepted) ...
+    scheduler.add(late)
+    assert "5000" not in scheduler  # ... memory does not, yet
+    early = message("5001", 50.0)
+    backlog.messages[early.id] = early
+    scheduler.add(early)
+    assert "5001" in scheduler  # inside the window: held
+    clock.advance(400)
+    clock.advance(1)
+    assert fired.index("5001") == 0
+    assert fired.index("5000") == fired.index("150") + 1 and fired.count("5000") == 1
+
+
+def test_a_replace_while_a_page_is_read_wins_over_the_page_it_overlaps():
+    backlog = FakeBacklog([message(str(n), 100.0 + n) for n in range(1, 11)])
+    clock, scheduler, fired = windowed(backlog, page=100)
+    backlog.hold = True
+    scheduler.start()
+    moved = message("3", 500.0)  # replace_sm moved it later; the page read had it at 103
+    backlog.messages["3"] = moved
+    scheduler.add(moved)
+    scheduler.remove("4")  # cancel_sm of another, while the page that holds it is read
+    backlog.messages.pop("4")
+    backlog.release()
+    clock.advance(200)
+    assert "3" not in fired and "4" not in fired
+    clock.advance(300)
+    assert fired[-1] == "3" and fired.count("3") == 1 and "4" not in fired
+
+
+def test_a_retry_is_pinned_in_memory_whatever_the_window():
+    backlog = FakeBacklog([message(str(n), 100.0 + n) for n in range(1, 301)])
+    clock, scheduler, fired = windowed(backlog, page=100)
+    scheduler.start()
+    retry = message("7", 101.0)
+    scheduler.add(retry, 10_000.0, pinned=True)  # far beyond the window
+    assert "7" in scheduler

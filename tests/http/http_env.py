@@ -46,6 +46,7 @@ class Env:
         config = load_config(None, {"data_dir": str(tmp_path), "price_per_part": "0.05"})
         self.parts = wire(config, self.store, None, self.clock, run_now)
         ensureDeferred(self.parts.membership.join())  # the memory store answers at once
+        self.parts.router.start()
         self.router = self.parts.router
         self.pricing = self.parts.pricing
         self.scrypt_calls = 0

@@ -335,13 +335,20 @@ async def test_sends_above_the_accounts_throughput_are_429_with_retry_after(env)
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_send_the_store_cannot_take_is_503_and_charges_nothing(env, monkeypatch):
-    def broken(*args):
-        return defer.fail(OSError("disk full"))
+async def test_a_submit_the_store_cannot_commit_is_a_503_json_error_and_charges_nothing(
+        env, monkeypatch):
+    import sqlite3
 
-    monkeypatch.setattr(env.store, "accept_once", broken)
-    status, body, _ = await env.call("POST", "/api/v1/messages",
-                                     {"to": "4917000000", "text": "hi"})
-    assert status == 503 and body["error"]["code"] == "store_unavailable"
+    def full(*args, **kwargs):
+        return defer.fail(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(env.store, "accept_once", full)
+    status, body, headers = await env.call("POST", "/api/v1/messages",
+                                           {"to": "+4917000001", "text": "hello"})
+    assert status == 503
+    assert body["error"]["code"] == "store_unavailable"
+    assert body["error"]["command_status"] == "0x8"
+    assert headers.getRawHeaders("retry-after") == ["5"]
     monkeypatch.undo()
-    assert (await env.call("GET", "/api/v1/balance"))[1]["balance"] == "10.000000"
+    status, body, _ = await env.call("GET", "/api/v1/balance")
+    assert body["balance"] == "10.000000"  # nothing was charged

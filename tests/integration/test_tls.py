@@ -70,8 +70,8 @@ def test_tls_1_2_and_1_3_are_accepted(gateway, version):
         assert tls.version() == version.replace("_", ".")
 
 
-def _local_tls_1_1_works(cert, key) -> bool:
-    """Can this machine's OpenSSL speak TLS 1.1 at all? (Often disabled by policy.)"""
+def _local_tls_works(cert, key, version: ssl.TLSVersion) -> bool:
+    """Can this machine's OpenSSL speak `version` at all? (Often disabled by policy.)"""
     try:
         server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_ctx.load_cert_chain(str(cert), str(key))
@@ -80,7 +80,7 @@ def _local_tls_1_1_works(cert, key) -> bool:
         client_ctx.verify_mode = ssl.CERT_NONE
         for ctx in (server_ctx, client_ctx):
             ctx.set_ciphers("ALL:@SECLEVEL=0")
-            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            ctx.minimum_version = ctx.maximum_version = version
     except (ssl.SSLError, ValueError):
         return False
     listener = socket.create_server(("127.0.0.1", 0))
@@ -100,7 +100,7 @@ def _local_tls_1_1_works(cert, key) -> bool:
     try:
         with socket.create_connection(listener.getsockname(), timeout=5) as raw, \
                 client_ctx.wrap_socket(raw) as tls:
-            result.append(tls.version() == "TLSv1.1")
+            result.append(tls.version() == _NAMES[version])
     except (OSError, ssl.SSLError):
         result.append(False)
     finally:
@@ -109,16 +109,23 @@ def _local_tls_1_1_works(cert, key) -> bool:
     return result[0]
 
 
-@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
-def test_tls_1_1_is_refused(gateway):
+_NAMES = {ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1.* is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+def test_tls_below_1_2_is_refused(gateway, version):
+    tls_version = getattr(ssl.TLSVersion, version)
     cert, key = gateway.tls
-    if not _local_tls_1_1_works(cert, key):
-        pytest.skip("the local OpenSSL cannot speak TLS 1.1, so it cannot be offered")
+    # the control: this client really can complete a TLS 1.0/1.1 handshake (with a local
+    # server that allows it), so a failure against the gateway is the gateway's refusal
+    if not _local_tls_works(cert, key, tls_version):
+        pytest.skip(f"the local OpenSSL cannot speak {version}, so it cannot be offered")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.set_ciphers("ALL:@SECLEVEL=0")
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.minimum_version = context.maximum_version = tls_version
     with socket.create_connection((gateway.host, gateway.tls_port), timeout=5) as raw:
         with pytest.raises((ssl.SSLError, ConnectionError)):
             with context.wrap_socket(raw) as tls:

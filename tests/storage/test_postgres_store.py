@@ -9,6 +9,7 @@ import psycopg
 import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message, make_outbox
+from contract_backlog import BacklogStoreContract
 from contract_cluster import ClusterStoreContract
 from contract_http import HttpStoreContract
 from contract_mo import InboundStoreContract
@@ -30,7 +31,7 @@ def _reactor():
 
 class TestPostgresStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
 ):
     @pytest.fixture
     def open_store(self, postgres_url):

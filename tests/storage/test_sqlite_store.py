@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message
+from contract_backlog import BacklogStoreContract
 from contract_cluster import ClusterStoreContract
 from contract_http import HttpStoreContract
 from contract_mo import InboundStoreContract
@@ -55,7 +56,7 @@ def run(path, fn, *args):
 
 class TestSqliteStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
 ):
     @pytest.fixture
     def open_store(self, tmp_path):
@@ -82,7 +83,7 @@ class _View:
 
 class TestMemoryStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
 ):
     """The store unit tests of core, http and transport run on keeps the same contract."""
 

@@ -171,3 +171,14 @@ def test_gsm_parts_never_end_in_an_escape_and_fill_greedily(text: str, ref16: bo
         assert not chunk.endswith(b"\x1b")
         assert len(chunk) in (limit - 1, limit)
     assert _decode_each(chunks, GSM) == text
+
+
+@pytest.mark.parametrize("udhl", [136, 139, 255])
+def test_count_parts_bytes_with_a_udh_that_fills_the_sms_raises_udh_error(udhl: int) -> None:
+    # Found by fuzz/text.py's oracle: a well-formed port-less UDH of 140 octets (one vendor
+    # IE) leaves no room for text once repeated in every part; it raised a bare ValueError.
+    from gateway.text.errors import UdhError
+
+    udh = bytes([udhl, 0x70, udhl - 2]) + bytes(udhl - 2)
+    with pytest.raises(UdhError, match="leaves no room"):
+        count_parts_bytes(udh + b"x" * 200, GSM, True)

@@ -39,6 +39,7 @@ class Harness:
         self.parts = wire(self.config, self.store, None, self.clock, inline)
         self.router = self.parts.router
         ensureDeferred(self.parts.membership.join())  # the memory store answers at once
+        self.parts.router.start()
 
     async def account(self, system_id="acme", balance="10", **settings) -> None:
         settings.setdefault("throughput", 0)
@@ -373,3 +374,54 @@ async def test_shutdown_unbinds_every_session(harness):
     assert client.transport.disconnecting
     client.lose()
     await done
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_full_write_buffer_pauses_the_session_until_the_peer_reads_again(harness):
+    await harness.account()
+    client = await harness.bound()
+    protocol, transport = client.protocol, client.transport
+    assert transport.producer is protocol and transport.streaming
+    protocol.pauseProducing()  # what the transport does past its high-water mark
+    assert transport.producerState == "paused"  # the peer's requests are not read meanwhile
+    assert not protocol.has_room()
+    client.send(submit(2))  # bytes already read still count
+    await client.next_pdu()
+    harness.clock.advance(0.05)
+    await harness.settle()
+    assert client.pdus() == []  # the receipt waits: nothing more is pushed to a full buffer
+    protocol.resumeProducing()
+    assert transport.producerState == "producing"
+    assert isinstance(await client.next_pdu(), P.DeliverSm)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_paused_session_still_closes(harness):
+    await harness.account()
+    client = await harness.bound()
+    client.protocol.pauseProducing()
+    client.send(P.Unbind(sequence_number=5))
+    assert isinstance(await client.next_pdu(), P.UnbindResp)
+    assert client.transport.disconnecting
+    assert client.transport.producer is None  # a registered producer would hold the close
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_response_timeout_shorter_than_the_armed_timer_still_closes_on_time(tmp_path):
+    # Found by tests/integration/test_hostile_peers.py: with response_timeout 2 s the
+    # deliver_sm's deadline came before the timer already armed (enquire_link, 30 s), which
+    # was not moved, so the silent bind was dropped late.
+    h = Harness(tmp_path, smpp={"response_timeout": 2.0})
+    try:
+        await h.account()
+        client = await h.bound()
+        client.send(submit(2))
+        await client.next_pdu()
+        h.clock.advance(0.05)
+        assert isinstance(await client.next_pdu(), P.DeliverSm)
+        h.clock.advance(1.9)
+        assert not client.transport.disconnecting
+        h.clock.advance(0.2)
+        assert client.transport.disconnecting
+    finally:
+        await h.close()

@@ -22,11 +22,26 @@ from gateway.storage.postgres.messages import (
 )
 from gateway.storage.postgres.outbox import outbox_rows, queue_rows
 
-__all__ = ["cancel", "cancel_matching", "replace", "start_scheduled"]
+__all__ = ["cancel", "cancel_matching", "replace", "scheduled_messages", "start_scheduled"]
 
 _SCHEDULED = int(MessageState.SCHEDULED)
 _ENROUTE = int(MessageState.ENROUTE)
 _DELETED = int(MessageState.DELETED)
+
+
+# The partial index messages_due (owner, scheduled_at, length(id), id), in order.
+_SCHEDULED_QUERY = (f"{SELECT_MESSAGE} WHERE state = {_SCHEDULED} AND owner = %s"
+              " AND (scheduled_at, length(id), id) > (%s, %s, %s)"
+              " ORDER BY scheduled_at, length(id), id LIMIT %s")
+
+
+def scheduled_messages(cur: psycopg.Cursor, owner: int, after: tuple[float, str] | None,
+                       limit: int) -> list[Message]:
+    if limit <= 0:
+        return []
+    due, message_id = after if after is not None else (float("-inf"), "")
+    rows = cur.execute(_SCHEDULED_QUERY, (owner, due, len(message_id), message_id, limit))
+    return [message_from_row(r) for r in rows]
 
 
 def start_scheduled(cur: psycopg.Cursor, message_id: str, due: float) -> Message | None:

@@ -50,6 +50,7 @@ POSTGRES_OPS = StoreOps(
     get_message=_r(msg.get_message),
     finish=_w(msg.finish, msg.finish_many),
     last_message_id=_r(msg.last_message_id),
+    scheduled_messages=_r(sch.scheduled_messages),
     start_scheduled=_w(sch.start_scheduled),
     cancel=_w(sch.cancel),
     cancel_matching=_w(sch.cancel_matching),

@@ -20,7 +20,7 @@ from gateway.storage.sqlite.messages import (
 )
 from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
 
-__all__ = ["cancel", "cancel_matching", "replace", "start_scheduled"]
+__all__ = ["cancel", "cancel_matching", "replace", "scheduled_messages", "start_scheduled"]
 
 _SCHEDULED = int(MessageState.SCHEDULED)
 _ENROUTE = int(MessageState.ENROUTE)
@@ -43,6 +43,26 @@ _REPLACE = (
     "UPDATE messages SET body = ?, registered_delivery = ?, parts = ?, price = ?,"
     f" scheduled_at = ?, expires_at = ? WHERE id = ? AND state = {_SCHEDULED}"
 )
+
+
+# The partial index messages_scheduled (owner, scheduled_at, length(id), id), in order.
+_SCHEDULED_FIRST = (f"{SELECT_MESSAGE} WHERE state = {_SCHEDULED} AND owner = ?"
+                    " ORDER BY scheduled_at, length(id), id LIMIT ?")
+_SCHEDULED_AFTER = (f"{SELECT_MESSAGE} WHERE state = {_SCHEDULED} AND owner = ?"
+                    " AND (scheduled_at, length(id), id) > (?, ?, ?)"
+                    " ORDER BY scheduled_at, length(id), id LIMIT ?")
+
+
+def scheduled_messages(cur: sqlite3.Cursor, owner: int, after: tuple[float, str] | None,
+                       limit: int) -> list[Message]:
+    if limit <= 0:
+        return []
+    if after is None:
+        rows = cur.execute(_SCHEDULED_FIRST, (owner, limit))
+    else:
+        due, message_id = after
+        rows = cur.execute(_SCHEDULED_AFTER, (owner, due, len(message_id), message_id, limit))
+    return [message_from_row(r) for r in rows]
 
 
 def start_scheduled(cur: sqlite3.Cursor, message_id: str, due: float) -> Message | None:

@@ -77,6 +77,8 @@ CREATE TABLE messages (
 CREATE INDEX messages_unfinished ON messages (owner, length(id), id) WHERE state <= 1;
 CREATE INDEX messages_scheduled ON messages (account, source_addr, destination_addr)
     WHERE state = 0;
+-- An owner's schedule by due time (the scheduler pages it in: core/scheduling.py).
+CREATE INDEX messages_due ON messages (owner, scheduled_at, length(id), id) WHERE state = 0;
 
 -- The SMPP leg of the fan-out. claimed_by: the owner pushing the item; NULL while it waits
 -- for a node whose receiver bind has room (nodes are notified on channel smsgw_outbox).
