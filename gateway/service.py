@@ -20,22 +20,25 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
-from gateway.config import Config
+from gateway.config import AuthConfig, Config
 from gateway.connectors.registry import ConnectorRegistry
 from gateway.connectors.simulator import SimulatorConnector
 from gateway.connectors.smpp import SmppConnector
-from gateway.core.accounts import Authenticator, thread_runner
+from gateway.core.accounts import Authenticator, PasswordLogins, thread_runner
 from gateway.core.binds import BindRegistry
 from gateway.core.connector_settings import ConnectorSettings
+from gateway.core.credentials import CredentialChecker
 from gateway.core.delivery import Delivery
 from gateway.core.fanout import Subscriptions
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.inbound import InboundRouter
+from gateway.core.login_limiter import AttemptPolicy, LoginLimiter
 from gateway.core.numbers import NumberDirectory
 from gateway.core.passwords import hash_password
 from gateway.core.ports import Store
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
+from gateway.core.verifier import PasswordVerifier, keep_large_blocks_out_of_the_heap
 from gateway.http.admin import AccountDefaults, AdminApi
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
@@ -92,6 +95,7 @@ class GatewayService(MultiService):
 
     async def _start(self) -> None:
         config = self.config
+        keep_large_blocks_out_of_the_heap()  # scrypt's 16 MB go back to the OS (verifier.py)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = SqliteStore(str(config.database_path), self.reactor)
         parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
@@ -166,7 +170,7 @@ class GatewayService(MultiService):
     def _http_site(self):
         config, store = self.config, self.store
         run = thread_runner(self.reactor)
-        self.http_auth = HttpAuthenticator(store, store, self.reactor, run,
+        self.http_auth = HttpAuthenticator(store, store, self.reactor, self.parts.logins,
                                            cache_ttl=config.http.auth_cache)
         api = PublicApi(router=self.router, store=store, clock=self.reactor,
                         authenticator=self.http_auth)
@@ -284,6 +288,8 @@ class GatewayService(MultiService):
                 await self.parts.webhooks.stop()
             self.delivery.stop()
             await self.router.drain()
+        if self.parts is not None:
+            self.parts.verifier.close()
         if self.store is not None:
             await self.store.close()
 
@@ -301,6 +307,8 @@ class Components:
     directory: NumberDirectory
     inbound: InboundRouter
     webhooks: WebhookSender | None
+    logins: PasswordLogins  # shared by SMPP binds and HTTP Basic: one limiter, one cache
+    verifier: PasswordVerifier
 
 
 def webhook_client(reactor, per_host: int) -> HTTPClient:
@@ -353,6 +361,10 @@ def wire(
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
     smpp = config.smpp
+    verifier = PasswordVerifier(threads, workers=config.auth.verifiers,
+                                queue_limit=config.auth.verifier_queue)
+    logins = password_logins(config.auth, clock, verifier,
+                             max(config.auth.remember, config.http.auth_cache))
     smsc = SmscServer(
         settings=SmscSettings(
             session=smsc_session_config(
@@ -366,13 +378,23 @@ def wire(
             max_pending_submits=smpp.max_pending_submits,
         ),
         clock=clock,
-        authenticator=Authenticator(store, binds, clock, thread_runner(threads)),
+        authenticator=Authenticator(store, binds, logins, remember=config.auth.remember),
         router=router, binds=binds, delivery=delivery,
     )
     return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
                       pricing=pricing, binds=binds, registry=registry,
                       subscriptions=subscriptions, directory=directory, inbound=inbound,
-                      webhooks=webhooks)
+                      webhooks=webhooks, logins=logins, verifier=verifier)
+
+
+def password_logins(auth: AuthConfig, clock: IReactorTime, verifier: PasswordVerifier,
+                    remember_at_most: float) -> PasswordLogins:
+    """The login path SMPP and HTTP share: one limiter, one cache of verified passwords."""
+    policy = AttemptPolicy(
+        free_attempts=auth.free_attempts, base_delay=auth.base_delay,
+        max_delay=auth.max_delay, max_wait=auth.max_wait, forget_after=auth.forget_after)
+    checker = CredentialChecker(verifier.verify, clock, ttl=remember_at_most)
+    return PasswordLogins(LoginLimiter(clock, policy), checker)
 
 
 def admin_token(data_dir: Path) -> str:

@@ -7,6 +7,7 @@ errors included: a bad request gets 4xx naming the field, never a 500.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = ["PublicApi"]
 log = Logger()
 
 _CHALLENGE = b'Basic realm="smsgw", Bearer realm="smsgw"'
+_AUTH_ERROR_CODE = {401: "unauthorized", 403: "forbidden", 429: "too_many_attempts",
+                    503: "busy"}
 
 
 class PublicApi:
@@ -143,10 +146,11 @@ class PublicApi:
             return await self._auth.authenticate(
                 request.getHeader(b"authorization"), _peer_ip(request))
         except AuthFailed as e:
-            if e.forbidden:
-                return error(request, 403, "forbidden", str(e))
-            request.setHeader(b"www-authenticate", _CHALLENGE)
-            return error(request, 401, "unauthorized", str(e))
+            if e.status == 401:
+                request.setHeader(b"www-authenticate", _CHALLENGE)
+            if e.retry_after:
+                request.setHeader(b"retry-after", b"%d" % max(1, math.ceil(e.retry_after)))
+            return error(request, e.status, _AUTH_ERROR_CODE[e.status], str(e))
 
     async def _dry_run(self, request: Any, account: Account, requests: Sequence,
                        recipients: list[str]) -> bytes:

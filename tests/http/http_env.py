@@ -15,8 +15,10 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock, deferLater
 
 from gateway.config import load_config
-from gateway.core.accounts import FailurePolicy
-from gateway.core.passwords import hash_password
+from gateway.core.accounts import PasswordLogins
+from gateway.core.credentials import CredentialChecker
+from gateway.core.login_limiter import AttemptPolicy, LoginLimiter
+from gateway.core.passwords import hash_password, verify_password
 from gateway.http.admin import AdminApi
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
@@ -37,7 +39,7 @@ def run_now(fn, *args):
 
 class Env:
     def __init__(self, tmp_path, sections: dict[str, Klein] | None = None,
-                 free_failures: int = 1000,
+                 free_failures: int = 1000, policy: AttemptPolicy | None = None,
                  sections_for: Callable[[Env], dict[str, Klein]] | None = None) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
@@ -48,12 +50,14 @@ class Env:
         self.pricing = self.parts.pricing
         self.scrypt_calls = 0
 
-        def counting(fn, *args):
+        def counting(password, encoded):
             self.scrypt_calls += 1
-            return run_now(fn, *args)
+            return run_now(verify_password, password, encoded)
 
-        self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting,
-                                      policy=FailurePolicy(free_attempts=free_failures))
+        self.limiter = LoginLimiter(self.clock,
+                                    policy or AttemptPolicy(free_attempts=free_failures))
+        logins = PasswordLogins(self.limiter, CredentialChecker(counting, self.clock))
+        self.auth = HttpAuthenticator(self.store, self.store, self.clock, logins)
         self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
                              authenticator=self.auth)
         if sections_for is not None:
