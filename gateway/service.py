@@ -57,6 +57,10 @@ IDEMPOTENCY_SWEEP_INTERVAL = 3600.0
 ADMIN_TOKEN_FILE = "admin-token"
 UNBIND_TIMEOUT = 5.0
 DEMO_SYSTEM_ID = "demo"
+# Connections the kernel may hold before we accept them (Twisted's default is 50): after a
+# restart thousands of ESMEs connect at once, and an overflowing queue drops their SYNs,
+# which they retry only after 1, 3, 7, 15... s. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 class GatewayService(MultiService):
@@ -148,13 +152,15 @@ class GatewayService(MultiService):
     async def _listen(self) -> None:
         smpp = self.config.smpp
         endpoint_cls = TCP6ServerEndpoint if ":" in smpp.host else TCP4ServerEndpoint
-        plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
+        plain = endpoint_cls(self.reactor, smpp.port, backlog=LISTEN_BACKLOG,
+                             interface=smpp.host)
         self.ports.append(await plain.listen(self.smsc))
         log.info("SMPP listening on {host}:{port}", host=smpp.host,
                  port=self.ports[-1].getHost().port)
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
-            secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
+            secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context,
+                                        backlog=LISTEN_BACKLOG, interface=smpp.host)
             self.ports.append(await secure.listen(self.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
                      port=self.ports[-1].getHost().port)
