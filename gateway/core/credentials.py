@@ -75,7 +75,12 @@ class CredentialChecker:
             waiting.append(mine)
             return mine
         self._checking[key] = [mine]
-        self._verify(password, password_hash).addBoth(self._checked, key)
+        try:
+            verifying = self._verify(password, password_hash)
+        except Exception:
+            del self._checking[key]  # nothing runs: no one may wait for it
+            raise
+        verifying.addBoth(self._checked, key)  # may fire at once
         return mine
 
     def forget(self, system_id: str | None = None) -> None:

@@ -3,6 +3,7 @@ checked is decided as it starts, by source address and by account, before anythi
 at the password."""
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +46,8 @@ __all__ = ["Admission", "AttemptPolicy", "LoginLimiter", "TooManyAttempts"]
 # The same guess again. Attempts with the same (ip, account, guess) while one is queued or
 # in flight join it: the same turn, one outcome, counted once. Repeating a guess teaches
 # nothing, and a restart's bind storm (one ESME, one password, 1,000 binds) is one attempt.
+# The group's outcome is the first real one (right or wrong) any member reports; members
+# that went unchecked (their connection closed) do not end it while others still check.
 
 MAX_TRACKED = 100_000  # entries per table; beyond, idle ones are forgotten oldest first
 _ACCOUNT_KEY_LENGTH = 64  # longer names (never valid) share a tally
@@ -69,7 +72,7 @@ class TooManyAttempts(Exception):
     """This attempt's turn would come more than max_wait from now: refused, unchecked."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many attempts; try again in {retry_after:.0f} s or later")
+        super().__init__(f"too many attempts; try again in {max(1, math.ceil(retry_after))} s")
         self.retry_after = retry_after
 
 
@@ -115,8 +118,8 @@ class _State(Enum):
 class _Group:
     """The attempts of one IP with one (account, guess): one turn, one outcome."""
 
-    __slots__ = ("account", "guess", "max_wait", "pair", "slot", "source", "state", "target",
-                 "timer", "waiters")
+    __slots__ = ("account", "guess", "max_wait", "members", "pair", "slot", "source", "state",
+                 "target", "timer", "waiters")
 
     def __init__(self, source: _Source, account: str, guess: bytes, max_wait: float) -> None:
         self.source = source
@@ -129,6 +132,7 @@ class _Group:
         self.target: _Tally | None = None
         self.slot = 0.0
         self.timer: IDelayedCall | None = None
+        self.members = 0  # admissions handed out and not reported yet
 
 
 class Admission:
@@ -182,6 +186,7 @@ class LoginLimiter:
     # --- joining, waiting, withdrawing -------------------------------------------------------
     def _join(self, group: _Group, limit: float) -> Deferred[Admission]:
         if group.state is _State.ADMITTED:
+            group.members += 1
             return succeed(Admission(self, group))
         if group.state is _State.SLOTTED:
             wait = group.slot - self._clock.seconds()
@@ -243,6 +248,7 @@ class LoginLimiter:
                 continue
             pair = self._tally(self._pairs, (source.ip, group.account))
             target = self._tally(self._accounts, group.account)
+            group.pair, group.target = pair, target
             pair.decay(now, policy.forget_after)
             target.decay(now, policy.forget_after)
             if source.failures >= policy.free_attempts or pair.failures >= policy.free_attempts:
@@ -251,7 +257,6 @@ class LoginLimiter:
                 if slot - now > group.max_wait:
                     group.state = _State.DONE
                     self._forget_group(group)
-                    group.pair, group.target = pair, target
                     self._tidy_group(group)
                     refused.append((group, TooManyAttempts(slot - now - group.max_wait)))
                     continue
@@ -278,7 +283,6 @@ class LoginLimiter:
         return slot
 
     def _start(self, group: _Group, pair: _Tally, target: _Tally) -> None:
-        group.pair, group.target = pair, target
         group.source.running += 1
         pair.running += 1
 
@@ -294,14 +298,20 @@ class LoginLimiter:
     def _open(self, group: _Group) -> None:
         waiters, group.waiters = group.waiters, []
         if not waiters:
+            group.members = 1
             self._finished(group, None)
+            return
+        group.members += len(waiters)
         for d in waiters:
             d.callback(Admission(self, group))
 
     # --- outcomes ------------------------------------------------------------------------------
     def _finished(self, group: _Group, ok: bool | None) -> None:
         if group.state is not _State.ADMITTED:
-            return  # another attempt of the group reported first
+            return  # another attempt of the group reported its outcome first
+        group.members -= 1
+        if ok is None and group.members > 0:
+            return  # not checked (gone, say): the others' outcome is the one that counts
         group.state = _State.DONE
         self._stop(group)
         self._forget_group(group)
@@ -313,6 +323,7 @@ class LoginLimiter:
             for table, key, tally in ((self._sources, source.ip, source),
                                       (self._pairs, (source.ip, group.account), pair),
                                       (self._accounts, group.account, target)):
+                tally.decay(now, self.policy.forget_after)  # old failures do not add up
                 tally.failures += 1
                 tally.last_failure = now
                 if table.get(key) is tally:  # the most recently failing are kept longest

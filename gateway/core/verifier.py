@@ -51,9 +51,12 @@ class PasswordVerifier:
         """Fire with whether `password` matches `encoded`, or fail with VerifierBusy at once."""
         if self.in_progress >= self._limit:
             return fail(VerifierBusy(f"{self.in_progress} password checks in progress"))
+        try:
+            future = self._executor.submit(self._check, password, encoded)
+        except RuntimeError:  # closed: the gateway is stopping
+            return fail(VerifierBusy("the gateway is stopping"))
         self.in_progress += 1
         d: Deferred[bool] = Deferred()
-        future = self._executor.submit(self._check, password, encoded)
         future.add_done_callback(lambda f: self._threads.callFromThread(self._settle, f, d))
         return d
 

@@ -130,6 +130,20 @@ def test_identical_checks_in_flight_share_one_scrypt_run():
     assert all(result(d) is False for d in wrong)
 
 
+def test_a_verifier_that_raises_leaves_no_check_for_others_to_wait_on():
+    calls = []
+
+    def broken(password: str, encoded: str):
+        calls.append(password)
+        raise RuntimeError("no verifier")
+
+    c, _ = checker(broken)
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            c.check("acme", "s3cret", HASH)
+    assert len(calls) == 2  # the second was not parked behind the first
+
+
 def test_the_fingerprint_key_is_drawn_per_process_object():
     a, _ = checker()
     b, _ = checker()
@@ -210,6 +224,8 @@ async def test_a_closed_verifier_answers_busy_for_what_still_waited():
     assert await first is True
     with pytest.raises(VerifierBusy):
         await waiting
+    with pytest.raises(VerifierBusy):
+        await verifier.verify("a", "a")  # after close: busy, at once
     await deferLater(reactor, 0, lambda: None)
 
 

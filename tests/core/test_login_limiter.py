@@ -255,3 +255,23 @@ def test_the_tables_stay_bounded_under_a_distributed_attack():
     for i in range(5000):
         g.attempt(f"10.{i // 250 % 250}.{i % 250}.1", f"acct{i}", wrong(i))
     assert all(n <= 1000 for n in g.limiter.tracked())
+
+
+def test_a_duplicate_guess_withdrawn_early_does_not_hide_the_others_failure():
+    g = Guesser()
+    for round_ in range(3):
+        first = g.attempt("203.0.113.9", "acme", wrong(round_), hold=True)
+        second = g.attempt("203.0.113.9", "acme", wrong(round_), hold=True)
+        first.result.done(None)  # gone before its check
+        second.result.done(False)  # the duplicate learned the answer: it counts
+    assert not g.attempt("203.0.113.9", "acme", wrong(9)).called  # 3 failures: suspicious
+
+
+def test_failures_older_than_forget_after_do_not_add_up_with_a_new_one():
+    g = Guesser(AttemptPolicy(forget_after=300.0))
+    g.attempt("203.0.113.9", "acme", wrong(0))
+    g.attempt("203.0.113.9", "acme", wrong(1))
+    held = g.attempt("203.0.113.9", "acme", wrong(2), hold=True)  # a check that takes long
+    g.clock.advance(301)
+    held.result.done(False)
+    assert g.attempt("203.0.113.9", "acme", wrong(3)).called  # 1 recent failure, not 3
