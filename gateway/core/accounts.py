@@ -64,7 +64,7 @@ class PasswordLogins:
                 raise LoginRefused(Refusal.UNKNOWN_ACCOUNT, f"unknown system_id {system_id!r}")
             try:
                 ok = await self.checker.check(system_id, password, account.password_hash,
-                                              max_age)
+                                              max_age, guess)
             except VerifierBusy as e:
                 raise LoginRefused(Refusal.BUSY, str(e), 1.0) from None
             if not ok:

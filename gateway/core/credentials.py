@@ -14,7 +14,6 @@ for passwords that were typed correctly within the last `ttl` seconds.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from collections.abc import Callable
@@ -56,15 +55,17 @@ class CredentialChecker:
         name = system_id.encode("utf-8", "surrogatepass")
         secret = password.encode("utf-8", "surrogatepass")
         message = len(name).to_bytes(4, "big") + name + secret  # unambiguous split
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        return hmac.digest(self._key, message, "sha256")
 
     def check(
         self, system_id: str, password: str, password_hash: str, max_age: float | None = None,
+        fingerprint: bytes | None = None,
     ) -> Deferred[bool]:
         """Whether `password` is the one `password_hash` was made from. A success of the
         last `max_age` seconds (default: the ttl) answers at once; anything else runs
-        scrypt. Fails with the verifier's VerifierBusy when it is full."""
-        digest = self.fingerprint(system_id, password)
+        scrypt. Fails with the verifier's VerifierBusy when it is full. `fingerprint`:
+        this object's fingerprint(system_id, password), when the caller has it already."""
+        digest = fingerprint or self.fingerprint(system_id, password)
         age = self._ttl if max_age is None else min(max_age, self._ttl)
         if self._remembers(system_id, digest, password_hash, age):
             return succeed(True)

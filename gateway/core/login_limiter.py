@@ -36,12 +36,13 @@ __all__ = ["Admission", "AttemptPolicy", "LoginLimiter", "TooManyAttempts"]
 # they leave the queue:  slot = max over the chains that apply of
 #     max(now, chain.last_slot) + base_delay * 2**n  (capped at max_delay)
 # The chains are the IP's (when it is the dirty one), the pair's (likewise) and always the
-# account's; n counts the chain's failures plus its attempts in flight beyond
-# `free_attempts` (the account's: its failures only). So 100 guesses sent at once get
-# slots 0.5, 1.5, 3.5, 7.5, 15.5, 23.5 s... from now, as if sent one after another, and
-# the account's chain spaces out the guesses of many addresses at one account. A slot more
-# than `max_wait` away is refused at once (TooManyAttempts), unchecked and taking no slot:
-# waiting attempts stay few, so memory and connections held stay bounded.
+# account's; n counts the chain's failures plus its attempts in flight, beyond
+# `free_attempts` (the pair's: those holding a turn; the account's: failures only). So
+# 100 guesses sent at once get slots 0.5, 1.5, 3.5, 7.5, 15.5, 23.5 s... from now, as if
+# sent one after another, and the account's chain spaces out the guesses of many
+# addresses at one account. A slot more than `max_wait` away is refused at once
+# (TooManyAttempts), unchecked and taking no slot: waiting attempts stay few, so memory
+# and connections held stay bounded.
 #
 # The same guess again. Attempts with the same (ip, account, guess) while one is queued or
 # in flight join it: the same turn, one outcome, counted once. Repeating a guess teaches
@@ -119,7 +120,7 @@ class _Group:
     """The attempts of one IP with one (account, guess): one turn, one outcome."""
 
     __slots__ = ("account", "guess", "max_wait", "members", "pair", "slot", "source", "state",
-                 "target", "timer", "waiters")
+                 "timer", "waiters")
 
     def __init__(self, source: _Source, account: str, guess: bytes, max_wait: float) -> None:
         self.source = source
@@ -128,8 +129,7 @@ class _Group:
         self.max_wait = max_wait
         self.state = _State.QUEUED
         self.waiters: list[Deferred[Admission]] = []
-        self.pair: _Tally | None = None
-        self.target: _Tally | None = None
+        self.pair: _Tally | None = None  # while it holds a slot: the pair counting it
         self.slot = 0.0
         self.timer: IDelayedCall | None = None
         self.members = 0  # admissions handed out and not reported yet
@@ -174,10 +174,28 @@ class LoginLimiter:
             return self._join(group, limit)
         group = _Group(source, account, guess, limit)
         source.groups[(account, guess)] = group
+        if not source.queue and self._clean(source, account):  # the usual case, made short
+            source.running += 1
+            group.state = _State.ADMITTED
+            group.members = 1
+            return succeed(Admission(self, group))
         source.queue.append(group)
         d = self._waiter(group)
         self._pump(source)
         return d
+
+    def _clean(self, source: _Source, account: str) -> bool:
+        """Whether an attempt on `account` from `source` may be checked right now."""
+        policy, free = self.policy, self.policy.free_attempts
+        now = self._clock.seconds()
+        source.decay(now, policy.forget_after)
+        if source.failures + source.running >= free:
+            return False
+        pair = self._pairs.get((source.ip, account))
+        if pair is None:
+            return True
+        pair.decay(now, policy.forget_after)
+        return pair.failures < free
 
     def tracked(self) -> tuple[int, int, int]:
         """How many IPs, (IP, account) pairs and accounts are remembered (for tests)."""
@@ -209,7 +227,7 @@ class LoginLimiter:
             self._stop(group)
         group.state = _State.DONE
         self._forget_group(group)
-        self._tidy_group(group)
+        self._tidy_tallies(group.source.ip, group.account)
         self._pump(group.source)
 
     # --- the queue -----------------------------------------------------------------------------
@@ -218,6 +236,9 @@ class LoginLimiter:
         # instead of recursing (a cached login finishes synchronously).
         if source.pumping:
             source.again = True
+            return
+        if not source.queue:
+            self._tidy(source)
             return
         source.pumping = True
         try:
@@ -237,6 +258,7 @@ class LoginLimiter:
 
     def _take(self, source: _Source) -> tuple[list[_Group], list[tuple[_Group, Exception]]]:
         policy, now = self.policy, self._clock.seconds()
+        free = policy.free_attempts
         ready: list[_Group] = []
         refused: list[tuple[_Group, Exception]] = []
         queue = source.queue
@@ -246,27 +268,30 @@ class LoginLimiter:
             if group.state is not _State.QUEUED:  # withdrawn
                 queue.popleft()
                 continue
-            pair = self._tally(self._pairs, (source.ip, group.account))
-            target = self._tally(self._accounts, group.account)
-            group.pair, group.target = pair, target
-            pair.decay(now, policy.forget_after)
-            target.decay(now, policy.forget_after)
-            if source.failures >= policy.free_attempts or pair.failures >= policy.free_attempts:
+            pair = self._pairs.get((source.ip, group.account))  # clean logins make none
+            if pair is not None:
+                pair.decay(now, policy.forget_after)
+            if source.failures >= free or (pair is not None and pair.failures >= free):
                 queue.popleft()
+                pair = self._tally(self._pairs, (source.ip, group.account))
+                target = self._tally(self._accounts, group.account)
+                target.decay(now, policy.forget_after)
                 slot = self._slot(source, pair, target, now)
                 if slot - now > group.max_wait:
                     group.state = _State.DONE
                     self._forget_group(group)
-                    self._tidy_group(group)
+                    self._tidy_tallies(source.ip, group.account)
                     refused.append((group, TooManyAttempts(slot - now - group.max_wait)))
                     continue
-                self._start(group, pair, target)
+                source.running += 1
+                pair.running += 1
+                group.pair = pair  # its running count is the pair's until it ends
                 source.last_slot = pair.last_slot = target.last_slot = group.slot = slot
                 group.state = _State.SLOTTED
                 group.timer = self._clock.callLater(slot - now, self._slot_reached, group)
-            elif source.failures + source.running < policy.free_attempts:
+            elif source.failures + source.running < free:
                 queue.popleft()
-                self._start(group, pair, target)
+                source.running += 1
                 group.state = _State.ADMITTED
                 ready.append(group)
             else:
@@ -282,13 +307,11 @@ class LoginLimiter:
                 slot = max(slot, max(now, chain.last_slot) + policy.delay(excess))
         return slot
 
-    def _start(self, group: _Group, pair: _Tally, target: _Tally) -> None:
-        group.source.running += 1
-        pair.running += 1
-
     def _stop(self, group: _Group) -> None:
         group.source.running -= 1
-        group.pair.running -= 1
+        if group.pair is not None:
+            group.pair.running -= 1
+            group.pair = None
 
     def _slot_reached(self, group: _Group) -> None:
         group.timer = None
@@ -315,20 +338,24 @@ class LoginLimiter:
         group.state = _State.DONE
         self._stop(group)
         self._forget_group(group)
-        source, pair, target = group.source, group.pair, group.target
+        source, key = group.source, (group.source.ip, group.account)
         if ok is True:
-            source.failures = pair.failures = 0
+            source.failures = 0
+            pair = self._pairs.get(key)
+            if pair is not None:
+                pair.failures = 0
         elif ok is False:
             now = self._clock.seconds()
-            for table, key, tally in ((self._sources, source.ip, source),
-                                      (self._pairs, (source.ip, group.account), pair),
-                                      (self._accounts, group.account, target)):
+            for table, name, tally in (
+                    (self._sources, source.ip, source),
+                    (self._pairs, key, self._tally(self._pairs, key)),
+                    (self._accounts, group.account, self._tally(self._accounts, group.account))):
                 tally.decay(now, self.policy.forget_after)  # old failures do not add up
                 tally.failures += 1
                 tally.last_failure = now
-                if table.get(key) is tally:  # the most recently failing are kept longest
-                    table[key] = table.pop(key)
-        self._tidy_group(group)
+                if table.get(name) is tally:  # the most recently failing are kept longest
+                    table[name] = table.pop(name)
+        self._tidy_tallies(source.ip, group.account)
         self._pump(source)
 
     def _forget_group(self, group: _Group) -> None:
@@ -367,11 +394,10 @@ class LoginLimiter:
         if source.idle() and self._sources.get(source.ip) is source:
             del self._sources[source.ip]
 
-    def _tidy_group(self, group: _Group) -> None:
+    def _tidy_tallies(self, ip: str, account: str) -> None:
         """A clean login leaves nothing behind; failures and future slots are kept."""
         now = self._clock.seconds()
-        for table, key, tally in ((self._pairs, (group.source.ip, group.account), group.pair),
-                                  (self._accounts, group.account, group.target)):
-            if (tally is not None and tally.idle() and tally.last_slot <= now
-                    and table.get(key) is tally):
+        for table, key in ((self._pairs, (ip, account)), (self._accounts, account)):
+            tally = table.get(key)
+            if tally is not None and tally.idle() and tally.last_slot <= now:
                 del table[key]
