@@ -51,13 +51,13 @@ async def storm(gw: Gateway, binds: int, accounts: int, timeout: float) -> dict:
 
     async def one(frame: bytes) -> None:
         try:
-            client = await connect(gw.smpp_port)
+            client = await connect(gw.smpp_port, first=frame)  # bind at once, as ESMEs do
         except OSError as e:
             statuses[f"connect: {e.strerror or e}"] += 1
             return
         clients.append(client)
         try:
-            _, status, _ = await client.request(frame)
+            _, status, _ = await client.first_answer
         except ConnectionError:
             statuses["closed"] += 1
             return

@@ -185,15 +185,19 @@ class SmppClient(asyncio.Protocol):
     """One ESME connection: requests with futures by sequence number; answers the
     gateway's enquire_link and deliver_sm by itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, first: bytes | None = None) -> None:
         self.framer = Framer()
         self.transport: asyncio.Transport | None = None
         self.waiting: dict[int, asyncio.Future] = {}
         self.sequence = 0
         self.closed = asyncio.get_running_loop().create_future()
+        self._first = first
+        self.first_answer: asyncio.Future | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        if self._first is not None:  # in the same callback: no gap the loop could widen
+            self.first_answer = self.request(self._first)
 
     def data_received(self, data: bytes) -> None:
         for frame in self.framer.feed(data):
@@ -237,8 +241,12 @@ def bind_frame(system_id: str, password: str, kind: type = P.BindTransceiver) ->
     return encode(kind(sequence_number=1, system_id=system_id, password=password))
 
 
-async def connect(port: int, source: str | None = None) -> SmppClient:
+async def connect(port: int, source: str | None = None, first: bytes | None = None,
+                  ) -> SmppClient:
+    """A connection; `first` (a bind, say) is sent the moment it is made and its answer
+    is `client.first_answer`."""
     loop = asyncio.get_running_loop()
     local = (source, 0) if source else None
-    _, client = await loop.create_connection(SmppClient, "127.0.0.1", port, local_addr=local)
+    _, client = await loop.create_connection(lambda: SmppClient(first), "127.0.0.1", port,
+                                             local_addr=local)
     return client

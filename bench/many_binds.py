@@ -56,8 +56,8 @@ async def bind_all(gw: Gateway, sessions: int, accounts: int, ramp: int) -> list
 
     async def one(i: int) -> None:
         nonlocal refused
-        client = await connect(gw.smpp_port)
-        _, status, _ = await client.request(bind_frame(f"many{i % accounts}", PASSWORD))
+        client = await connect(gw.smpp_port, first=bind_frame(f"many{i % accounts}", PASSWORD))
+        _, status, _ = await client.first_answer
         if status:
             refused += 1
             client.close()

@@ -14,6 +14,7 @@ from gateway.core.binds import BindRegistry
 from gateway.core.credentials import CredentialChecker
 from gateway.core.login_limiter import LoginLimiter, TooManyAttempts
 from gateway.core.ports import Store
+from gateway.core.single_flight import SingleFlight
 from gateway.core.verifier import VerifierBusy
 from gateway.model import Account
 from gateway.smpp.constants import CommandStatus
@@ -103,6 +104,7 @@ class Authenticator:
         self._binds = binds
         self._logins = logins
         self._remember = remember
+        self._lookups = SingleFlight()  # a bind storm's binds of one account: one store read
 
     def authenticate(self, system_id: str, password: str, peer_ip: str) -> Deferred[Account]:
         """Fire with the Account, or fail with BindRejected carrying the SMPP status.
@@ -111,10 +113,15 @@ class Authenticator:
 
     async def _authenticate(self, system_id: str, password: str, peer_ip: str) -> Account:
         try:
-            return await self._logins.login(system_id, password, peer_ip,
-                                            self._store.get_account, max_age=self._remember)
+            return await self._logins.login(system_id, password, peer_ip, self._lookup,
+                                            max_age=self._remember)
         except LoginRefused as e:
             raise BindRejected(_BIND_STATUS[e.refusal], str(e)) from None
+
+    def _lookup(self, system_id: str) -> Deferred[Account | None]:
+        """The account as the store holds it now; binds asking at the same moment share
+        one read (a change applies to every read started after it)."""
+        return self._lookups.call(system_id, self._store.get_account, system_id)
 
     def check_bind_limit(self, account: Account) -> None:
         """Called synchronously right before registering the bind, so two racing binds

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
+
+from gateway.core.single_flight import SingleFlight
 
 __all__ = ["CredentialChecker"]
 
@@ -48,7 +49,7 @@ class CredentialChecker:
         self._max_accounts = max_accounts
         self._key = os.urandom(32)
         self._remembered: dict[str, list[_Remembered]] = {}  # by system_id
-        self._checking: dict[tuple[str, bytes, str], list[Deferred[bool]]] = {}
+        self._flights = SingleFlight()  # identical checks in flight share one scrypt run
 
     def fingerprint(self, system_id: str, password: str) -> bytes:
         """The keyed HMAC standing for (system_id, password) in this process."""
@@ -69,20 +70,8 @@ class CredentialChecker:
         age = self._ttl if max_age is None else min(max_age, self._ttl)
         if self._remembers(system_id, digest, password_hash, age):
             return succeed(True)
-        key = (system_id, digest, password_hash)
-        waiting = self._checking.get(key)
-        mine: Deferred[bool] = Deferred()
-        if waiting is not None:  # the same check is running: share its answer
-            waiting.append(mine)
-            return mine
-        self._checking[key] = [mine]
-        try:
-            verifying = self._verify(password, password_hash)
-        except Exception:
-            del self._checking[key]  # nothing runs: no one may wait for it
-            raise
-        verifying.addBoth(self._checked, key)  # may fire at once
-        return mine
+        return self._flights.call((system_id, digest, password_hash), self._verify_and_remember,
+                                  system_id, digest, password, password_hash)
 
     def forget(self, system_id: str | None = None) -> None:
         """Drop what is remembered for `system_id`, or for everyone."""
@@ -103,15 +92,14 @@ class CredentialChecker:
                 found = True
         return found
 
-    def _checked(self, result: bool | Failure, key: tuple[str, bytes, str]) -> None:
-        waiters = self._checking.pop(key)
-        if result is True:
-            self._remember(*key)
-        for d in waiters:
-            if isinstance(result, Failure):
-                d.errback(result)
-            else:
-                d.callback(bool(result))
+    def _verify_and_remember(self, system_id: str, digest: bytes, password: str,
+                             password_hash: str) -> Deferred[bool]:
+        def remember(ok: bool) -> bool:
+            if ok is True:
+                self._remember(system_id, digest, password_hash)
+            return bool(ok)
+
+        return self._verify(password, password_hash).addCallback(remember)
 
     def _remember(self, system_id: str, digest: bytes, password_hash: str) -> None:
         if self._ttl <= 0:

@@ -50,11 +50,26 @@ class Verifier:
 
 
 class Accounts:
+    """The store's get_account; with hold=True it answers only on release()."""
+
     def __init__(self, *accounts: Account) -> None:
         self.by_id = {a.system_id: a for a in accounts}
+        self.reads = 0
+        self.hold = False
+        self._held: list[tuple[Deferred, str]] = []
 
     def get_account(self, system_id: str) -> Deferred[Account | None]:
-        return succeed(self.by_id.get(system_id))
+        self.reads += 1
+        if not self.hold:
+            return succeed(self.by_id.get(system_id))
+        d: Deferred[Account | None] = Deferred()
+        self._held.append((d, system_id))
+        return d
+
+    def release(self) -> None:
+        held, self._held = self._held, []
+        for d, system_id in held:
+            d.callback(self.by_id.get(system_id))
 
 
 class Binds:
@@ -66,8 +81,9 @@ class Binds:
                           max_binds=max_binds, throughput=0)
         logins = PasswordLogins(LoginLimiter(self.clock, AttemptPolicy()),
                                 CredentialChecker(self.verifier, self.clock))
+        self.accounts = Accounts(account)
         smsc = harness.parts.smsc
-        smsc.authenticator = Authenticator(Accounts(account), harness.parts.binds, logins)
+        smsc.authenticator = Authenticator(self.accounts, harness.parts.binds, logins)
 
     def connect(self, ip: str) -> Client:
         protocol = self.harness.parts.smsc.buildProtocol(None)
@@ -173,10 +189,14 @@ def test_a_connection_lost_while_waiting_for_its_turn_is_never_checked(harness):
     assert b.verifier.checked == ["wrong0", "wrong1", "wrong2"]
 
 
-def test_1000_binds_of_one_account_at_once_pay_one_password_check(harness):
+def test_1000_binds_of_one_account_at_once_pay_one_store_read_and_one_password_check(
+        harness):
     b = Binds(harness, max_binds=1000)
-    b.verifier.hold = True
+    b.accounts.hold = b.verifier.hold = True
     clients = [b.bind(CUSTOMER, PASSWORD) for _ in range(1000)]
+    assert b.accounts.reads == 1
+    b.accounts.hold = False
+    b.accounts.release()
     assert b.verifier.checked == [PASSWORD]
     b.verifier.release()
     assert all(b.answer(c).command_status == S.ESME_ROK for c in clients)
