@@ -31,6 +31,7 @@ from twisted.internet.task import Clock  # noqa: E402
 from twisted.internet.testing import StringTransport  # noqa: E402
 
 from gateway.config import load_config  # noqa: E402
+from gateway.core.verifier import InlineVerifier  # noqa: E402
 from gateway.model import Account, OutboxItem  # noqa: E402
 from gateway.service import wire  # noqa: E402
 from gateway.smpp import pdu as P  # noqa: E402
@@ -104,7 +105,7 @@ def run(messages: int, window: int) -> float:
     clock.advance(1_800_000_000)
     config = load_config(None, {})
     store = CommitStore()
-    parts = wire(config, store, None, clock, succeed)
+    parts = wire(config, store, None, clock, InlineVerifier())
     parts.smsc.authenticator = Authenticated(Account(
         system_id="bench", password_hash="-", balance=Decimal(10**9), throughput=0,
         window=window, max_binds=1))

@@ -54,6 +54,20 @@ class HttpConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuthConfig:
+    """Password logins, SMPP and HTTP Basic alike (core/login_limiter.py, verifier.py)."""
+
+    free_attempts: int = 3  # failures (and parallel attempts) per IP before turns are spaced
+    base_delay: float = 0.5  # s between the first spaced turns; doubles per failure
+    max_delay: float = 8.0  # s at most between two turns
+    max_wait: float = 60.0  # s a turn may be away; later ones are refused at once, unchecked
+    forget_after: float = 300.0  # s without failures after which they are forgotten
+    verifiers: int = 2  # password checks (scrypt, 16 MB each) running at once
+    verifier_queue: int = 1000  # checks waiting; more are refused at once (busy)
+    remember: float = 300.0  # s a verified SMPP password is recognised without scrypt
+
+
+@dataclass(frozen=True, kw_only=True)
 class AdminConfig:
     # Bearer token of the admin API; empty: generated on first start into
     # <data_dir>/admin-token (mode 0600) and printed with the demo banner.
@@ -78,6 +92,7 @@ class Config:
     smpp: SmppConfig = field(default_factory=SmppConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     accounts: AccountDefaults = field(default_factory=AccountDefaults)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     receipts: DeliveryConfig = field(default_factory=DeliveryConfig)
@@ -118,6 +133,7 @@ def _build(raw: dict[str, Any]) -> Config:
         "smpp": _section(top.pop("smpp", {}), SmppConfig, "smpp"),
         "http": _section(top.pop("http", {}), HttpConfig, "http"),
         "admin": _section(top.pop("admin", {}), AdminConfig, "admin"),
+        "auth": _section(top.pop("auth", {}), AuthConfig, "auth"),
         "accounts": _section(top.pop("accounts", {}), AccountDefaults, "accounts"),
         "simulator": _simulator(top.pop("simulator", {})),
         "receipts": _section(top.pop("receipts", {}), DeliveryConfig, "receipts"),
@@ -252,6 +268,7 @@ def _check(config: Config) -> None:
         raise ConfigError("receipts.expiry", "must be positive")
     _check_webhooks(config.webhooks)
     _check_cluster(config)
+    _check_auth(config.auth)
     for key in ("reassembly_timeout", "sweep_interval"):
         if getattr(config.inbound, key) <= 0:
             raise ConfigError(f"inbound.{key}", "must be positive")
@@ -280,3 +297,17 @@ def _check_webhooks(webhooks: WebhookConfig) -> None:
         raise ConfigError("webhooks.retry_max", "must not be below webhooks.retry_initial")
     if not 1 <= webhooks.concurrency <= 10_000:
         raise ConfigError("webhooks.concurrency", "must be between 1 and 10000")
+
+
+def _check_auth(auth: AuthConfig) -> None:
+    if auth.free_attempts < 0:
+        raise ConfigError("auth.free_attempts", "must not be negative")
+    for key in ("base_delay", "max_delay", "max_wait", "forget_after", "remember"):
+        if getattr(auth, key) < 0:
+            raise ConfigError(f"auth.{key}", "must not be negative")
+    if auth.max_delay < auth.base_delay:
+        raise ConfigError("auth.max_delay", "must not be below auth.base_delay")
+    if not 1 <= auth.verifiers <= 64:
+        raise ConfigError("auth.verifiers", "must be between 1 and 64")
+    if not 0 <= auth.verifier_queue <= 1_000_000:
+        raise ConfigError("auth.verifier_queue", "must be between 0 and 1000000")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
@@ -21,27 +21,30 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
-from gateway.config import Config
+from gateway.config import AuthConfig, Config
 from gateway.connectors.health_writer import HealthWriter
 from gateway.connectors.registry import ConnectorRegistry
 from gateway.connectors.simulator import SimulatorConnector
 from gateway.connectors.smpp import SmppConnector
-from gateway.core.accounts import Authenticator, thread_runner
+from gateway.core.accounts import Authenticator, PasswordLogins, thread_runner
 from gateway.core.admission import AccountAdmissions
 from gateway.core.bind_ledger import BindLedger
 from gateway.core.binds import BindRegistry
 from gateway.core.cluster import Membership
 from gateway.core.connector_settings import ConnectorSettings
+from gateway.core.credentials import CredentialChecker
 from gateway.core.delivery import Delivery
 from gateway.core.demo import DEMO_SYSTEM_ID, ensure_demo_account
 from gateway.core.fanout import Subscriptions
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.inbound import InboundRouter
 from gateway.core.live_settings import LiveSettings
+from gateway.core.login_limiter import AttemptPolicy, LoginLimiter
 from gateway.core.numbers import NumberDirectory
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
 from gateway.core.store_events import StoreEvents
+from gateway.core.verifier import PasswordVerifier, keep_large_blocks_out_of_the_heap
 from gateway.http.admin import AccountDefaults, AdminApi
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
@@ -59,6 +62,10 @@ HEALTH_WRITE_INTERVAL = 2.0
 IDEMPOTENCY_SWEEP_INTERVAL = 3600.0
 ADMIN_TOKEN_FILE = "admin-token"
 UNBIND_TIMEOUT = 5.0
+# Connections the kernel may hold before we accept them (Twisted's default is 50): after a
+# restart thousands of ESMEs connect at once, and an overflowing queue drops their SYNs,
+# which they retry only after 1, 3, 7, 15... s. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 class GatewayService(MultiService):
@@ -93,9 +100,11 @@ class GatewayService(MultiService):
 
     async def _start(self) -> None:
         config, store = self.config, self.store
+        keep_large_blocks_out_of_the_heap()  # scrypt's 16 MB go back to the OS (verifier.py)
+        verifier = PasswordVerifier(self.reactor, workers=config.auth.verifiers,
+                                    queue_limit=config.auth.verifier_queue)
         parts = self.parts = wire(
-            config, store, await store.last_message_id(), self.reactor,
-            thread_runner(self.reactor),
+            config, store, await store.last_message_id(), self.reactor, verifier,
             webhook_http=webhook_client(self.reactor, config.webhooks.concurrency),
             on_fenced=self._fenced)
         self.admin_token = config.admin.token or admin_token(config.data_dir)
@@ -135,13 +144,15 @@ class GatewayService(MultiService):
     async def _listen(self) -> None:
         smpp = self.config.smpp
         endpoint_cls = TCP6ServerEndpoint if ":" in smpp.host else TCP4ServerEndpoint
-        plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
+        plain = endpoint_cls(self.reactor, smpp.port, backlog=LISTEN_BACKLOG,
+                             interface=smpp.host)
         self.ports.append(await plain.listen(self.parts.smsc))
         log.info("SMPP listening on {host}:{port}", host=smpp.host,
                  port=self.ports[-1].getHost().port)
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
-            secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
+            secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context,
+                                        backlog=LISTEN_BACKLOG, interface=smpp.host)
             self.ports.append(await secure.listen(self.parts.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
                      port=self.ports[-1].getHost().port)
@@ -156,7 +167,7 @@ class GatewayService(MultiService):
 
     def _http_site(self):
         config, store, parts = self.config, self.store, self.parts
-        run = parts.run_blocking
+        run = thread_runner(self.reactor)  # hashing the passwords admins set
         self.http_auth = parts.http_auth
         api = PublicApi(router=parts.router, store=store, clock=self.reactor,
                         authenticator=parts.http_auth, admissions=parts.admissions)
@@ -216,6 +227,7 @@ class GatewayService(MultiService):
                 await parts.webhooks.stop()
             parts.delivery.stop()
             await parts.router.drain()
+            parts.verifier.close()
             try:
                 await parts.membership.leave()
             except Exception:
@@ -241,7 +253,8 @@ class Components:
     health: HealthWriter
     http_auth: HttpAuthenticator
     admissions: AccountAdmissions
-    run_blocking: Callable[..., Deferred]
+    logins: PasswordLogins  # shared by SMPP binds and HTTP Basic: one limiter, one cache
+    verifier: Verifier
     events: StoreEvents
 
 
@@ -259,15 +272,22 @@ class _QuietClientFactory(_HTTP11ClientFactory):
     noisy = False
 
 
+class Verifier(Protocol):
+    """Checks passwords off the reactor thread (core/verifier.PasswordVerifier)."""
+
+    def verify(self, password: str, encoded: str) -> Deferred[bool]: ...
+
+    def close(self) -> None: ...
+
+
 def wire(
     config: Config, store: BatchedStore, id_floor: str | None, clock: IReactorTime,
-    run_blocking: Callable[..., Deferred], webhook_http: HTTPClient | None = None,
+    verifier: Verifier, webhook_http: HTTPClient | None = None,
     on_fenced: Callable[[], None] | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and
-    `run_blocking(fn, *args)` runs password hashing off the reactor thread (in the
-    service: its thread pool). Without `webhook_http` webhook items stay in the store's
-    outbox (tests that do not look at webhooks)."""
+    `verifier` checks passwords (scrypt) off the reactor thread. Without `webhook_http`
+    webhook items stay in the store's outbox (tests that do not look at webhooks)."""
     binds = BindRegistry()
     subscriptions = Subscriptions()
     router_box: list[Router] = []
@@ -302,7 +322,8 @@ def wire(
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
     smpp = config.smpp
-    run = run_blocking
+    logins = password_logins(config.auth, clock, verifier,
+                             max(config.auth.remember, config.http.auth_cache))
     smsc = SmscServer(
         settings=SmscSettings(
             session=smsc_session_config(
@@ -316,11 +337,11 @@ def wire(
             max_pending_submits=smpp.max_pending_submits,
         ),
         clock=clock,
-        authenticator=Authenticator(store, binds, clock, run),
+        authenticator=Authenticator(store, binds, logins, remember=config.auth.remember),
         router=router, binds=binds, ledger=BindLedger(store, membership, clock),
         delivery=delivery,
     )
-    http_auth = HttpAuthenticator(store, store, clock, run, cache_ttl=config.http.auth_cache)
+    http_auth = HttpAuthenticator(store, store, clock, logins, cache_ttl=config.http.auth_cache)
     settings = LiveSettings(
         store=store, clock=clock, poll_interval=SETTINGS_POLL_INTERVAL, pricing=pricing,
         subscriptions=subscriptions, directory=directory, connectors=registry, sessions=smsc,
@@ -331,9 +352,19 @@ def wire(
         inbound=inbound, webhooks=webhooks, membership=membership, settings=settings,
         health=HealthWriter(store, registry.health, clock, HEALTH_WRITE_INTERVAL),
         http_auth=http_auth,
-        admissions=AccountAdmissions(clock, smpp.max_pending_submits), run_blocking=run,
-        events=StoreEvents(store=store, owner=membership, delivery=delivery,
+        admissions=AccountAdmissions(clock, smpp.max_pending_submits), logins=logins,
+        verifier=verifier, events=StoreEvents(store=store, owner=membership, delivery=delivery,
                            webhooks=webhooks, settings=settings))
+
+
+def password_logins(auth: AuthConfig, clock: IReactorTime, verifier: Verifier,
+                    remember_at_most: float) -> PasswordLogins:
+    """The login path SMPP and HTTP share: one limiter, one cache of verified passwords."""
+    policy = AttemptPolicy(
+        free_attempts=auth.free_attempts, base_delay=auth.base_delay,
+        max_delay=auth.max_delay, max_wait=auth.max_wait, forget_after=auth.forget_after)
+    checker = CredentialChecker(verifier.verify, clock, ttl=remember_at_most)
+    return PasswordLogins(LoginLimiter(clock, policy), checker)
 
 
 def admin_token(data_dir: Path) -> str:

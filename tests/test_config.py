@@ -59,6 +59,13 @@ error_code = 11
     ("[http]\nmax_body_size = 10", "http.max_body_size"),
     ("[http]\nprot = 1", "http.prot"),
     ("[admin]\ntoken = 'short'", "admin.token"),
+    ("[auth]\nfree_attempts = -1", "auth.free_attempts"),
+    ("[auth]\nbase_delay = 2\nmax_delay = 1", "auth.max_delay"),
+    ("[auth]\nmax_wait = -5", "auth.max_wait"),
+    ("[auth]\nverifiers = 0", "auth.verifiers"),
+    ("[auth]\nverifier_queue = -1", "auth.verifier_queue"),
+    ("[auth]\nremember = 'long'", "auth.remember"),
+    ("[auth]\ndelay = 1", "auth.delay"),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as caught:
@@ -92,3 +99,11 @@ def test_admin_token_is_generated_once_into_a_private_file(tmp_path):
     assert len(token) >= 32
     assert stat.S_IMODE((tmp_path / "admin-token").stat().st_mode) == 0o600
     assert admin_token(tmp_path) == token
+
+
+def test_the_auth_section_defaults_and_values(tmp_path):
+    auth = load_config().auth
+    assert (auth.free_attempts, auth.base_delay, auth.max_delay, auth.max_wait) == (3, 0.5, 8, 60)
+    assert (auth.verifiers, auth.verifier_queue, auth.remember) == (2, 1000, 300)
+    auth = load_config(write(tmp_path, "[auth]\nverifiers = 4\nmax_wait = 20\n")).auth
+    assert auth.verifiers == 4 and auth.max_wait == 20.0

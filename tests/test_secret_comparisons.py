@@ -14,6 +14,9 @@ SECRET_NAME = re.compile(r"password|secret|token|signature|digest|api_key|key_ha
 ALLOWED = {
     ("http/auth.py", "_basic"): "compares two stored password hashes (did the password "
                                 "change since the cache entry?), nothing the caller sent",
+    ("core/credentials.py", "_remembers"): "ties a remembered login to the stored hash it "
+                                           "was verified against: two stored hashes",
+    ("core/credentials.py", "_remember"): "the same, when a remembered login is replaced",
 }
 # where a caller's secret meets ours: each must go through hmac.compare_digest
 CHECKS = {

@@ -1,20 +1,83 @@
-"""Authentication of binds: credentials, IP allow-lists, bind limits, slowed repeated failures."""
+"""Password logins for SMPP binds and HTTP Basic alike (slowed guessing, remembered
+successes, a bounded verifier), IP allow-lists and bind limits."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from enum import Enum
 
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 
 from gateway.core.binds import BindRegistry
-from gateway.core.passwords import verify_password
+from gateway.core.credentials import CredentialChecker
+from gateway.core.login_limiter import LoginLimiter, TooManyAttempts
 from gateway.core.ports import Store
+from gateway.core.single_flight import SingleFlight
+from gateway.core.verifier import VerifierBusy
 from gateway.model import Account
 from gateway.smpp.constants import CommandStatus
+
+
+class Refusal(Enum):
+    UNKNOWN_ACCOUNT = "unknown or disabled account"
+    WRONG_PASSWORD = "wrong password"
+    ADDRESS_NOT_ALLOWED = "address not allowed for this account"
+    TOO_MANY_ATTEMPTS = "too many attempts from this address or for this account"
+    BUSY = "too many password checks in progress"
+
+
+class LoginRefused(Exception):
+    def __init__(self, refusal: Refusal, detail: str, retry_after: float = 0.0) -> None:
+        super().__init__(detail)
+        self.refusal = refusal
+        self.retry_after = retry_after
+
+
+AccountLookup = Callable[[str], Awaitable[Account | None]]
+
+
+class PasswordLogins:
+    """One login path for every front-end: the limiter decides when the attempt may be
+    checked (before anything looks at the password), then the account is looked up and
+    the password checked (remembered successes answer at once), then the allow-list."""
+
+    def __init__(self, limiter: LoginLimiter, checker: CredentialChecker) -> None:
+        self.limiter = limiter
+        self.checker = checker
+
+    async def login(
+        self, system_id: str, password: str, peer_ip: str, lookup: AccountLookup,
+        *, max_age: float | None = None,
+    ) -> Account:
+        """The account, or LoginRefused. `max_age`: how old a remembered success may be."""
+        guess = self.checker.fingerprint(system_id, password)
+        try:
+            admission = await self.limiter.admit(peer_ip, system_id, guess)
+        except TooManyAttempts as e:
+            raise LoginRefused(Refusal.TOO_MANY_ATTEMPTS, str(e), e.retry_after) from None
+        outcome: bool | None = None
+        try:
+            account = await lookup(system_id)
+            if account is None or not account.enabled:
+                outcome = False
+                raise LoginRefused(Refusal.UNKNOWN_ACCOUNT, f"unknown system_id {system_id!r}")
+            try:
+                ok = await self.checker.check(system_id, password, account.password_hash,
+                                              max_age, guess)
+            except VerifierBusy as e:
+                raise LoginRefused(Refusal.BUSY, str(e), 1.0) from None
+            if not ok:
+                outcome = False
+                raise LoginRefused(Refusal.WRONG_PASSWORD, f"wrong password for {system_id!r}")
+            outcome = ip_allowed(peer_ip, account.allow_ips)
+            if not outcome:
+                raise LoginRefused(Refusal.ADDRESS_NOT_ALLOWED,
+                                   f"{peer_ip} not allowed for {system_id!r}")
+            return account
+        finally:
+            admission.done(outcome)
 
 
 class BindRejected(Exception):
@@ -23,74 +86,43 @@ class BindRejected(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, kw_only=True)
-class FailurePolicy:
-    """After `free_attempts` failures from one IP, each answer waits `base_delay` * 2^n,
-    capped at `max_delay`; the count is forgotten after `forget_after` quiet seconds."""
-
-    free_attempts: int = 3
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    forget_after: float = 300.0
+_BIND_STATUS = {
+    Refusal.UNKNOWN_ACCOUNT: CommandStatus.ESME_RINVSYSID,
+    Refusal.WRONG_PASSWORD: CommandStatus.ESME_RINVPASWD,
+    Refusal.ADDRESS_NOT_ALLOWED: CommandStatus.ESME_RBINDFAIL,
+    Refusal.TOO_MANY_ATTEMPTS: CommandStatus.ESME_RBINDFAIL,
+    Refusal.BUSY: CommandStatus.ESME_RBINDFAIL,
+}
 
 
 class Authenticator:
-    def __init__(
-        self,
-        store: Store,
-        binds: BindRegistry,
-        reactor: IReactorTime,
-        hash_pool_runner: Callable[..., Deferred] | None = None,
-        policy: FailurePolicy = FailurePolicy(),
-    ) -> None:
+    """Binds: PasswordLogins with the SMPP statuses (S4), and the bind limit."""
+
+    def __init__(self, store: Store, binds: BindRegistry, logins: PasswordLogins,
+                 remember: float | None = None) -> None:
         self._store = store
         self._binds = binds
-        self._reactor = reactor
-        self._policy = policy
-        # scrypt takes tens of milliseconds: keep it off the reactor thread
-        self._run = hash_pool_runner or thread_runner(reactor)
-        self._failures: dict[str, tuple[int, float]] = {}
+        self._logins = logins
+        self._remember = remember
+        self._lookups = SingleFlight()  # a bind storm's binds of one account: one store read
 
     def authenticate(self, system_id: str, password: str, peer_ip: str) -> Deferred[Account]:
-        """Fire with the Account, or fail with BindRejected carrying the SMPP status."""
+        """Fire with the Account, or fail with BindRejected carrying the SMPP status.
+        Cancelling it withdraws an attempt still waiting for its turn."""
         return ensureDeferred(self._authenticate(system_id, password, peer_ip))
 
     async def _authenticate(self, system_id: str, password: str, peer_ip: str) -> Account:
-        await self._wait_if_suspicious(peer_ip)
-        account: Account | None = await self._store.get_account(system_id)
-        if account is None or not account.enabled:
-            self._note_failure(peer_ip)
-            raise BindRejected(CommandStatus.ESME_RINVSYSID, f"unknown system_id {system_id!r}")
-        ok = await self._run(verify_password, password, account.password_hash)
-        if not ok:
-            self._note_failure(peer_ip)
-            raise BindRejected(CommandStatus.ESME_RINVPASWD, f"wrong password for {system_id!r}")
-        if not ip_allowed(peer_ip, account.allow_ips):
-            self._note_failure(peer_ip)
-            raise BindRejected(
-                CommandStatus.ESME_RBINDFAIL, f"{peer_ip} not allowed for {system_id!r}")
-        self._failures.pop(peer_ip, None)
-        return account
+        try:
+            return await self._logins.login(system_id, password, peer_ip, self._lookup,
+                                            max_age=self._remember)
+        except LoginRefused as e:
+            raise BindRejected(_BIND_STATUS[e.refusal], str(e)) from None
 
-    def _wait_if_suspicious(self, peer_ip: str) -> Deferred:
-        count, last = self._failures.get(peer_ip, (0, 0.0))
-        now = self._reactor.seconds()
-        if now - last > self._policy.forget_after:
-            self._failures.pop(peer_ip, None)
-            count = 0
-        excess = count - self._policy.free_attempts
-        if excess < 0:
-            return succeed(None)
-        delay = min(self._policy.base_delay * (2**excess), self._policy.max_delay)
-        return deferLater(self._reactor, delay, lambda: None)
+    def _lookup(self, system_id: str) -> Deferred[Account | None]:
+        """The account as the store holds it now; binds asking at the same moment share
+        one read (a change applies to every read started after it)."""
+        return self._lookups.call(system_id, self._store.get_account, system_id)
 
-    def _note_failure(self, peer_ip: str) -> None:
-        count, _ = self._failures.get(peer_ip, (0, 0.0))
-        self._failures[peer_ip] = (count + 1, self._reactor.seconds())
-        if len(self._failures) > 100_000:  # bound memory under a distributed attack
-            oldest = sorted(self._failures.items(), key=lambda kv: kv[1][1])[:50_000]
-            for ip, _ in oldest:
-                del self._failures[ip]
 
 
 def ip_allowed(peer_ip: str, allow: tuple[str, ...]) -> bool:

@@ -36,6 +36,8 @@ __all__ = ["PublicApi"]
 log = Logger()
 
 _CHALLENGE = b'Basic realm="smsgw", Bearer realm="smsgw"'
+_AUTH_ERROR_CODE = {401: "unauthorized", 403: "forbidden", 429: "too_many_attempts",
+                    503: "busy"}
 
 
 class PublicApi:
@@ -166,10 +168,11 @@ class PublicApi:
             return await self._auth.authenticate(
                 request.getHeader(b"authorization"), _peer_ip(request))
         except AuthFailed as e:
-            if e.forbidden:
-                return error(request, 403, "forbidden", str(e))
-            request.setHeader(b"www-authenticate", _CHALLENGE)
-            return error(request, 401, "unauthorized", str(e))
+            if e.status == 401:
+                request.setHeader(b"www-authenticate", _CHALLENGE)
+            if e.retry_after:
+                request.setHeader(b"retry-after", b"%d" % max(1, math.ceil(e.retry_after)))
+            return error(request, e.status, _AUTH_ERROR_CODE[e.status], str(e))
 
     async def _dry_run(self, request: Any, account: Account, requests: Sequence,
                        recipients: list[str]) -> bytes:

@@ -203,8 +203,11 @@ def _errors(*codes: int) -> dict:
             402: "balance too low (ESME_RINVBALANCE, 0x40B)", 403: "address not allowed",
             404: "not found", 405: "method not allowed", 413: "body too large",
             415: "body is not JSON", 422: "Idempotency-Key reused for another request",
-            503: "the store cannot take messages now (disk full, database down): nothing "
-                 "was accepted or charged; retry after Retry-After seconds"}
+            429: "too many login attempts, or sends above the account's throughput: retry "
+                 "after the Retry-After seconds",
+            503: "the store cannot take messages now (disk full, database down), or too many "
+                 "password checks or sends wait: nothing was accepted or charged; retry after "
+                 "Retry-After seconds"}
     return {str(code): _response(text[code], {"$ref": "#/components/schemas/Error"})
             for code in codes}
 
@@ -295,7 +298,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "202": _response("accepted: stored and on its way", refs["SendResponse"]),
                     "200": _response("dry run: what it would cost", refs["SendResponse"]),
-                    **_errors(400, 401, 402, 403, 413, 415, 422, 503),
+                    **_errors(400, 401, 402, 403, 413, 415, 422, 429, 503),
                 },
             }},
             "/api/v1/messages/{id}": {"get": {
@@ -305,14 +308,14 @@ def openapi_document() -> dict[str, Any]:
                                 "schema": {"type": "string"}}],
                 "responses": {
                     "200": _response("the message", refs["MessageStatus"]),
-                    **_errors(401, 403, 404),
+                    **_errors(401, 403, 404, 429, 503),
                 },
             }},
             "/api/v1/balance": {"get": {
                 "summary": "The account's balance",
                 "operationId": "getBalance",
                 "responses": {"200": _response("the balance", refs["Balance"]),
-                              **_errors(401, 403)},
+                              **_errors(401, 403, 429, 503)},
             }},
         },
         "components": {

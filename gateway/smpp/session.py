@@ -54,11 +54,12 @@ __all__ = ["Session", "SessionConfig", "WindowFull"]
 # Those answers are header-only PDUs (SMPP 3.4 sends no body with an error
 # _resp), packed straight from the header layout.
 #
-# Three timers: bind_timeout (SMSC role: the peer must bind in time), the
-# window's response deadlines (no answer -> close without unbind), and
-# enquire_link after enquire_link_interval of silence while bound. After
-# CloseConnection the session ignores all input; only data_to_send() still
-# returns what was queued before it.
+# Three timers: bind_timeout (SMSC role: the peer must bind in time; the
+# adapter may pause it while it decides on a pending bind), the window's
+# response deadlines (no answer -> close without unbind), and enquire_link
+# after enquire_link_interval of silence while bound. After CloseConnection
+# the session ignores all input; only data_to_send() still returns what was
+# queued before it.
 
 _HEADER = struct.Struct(">IIII")
 _MAX_SEQUENCE = 0x7FFFFFFF
@@ -137,6 +138,7 @@ class Session:
             now + config.bind_timeout
             if config.role is Role.SMSC and config.bind_timeout > 0 else None
         )
+        self._bind_time_left: float | None = None  # while the bind timer is paused
 
     # --- what the caller may ask ---------------------------------------------------------
 
@@ -395,16 +397,33 @@ class Session:
         ))
         self._last_received = now
 
-    def reject_bind(self, request: Pdu, status: int) -> None:
+    def reject_bind(self, request: Pdu, status: int, now: float | None = None) -> None:
         """SMSC: answer the pending bind with `status` (not ESME_ROK) and an empty body;
-        the session is OPEN again and the peer may bind anew before bind_timeout."""
+        the session is OPEN again and the peer may bind anew before bind_timeout. A paused
+        bind timer goes on from `now` (required then) with the time it had left."""
         if status == CommandStatus.ESME_ROK:
             raise SessionUsageError("reject_bind needs an error status; use accept_bind")
         response_class = RESPONSE_CLASS.get(type(request))
         if response_class is None or request.command_id not in BIND_COMMAND_IDS:
             raise SessionUsageError(f"{type(request).__name__} is not a bind")
+        if self._bind_time_left is not None and now is None:
+            raise SessionUsageError("the bind timer is paused: reject_bind needs `now`")
         self._answer_bind(response_class(
             sequence_number=request.sequence_number, command_status=status))
+        if self._bind_time_left is not None:
+            self._bind_deadline = now + self._bind_time_left
+            self._bind_time_left = None
+
+    def pause_bind_timer(self, now: float) -> None:
+        """SMSC, while a bind is pending: stop the bind timer, keeping what it had left.
+        The time we take to decide on a bind (waiting for our own password checks) is not
+        the peer's; the timer goes on when the bind is refused and ends when it is
+        accepted. The caller bounds its decision time (core/login_limiter max_wait)."""
+        if self._state is not State.BINDING:
+            raise SessionUsageError(f"no pending bind in {self._state.value}")
+        if self._bind_deadline is not None:
+            self._bind_time_left = max(self._bind_deadline - now, 0.0)
+            self._bind_deadline = None
 
     def _answer_bind(self, response: Pdu) -> None:
         pending = self._pending_bind
@@ -422,6 +441,7 @@ class Session:
         self._set_state(answered(State.BINDING, pending.command_id, ok))
         if ok:
             self._bind_deadline = None
+            self._bind_time_left = None
 
     def start_unbind(self, now: float) -> None:
         """Send unbind (even with a full window); on unbind_resp, or when it is not

@@ -56,6 +56,7 @@ class SmscProtocol(SmppProtocol):
         self.kind = BindKind.TRANSMITTER
         self.admission: Admission | None = None
         self.bind_id: int | None = None  # counted in the cluster's binds (BindLedger)
+        self._bind_check: Deferred | None = None  # the pending bind's authentication
 
     # --- DeliveryChannel -----------------------------------------------------------------------
     def load(self) -> int:
@@ -92,12 +93,17 @@ class SmscProtocol(SmppProtocol):
                 command_status=CommandStatus.ESME_RINVCMDID))
 
     def _bind(self, request: Any) -> None:
+        # The time our verifier takes is not the peer's: the bind timer waits (S5). The
+        # limiter bounds it (auth.max_wait) and the verifier's queue is bounded.
+        self.session.pause_bind_timer(self.clock.seconds())
         peer = self.transport.getPeer().host
         d = self.server.authenticator.authenticate(request.system_id, request.password, peer)
+        self._bind_check = d
         d.addCallback(self._authenticated, request)
         d.addErrback(self._bind_failed, request)
 
     def _authenticated(self, account: Account, request: Any) -> Deferred | None:
+        self._bind_check = None
         if self.closed:
             return None
         kind = _BIND_KIND[type(request)]
@@ -122,6 +128,7 @@ class SmscProtocol(SmppProtocol):
             self.server.delivery.wake(self.account)
 
     def _bind_failed(self, failure, request: Any) -> None:
+        self._bind_check = None
         if self.closed:
             return
         if failure.check(BindRejected):
@@ -130,7 +137,7 @@ class SmscProtocol(SmppProtocol):
         else:
             status = CommandStatus.ESME_RBINDFAIL
             log.failure("bind from {peer} failed", failure, peer=self._peer())
-        self.session.reject_bind(request, status)
+        self.session.reject_bind(request, status, self.clock.seconds())
         self._flush()
 
     def _apply_account(self, account: Account) -> None:
@@ -221,6 +228,8 @@ class SmscProtocol(SmppProtocol):
             event.context.errback(TimeoutError("no deliver_sm_resp in time"))
 
     def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
+        if self._bind_check is not None:  # gone while waiting for its turn: withdraw it
+            self._bind_check.cancel()
         self.server.connection_closed(self)
         if self.account:
             self.server.binds.remove(self)

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 from twisted.internet.task import Clock
 
 from gateway.config import load_config
 from gateway.core.operations import ReplaceRequest
 from gateway.core.validation import SubmitRejected
+from gateway.core.verifier import InlineVerifier
 from gateway.model import Account, Address, MessageState, SubmitRequest
 from gateway.service import wire
 from gateway.smpp.constants import CommandStatus as S
@@ -28,7 +28,7 @@ class Core:
         self.clock.advance(NOW)
         self.store = MemoryStore()
         config = load_config(None, {"data_dir": str(tmp_path)})
-        self.router = wire(config, self.store, None, self.clock, reactor).router
+        self.router = wire(config, self.store, None, self.clock, InlineVerifier()).router
         self.ops = self.router.operations
         self.account = Account(system_id="acme", password_hash="x", balance=Decimal(10))
 

@@ -15,9 +15,12 @@ from twisted.internet.defer import ensureDeferred, maybeDeferred
 from twisted.internet.task import Clock
 
 from gateway.config import load_config
-from gateway.core.accounts import FailurePolicy
+from gateway.core.accounts import PasswordLogins
 from gateway.core.admission import AccountAdmissions
-from gateway.core.passwords import hash_password
+from gateway.core.credentials import CredentialChecker
+from gateway.core.login_limiter import AttemptPolicy, LoginLimiter
+from gateway.core.passwords import hash_password, verify_password
+from gateway.core.verifier import InlineVerifier
 from gateway.http.admin import AdminApi
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
@@ -38,25 +41,27 @@ def run_now(fn, *args):
 
 class Env:
     def __init__(self, tmp_path, sections: dict[str, Klein] | None = None,
-                 free_failures: int = 1000,
+                 free_failures: int = 1000, policy: AttemptPolicy | None = None,
                  sections_for: Callable[[Env], dict[str, Klein]] | None = None) -> None:
         self.clock = Clock()
         self.clock.advance(NOW)
         self.store = MemoryStore()
         config = load_config(None, {"data_dir": str(tmp_path), "price_per_part": "0.05"})
-        self.parts = wire(config, self.store, None, self.clock, run_now)
+        self.parts = wire(config, self.store, None, self.clock, InlineVerifier())
         ensureDeferred(self.parts.membership.join())  # the memory store answers at once
         self.parts.router.start()
         self.router = self.parts.router
         self.pricing = self.parts.pricing
         self.scrypt_calls = 0
 
-        def counting(fn, *args):
+        def counting(password, encoded):
             self.scrypt_calls += 1
-            return run_now(fn, *args)
+            return run_now(verify_password, password, encoded)
 
-        self.auth = HttpAuthenticator(self.store, self.store, self.clock, counting,
-                                      policy=FailurePolicy(free_attempts=free_failures))
+        self.limiter = LoginLimiter(self.clock,
+                                    policy or AttemptPolicy(free_attempts=free_failures))
+        logins = PasswordLogins(self.limiter, CredentialChecker(counting, self.clock))
+        self.auth = HttpAuthenticator(self.store, self.store, self.clock, logins)
         self.api = PublicApi(router=self.router, store=self.store, clock=self.clock,
                              authenticator=self.auth,
                              admissions=AccountAdmissions(self.clock, 1000))

@@ -386,11 +386,14 @@ class HttpClient:
     """Blocking JSON over one keep-alive loopback connection (http.client, stdlib)."""
 
     def __init__(self, gw: Gateway, *, basic: tuple[str, str] | None = None,
-                 bearer: str | None = None, timeout: float = 10.0) -> None:
+                 bearer: str | None = None, timeout: float = 10.0,
+                 source: str | None = None) -> None:
         import base64
         import http.client
 
-        self.connection = http.client.HTTPConnection(gw.host, gw.http_port, timeout=timeout)
+        self.connection = http.client.HTTPConnection(
+            gw.host, gw.http_port, timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.auth = ""
         if basic is not None:
             self.auth = "Basic " + base64.b64encode(":".join(basic).encode()).decode()
@@ -430,8 +433,10 @@ class RawClient:
 
     def __init__(self, host: str, port: int, *, timeout: float = 5.0,
                  ssl_context: ssl.SSLContext | None = None,
-                 server_hostname: str | None = None) -> None:
-        sock = socket.create_connection((host, port), timeout=timeout)
+                 server_hostname: str | None = None, source: str | None = None) -> None:
+        # `source`: another loopback address (127.0.0.2, ...) to connect from
+        sock = socket.create_connection((host, port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if ssl_context is not None:
             sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)

@@ -574,6 +574,37 @@ def test_the_bind_timer_runs_on_while_a_bind_is_pending_or_after_a_rejection():
     assert isinstance(server.handle_timer(10.0)[0], BindTimedOut)
 
 
+def test_a_paused_bind_timer_waits_while_the_smsc_decides_then_goes_on_after_a_rejection():
+    server = smsc()
+    [event] = server.receive_data(encode(BindTransmitter(sequence_number=1)), 4.0)
+    server.pause_bind_timer(4.0)  # our password check: 6 s were left
+    assert server.next_deadline() is None
+    assert server.handle_timer(30.0) == []
+    server.reject_bind(event.pdu, S.ESME_RINVPASWD, 40.0)
+    assert server.next_deadline() == 46.0
+    assert isinstance(server.handle_timer(46.0)[0], BindTimedOut)
+
+
+def test_accepting_a_bind_while_its_timer_is_paused_ends_the_timer():
+    server = smsc(enquire_link_interval=0)
+    [event] = server.receive_data(encode(BindTransceiver(sequence_number=1)), 1.0)
+    server.pause_bind_timer(1.0)
+    server.accept_bind(event.pdu, 50.0)
+    assert server.is_bound and server.next_deadline() is None
+
+
+def test_the_bind_timer_is_paused_only_for_a_pending_bind_and_resumed_with_a_time():
+    server = smsc()
+    with pytest.raises(SessionUsageError):
+        server.pause_bind_timer(1.0)
+    [event] = server.receive_data(encode(BindTransmitter(sequence_number=1)), 1.0)
+    server.pause_bind_timer(1.0)
+    with pytest.raises(SessionUsageError):
+        server.reject_bind(event.pdu, S.ESME_RBINDFAIL)  # without `now` it could not resume
+    server.reject_bind(event.pdu, S.ESME_RBINDFAIL, 2.0)
+    assert server.next_deadline() == 11.0
+
+
 def test_binding_in_time_stops_the_bind_timer():
     server = bound_smsc(now=0.0, enquire_link_interval=0)
     assert server.next_deadline() is None

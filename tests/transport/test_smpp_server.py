@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 import pytest_twisted
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from gateway.config import load_config
 from gateway.core.passwords import hash_password
+from gateway.core.verifier import InlineVerifier
 from gateway.model import Account
 from gateway.service import wire
 from gateway.smpp import pdu as P
@@ -24,11 +25,6 @@ from gateway.storage.memory import MemoryStore
 PASSWORD = "pw123456"
 
 
-def inline(fn, *args):
-    """Runs password hashing at once, in the test's thread."""
-    return maybeDeferred(fn, *args)
-
-
 class Harness:
     def __init__(self, tmp_path, store: MemoryStore | None = None, **overrides) -> None:
         self._tmp_path, self._overrides = tmp_path, overrides
@@ -36,7 +32,7 @@ class Harness:
         self.clock.advance(1_800_000_000)
         self.config = load_config(None, {"data_dir": str(tmp_path), **overrides})
         self.store = store or MemoryStore()
-        self.parts = wire(self.config, self.store, None, self.clock, inline)
+        self.parts = wire(self.config, self.store, None, self.clock, InlineVerifier())
         self.router = self.parts.router
         ensureDeferred(self.parts.membership.join())  # the memory store answers at once
         self.parts.router.start()
