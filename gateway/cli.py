@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
+from gateway.cli_cdr import add_commands as add_cdr_commands
 from gateway.cli_http import CommandError, add_http_commands
 from gateway.cli_mo import add_commands as add_mo_commands
 from gateway.cli_upstream import UpstreamCliError
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     add_http_commands(top)
     add_upstream_commands(top)
     add_mo_commands(top)
+    add_cdr_commands(top)
     return parser
 
 

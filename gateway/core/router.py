@@ -171,6 +171,7 @@ class Router:
             connector=self._connector_name(account.system_id, request),
             callback_url=request.callback_url,
             client_ref=request.client_ref,
+            transport=request.transport,
         )
 
     def _batch_accepted(

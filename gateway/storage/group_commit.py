@@ -58,6 +58,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -106,8 +107,12 @@ class GroupCommitWriter:
         call_from_thread: Callable[..., None],
         *,
         name: str = "sqlite-writer",
+        observer: Callable[[float, int], None] | None = None,
     ) -> None:
         self._conn = conn
+        # called in the writer thread after each write transaction commits: its seconds
+        # from BEGIN to COMMIT and its number of operations (metrics; must be quick)
+        self._observer = observer
         self._call_from_thread = call_from_thread
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closing: list[Deferred[None]] | None = None
@@ -195,6 +200,7 @@ class GroupCommitWriter:
                 writes = True
                 break
         begin = "BEGIN IMMEDIATE" if writes else "BEGIN"
+        started = time.perf_counter()
         try:
             cur.execute(begin)
             results = self._run_ops(conn, cur, batch, savepoints=False)
@@ -213,6 +219,8 @@ class GroupCommitWriter:
             return [(d, False, cause) for _, _, d in batch]
         if writes:
             self.commits += 1
+            if self._observer is not None:
+                self._observer(time.perf_counter() - started, len(batch))
         self.operations += len(batch)
         return results
 

@@ -24,6 +24,7 @@ from gateway.storage import sqlite_http as http_ops
 from gateway.storage import sqlite_ops as ops
 from gateway.storage import sqlite_outbox as outbox_ops
 from gateway.storage import sqlite_pending as pending
+from gateway.storage.sqlite_cdrs import CdrDatabaseMixin, CdrStoreMixin
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
 from gateway.storage.sqlite_ops import from_micro, to_micro
 from gateway.storage.sqlite_upstream_api import UpstreamDatabaseMixin, UpstreamStoreMixin
@@ -36,7 +37,7 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
-class SqliteDatabase(UpstreamDatabaseMixin, WebhookDatabaseMixin):
+class SqliteDatabase(UpstreamDatabaseMixin, WebhookDatabaseMixin, CdrDatabaseMixin):
     """Synchronous access to a store file: each method is one committed transaction.
 
     Not thread-safe: use one instance from one thread at a time.
@@ -218,7 +219,7 @@ _ACCEPT_ONCE = Op(http_ops.accept_once, writes=True)
 _EXPIRE_IDEMPOTENCY = Op(http_ops.expire_idempotency, writes=True)
 
 
-class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin):
+class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin, CdrStoreMixin):
     """The `Store` over a SQLite file, with group commit. Call it from the reactor thread.
 
     Opening (and migrating) the file happens in the constructor, so a bad path fails at
@@ -231,10 +232,12 @@ class SqliteStore(UpstreamStoreMixin, WebhookStoreMixin):
         reactor: IReactorFromThreads,
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        observer: Callable[[float, int], None] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         conn = ops.connect(path, busy_timeout)
-        self._writer = GroupCommitWriter(conn, reactor.callFromThread)
+        # observer: see GroupCommitWriter (the store's metrics)
+        self._writer = GroupCommitWriter(conn, reactor.callFromThread, observer=observer)
         self._submit = self._writer.submit
 
     @property

@@ -283,14 +283,14 @@ _MESSAGE_COLUMNS = (
     "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
     " destination_addr, body, data_coding, esm_class, protocol_id, priority,"
     " registered_delivery, parts, price, state, error_code, submitted_at, done_at,"
-    " scheduled_at, expires_at, connector, callback_url, client_ref"
+    " scheduled_at, expires_at, connector, callback_url, client_ref, transport"
 )
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES"
-    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGES = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {{rows}}"
-_MESSAGE_PLACEHOLDERS = placeholders(25)
+_MESSAGE_PLACEHOLDERS = placeholders(26)
 _SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
 _DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
 # Ids compare as numbers of any width: by length first, then as text.
@@ -334,7 +334,7 @@ def _message_row(m: Message) -> tuple:
         m.id, m.account, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, m.body, m.data_coding,
         m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
         to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
-        m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref,
+        m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref, m.transport,
     )
 
 
@@ -347,7 +347,7 @@ def _message(r: tuple) -> Message:
         registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
         state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
         scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
-        client_ref=r[24],
+        client_ref=r[24], transport=r[25],
     )
 
 

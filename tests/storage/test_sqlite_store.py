@@ -386,7 +386,8 @@ def test_a_migration_numbered_below_the_newest_applied_is_still_applied(path, mo
     conn = sqlite_ops.connect(path, 5.0)  # a file made before 0003 existed
     conn.execute('INSERT INTO accounts (system_id, password_hash, max_binds, throughput,'
                  ' "window") VALUES (\'old\', \'h\', 1, 0, 10)')
-    assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} == {1, 2, 4}
+    assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} == {
+        v for v, _, _ in every if v != 3}
     conn.close()
     monkeypatch.undo()
 
