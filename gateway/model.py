@@ -12,8 +12,9 @@ from enum import Enum
 from gateway.smpp.constants import MessageState
 
 __all__ = [
-    "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia", "DeliveryKind", "InboundMessage",
-    "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem", "SubmitRequest",
+    "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia", "DeliveryKind",
+    "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem",
+    "SubmitRequest",
 ]
 
 

@@ -17,7 +17,8 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
 from gateway.config import Config
@@ -44,6 +45,8 @@ from gateway.http.auth import HttpAuthenticator
 from gateway.http.site import make_site
 from gateway.http.webhooks import WebhookSender
 from gateway.model import Account
+from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.runtime import OpsRuntime
 from gateway.storage.sqlite import SqliteStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
 
@@ -77,6 +80,18 @@ class GatewayService(MultiService):
         self.admin_sections: dict = {}
         self.registry: ConnectorRegistry | None = None
         self.parts: Components | None = None
+        self.metrics: GatewayMetrics | None = None
+        self.ops: OpsRuntime | None = None
+
+    # twistd's log output as [log] says (ops/logs.runner_observer); tap.py sets it
+    log_observer: ILogObserver | None = None
+
+    def setServiceParent(self, parent) -> None:
+        # twistd logs through the Application's ILogObserver component when it has one
+        if (self.log_observer is not None and isinstance(parent, Componentized)
+                and parent.getComponent(ILogObserver) is None):
+            parent.setComponent(ILogObserver, self.log_observer)
+        super().setServiceParent(parent)
 
     def startService(self) -> None:
         super().startService()
@@ -93,10 +108,18 @@ class GatewayService(MultiService):
     async def _start(self) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store = SqliteStore(str(config.database_path), self.reactor)
+        if config.metrics.enabled:
+            self.metrics = GatewayMetrics(accounts=config.metrics.accounts)
+        observer = self.metrics.store_batch_done if self.metrics is not None else None
+        self.store = store = SqliteStore(str(config.database_path), self.reactor,
+                                         observer=observer)
         parts = wire(config, store, await store.last_message_id(), self.reactor, self.reactor,
-                     webhook_http=webhook_client(self.reactor, config.webhooks.concurrency))
+                     webhook_http=webhook_client(self.reactor, config.webhooks.concurrency),
+                     metrics=self.metrics)
         self.parts = parts
+        self.ops = OpsRuntime(config=config.metrics, store=store, clock=self.reactor,
+                              metrics=self.metrics)
+        self.ops.attach(parts, self._named_ports, len(self._listener_names()))
         self.simulator, self.router, self.delivery, self.smsc = (
             parts.simulator, parts.router, parts.delivery, parts.smsc)
         self.registry = parts.registry
@@ -125,7 +148,9 @@ class GatewayService(MultiService):
         if parts.webhooks is not None:
             parts.webhooks.start()
         self._settings_version = await store.settings_version()  # baseline before any bind
+        self.ops.start()
         await self._listen()
+        await self.ops.listen(self.reactor)
         if demo_password:
             self._print_demo_banner(demo_password)
         self._watcher = LoopingCall(lambda: ensureDeferred(self._watch_settings()))
@@ -147,13 +172,13 @@ class GatewayService(MultiService):
         plain = endpoint_cls(self.reactor, smpp.port, interface=smpp.host)
         self.ports.append(await plain.listen(self.smsc))
         log.info("SMPP listening on {host}:{port}", host=smpp.host,
-                 port=self.ports[-1].getHost().port)
+                 port=self.ports[-1].getHost().port, event="listening")
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
             secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context, interface=smpp.host)
             self.ports.append(await secure.listen(self.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
-                     port=self.ports[-1].getHost().port)
+                     port=self.ports[-1].getHost().port, event="listening")
         http = self.config.http
         endpoint_cls = TCP6ServerEndpoint if ":" in http.host else TCP4ServerEndpoint
         site = self._http_site()
@@ -161,7 +186,13 @@ class GatewayService(MultiService):
             site)
         self.ports.append(self.http_port)
         log.info("HTTP listening on {host}:{port}", host=http.host,
-                 port=self.http_port.getHost().port)
+                 port=self.http_port.getHost().port, event="listening")
+
+    def _listener_names(self) -> list[str]:
+        return ["smpp", *(["smpp-tls"] if self.config.smpp.tls_enabled else []), "http"]
+
+    def _named_ports(self) -> list[tuple[str, object]]:
+        return list(zip(self._listener_names(), self.ports, strict=False))
 
     def _http_site(self):
         config, store = self.config, self.store
@@ -169,7 +200,7 @@ class GatewayService(MultiService):
         self.http_auth = HttpAuthenticator(store, store, self.reactor, run,
                                            cache_ttl=config.http.auth_cache)
         api = PublicApi(router=self.router, store=store, clock=self.reactor,
-                        authenticator=self.http_auth)
+                        authenticator=self.http_auth, metrics=self.metrics)
         defaults = config.accounts
         admin = AdminApi(
             token=self.admin_token, store=store, binds=self.binds, clock=self.reactor,
@@ -177,7 +208,7 @@ class GatewayService(MultiService):
             settings_changed=lambda: ensureDeferred(self._apply_settings()),
             defaults=AccountDefaults(max_binds=defaults.max_binds,
                                      throughput=defaults.throughput, window=defaults.window))
-        return make_site(api, admin, config.http.max_body_size)
+        return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints)
 
     async def _ensure_demo_account(self, store: SqliteStore) -> str | None:
         """On a first start (no account at all) create the demo account; return its password."""
@@ -213,7 +244,7 @@ class GatewayService(MultiService):
         try:
             version = await self.store.settings_version()
         except Exception:
-            log.failure("reading the settings version failed")
+            log.failure("reading the settings version failed", event="store.error")
             return
         await self._write_health()
         if version == self._settings_version:
@@ -257,7 +288,7 @@ class GatewayService(MultiService):
             try:
                 await self.store.write_health(health, self.reactor.seconds())
             except Exception:
-                log.failure("writing connector health failed")
+                log.failure("writing connector health failed", event="store.error")
 
     def stopService(self) -> Deferred:
         super().stopService()
@@ -272,6 +303,8 @@ class GatewayService(MultiService):
         for port in self.ports:
             await port.stopListening()
         self.ports.clear()
+        if self.ops is not None:
+            await self.ops.stop()
         if self.smsc is not None:
             await self.smsc.unbind_all(UNBIND_TIMEOUT)
         if self.registry is not None:
@@ -320,16 +353,20 @@ class _QuietClientFactory(_HTTP11ClientFactory):
 def wire(
     config: Config, store: Store, id_floor: str | None, clock: IReactorTime,
     threads: IReactorThreads, webhook_http: HTTPClient | None = None,
+    metrics: GatewayMetrics | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and
     `threads` runs password hashing off the reactor thread. Without `webhook_http`
-    webhook items stay in the store's outbox (tests that do not look at webhooks)."""
+    webhook items stay in the store's outbox (tests that do not look at webhooks).
+    `metrics` (None: off) is handed to the parts that count."""
     binds = BindRegistry()
     subscriptions = Subscriptions()
+    delivered = metrics.item_delivered if metrics is not None else None
     webhooks = None if webhook_http is None else WebhookSender(
         store=store, http=webhook_http, clock=clock, config=config.webhooks,
-        secret_for=subscriptions.secret)
-    delivery = Delivery(store, binds, clock, config.receipts, webhooks=webhooks)
+        secret_for=subscriptions.secret, delivered=delivered)
+    delivery = Delivery(store, binds, clock, config.receipts, webhooks=webhooks,
+                        delivered=delivered)
     simulator = SimulatorConnector(config.simulator, None, clock)
     pricing = Pricing(price_per_part=config.price_per_part)
     ids = MessageIdGenerator(config.node_id, clock.seconds, id_floor)
@@ -348,7 +385,8 @@ def wire(
     upstream = store if hasattr(store, "upstream_records") else None
     router = Router(
         store=store, ids=ids, pricing=pricing, connector=simulator, delivery=delivery,
-        subscriptions=subscriptions, clock=clock, routing=registry, upstream=upstream)
+        subscriptions=subscriptions, clock=clock, routing=registry, upstream=upstream,
+        on_final=metrics.message_final if metrics is not None else None)
     router_box.append(router)
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
@@ -367,7 +405,7 @@ def wire(
         ),
         clock=clock,
         authenticator=Authenticator(store, binds, clock, thread_runner(threads)),
-        router=router, binds=binds, delivery=delivery,
+        router=router, binds=binds, delivery=delivery, metrics=metrics,
     )
     return Components(simulator=simulator, router=router, delivery=delivery, smsc=smsc,
                       pricing=pricing, binds=binds, registry=registry,

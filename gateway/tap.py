@@ -43,7 +43,10 @@ def options_to_config(options: usage.Options) -> Config:
 def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
+    from gateway.ops.logs import runner_observer
     from gateway.service import GatewayService
 
     config = getattr(options, "gateway_config", None) or options_to_config(options)
-    return GatewayService(config, reactor)
+    service = GatewayService(config, reactor)
+    service.log_observer = runner_observer(options, config.log)  # [log]: format and level
+    return service

@@ -28,6 +28,7 @@ next bind wakes the account and the outbox is paged in from the store.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,8 +70,10 @@ class Delivery:
     def __init__(
         self, store: Store, binds: BindRegistry, clock: IReactorTime, config: DeliveryConfig,
         webhooks: WebhookLeg | None = None,
+        delivered: Callable[[OutboxItem], None] | None = None,
     ) -> None:
         self._store = store
+        self._delivered = delivered  # told of each item its account acknowledged (metrics)
         # until it is wired (service.py), WEBHOOK items wait in the store for its poll
         self.webhooks = webhooks
         self._binds = binds
@@ -153,6 +156,8 @@ class Delivery:
 
     def _answered(self, status: int, account: str, item: OutboxItem) -> None:
         if status == 0:
+            if self._delivered is not None:
+                self._delivered(item)
             self._acks_waiting.append((account, item))
             if not self._acks_in_flight:
                 self._ack_waiting()
@@ -186,7 +191,8 @@ class Delivery:
 
     def _ack_failed(self, failure, acks: list[tuple[str, OutboxItem]]) -> None:
         self._ack_done()
-        log.failure("could not record {n} receipts as delivered", failure, n=len(acks))
+        log.failure("could not record {n} receipts as delivered", failure, n=len(acks),
+                    event="store.error")
         for account, item in acks:
             self._requeue(account, item)
 
@@ -240,7 +246,8 @@ class Delivery:
         def failed(failure) -> None:
             aq.loading = False
             aq.backlog = True
-            log.failure("loading the outbox of {account} failed", failure, account=account)
+            log.failure("loading the outbox of {account} failed", failure, account=account,
+                        event="store.error")
             self._clock.callLater(self._config.retry_delay, self.wake, account)
 
         d.addCallbacks(loaded, failed)

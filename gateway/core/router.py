@@ -6,7 +6,7 @@ to the delivery fan-out. Nothing is acknowledged before the store commits.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -80,6 +80,7 @@ class Router:
         dispatch_retry_delay: float = 5.0,
         routing: Routing | None = None,
         upstream: UpstreamStore | None = None,
+        on_final: Callable[[MessageState], None] | None = None,
     ) -> None:
         self._store = store
         self._ids = ids
@@ -91,6 +92,7 @@ class Router:
         self._subscriptions = subscriptions
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
+        self._on_final = on_final  # told each final state once it is durable (metrics)
         self._scheduler = Scheduler(clock, self._scheduled_due)
         self._in_flight: set[Deferred] = set()
         # cancel_sm, replace_sm, submit_multi: see operations.py
@@ -264,12 +266,14 @@ class Router:
     ) -> Deferred[None]:
         outbox = self._subscriptions.receipt_items(message, state, error_code, done_at)
         d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
-        d.addCallback(self._finished)
+        d.addCallback(self._finished, state)
         d.addErrback(lambda f: log.failure("recording the final state of {id} failed", f,
-                                           id=message.id))
+                                           id=message.id, event="store.error"))
         return d
 
-    def _finished(self, items: list[OutboxItem]) -> None:
+    def _finished(self, items: list[OutboxItem], state: MessageState) -> None:
+        if self._on_final is not None:
+            self._on_final(state)
         for item in items:
             self._delivery.enqueue(item)
 

@@ -43,9 +43,10 @@ class PublicApi:
 
     def __init__(
         self, *, router: Router, store: Store, authenticator: HttpAuthenticator,
-        clock: IReactorTime,
+        clock: IReactorTime, metrics: Any = None,
     ) -> None:
         self._router = router
+        self._metrics = metrics  # ops/metrics.GatewayMetrics, or None when metrics are off
         self._store = store
         self._auth = authenticator
         self._clock = clock
@@ -83,9 +84,13 @@ class PublicApi:
         try:
             accepted = await self._router.submit_batch(account, requests, once)
         except BatchRejected as rejected:
+            self._count_refused(rejected.status)
             return _rejected(request, rejected, _indexed(rejected, len(requests)))
         except SubmitRejected as rejected:
+            self._count_refused(rejected.status)
             return _rejected(request, rejected, None)
+        if self._metrics is not None and accepted.messages:
+            self._metrics.http_submitted(account.system_id, len(accepted.messages))
         if accepted.earlier is not None:
             if accepted.earlier.fingerprint != once.fingerprint:
                 return error(request, 422, "idempotency_key_reused",
@@ -137,6 +142,10 @@ class PublicApi:
         return error(request, 500, "internal_error", "the gateway failed to answer")
 
     # --- helpers -----------------------------------------------------------------------------
+    def _count_refused(self, status: int) -> None:
+        if self._metrics is not None:
+            self._metrics.submit_refused("http", status)
+
     async def _account(self, request: Any) -> Account | bytes:
         """The caller's account, or the 401/403 answer to return."""
         try:

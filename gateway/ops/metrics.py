@@ -135,6 +135,12 @@ class GatewayMetrics:
         if self.per_account and account in self.per_account:
             self.per_account[account] += 1
 
+    def smpp_accepted(self, account: str, messages: int) -> None:
+        """Accepted over SMPP by data_sm or submit_multi (not in the submit_sm latency)."""
+        self.smpp_ok += messages
+        if self.per_account and account in self.per_account:
+            self.per_account[account] += messages
+
     def http_submitted(self, account: str, messages: int) -> None:
         self.http_ok += messages
         if self.per_account and account in self.per_account:
@@ -263,11 +269,9 @@ class GatewayCollector:
                      depths.get("webhooks_pending", 0))
         yield _gauge("smsgw_webhook_outbox_dead", "Dead-lettered webhooks kept for replay.",
                      depths.get("webhooks_dead", 0))
-        unfinished = GaugeMetricFamily(
-            "smsgw_messages_unfinished", "Accepted messages not yet final.", labels=["state"])
-        unfinished.add_metric(["ENROUTE"], depths.get("enroute", 0))
-        unfinished.add_metric(["SCHEDULED"], depths.get("scheduled", 0))
-        yield unfinished
+        yield _gauge("smsgw_messages_unfinished",
+                     "Accepted messages not final yet (en route or scheduled).",
+                     depths.get("unfinished", 0))
         up = GaugeMetricFamily("smsgw_connector_up", "1 while the connector can submit.",
                                labels=["connector"])
         inflight = GaugeMetricFamily("smsgw_connector_inflight",

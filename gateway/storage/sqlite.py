@@ -24,8 +24,8 @@ from gateway.storage import sqlite_http as http_ops
 from gateway.storage import sqlite_ops as ops
 from gateway.storage import sqlite_outbox as outbox_ops
 from gateway.storage import sqlite_pending as pending
-from gateway.storage.sqlite_cdrs import CdrDatabaseMixin, CdrStoreMixin
 from gateway.storage.group_commit import GroupCommitWriter, Op, StoreClosed
+from gateway.storage.sqlite_cdrs import CdrDatabaseMixin, CdrStoreMixin
 from gateway.storage.sqlite_ops import from_micro, to_micro
 from gateway.storage.sqlite_upstream_api import UpstreamDatabaseMixin, UpstreamStoreMixin
 from gateway.storage.sqlite_webhooks_api import WebhookDatabaseMixin, WebhookStoreMixin
