@@ -1,7 +1,7 @@
 """End-to-end SMPP benchmark: submit_sm in, submit_sm_resp and delivery receipts out.
 
     python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1]
-                             [--timeout 300] [--keep]
+                             [--timeout 300] [--keep] [--metrics on|off|both [--rounds 3]]
     python bench/smpp_e2e.py --host H --port P --system-id S --password W [--gateway-pid PID]
 
 By default it starts the gateway (`python -m twisted smsgw`) from this checkout as a
@@ -29,6 +29,11 @@ up (the RSS then, bound and idle, is reported too). The kernel's high-water mark
 reported as well; it covers the whole life of the process, including start-up and the
 bind's password check (scrypt, 16 MB per bind), and usually exceeds the peak under load.
 
+--metrics off starts the gateway with `[metrics] enabled = false`; --metrics both runs
+the load against a fresh gateway with metrics off and on in turn (off, on, on, off, ...:
+--rounds times each) and prints the median end-to-end rate of each and the difference, so
+the cost of the metrics is measured in one run, under the same conditions.
+
 Not a test: the numbers depend on the machine, and on a shared or virtual machine they
 vary from run to run; compare runs made close together, several of each.
 """
@@ -41,6 +46,7 @@ import selectors
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,10 +96,13 @@ def free_port() -> int:
 class GatewayProcess:
     """The gateway from this checkout, as a subprocess on its own data directory."""
 
-    def __init__(self, workdir: Path, port: int, window: int, binds: int, balance: int) -> None:
+    def __init__(self, workdir: Path, port: int, window: int, binds: int, balance: int,
+                 metrics: bool = True) -> None:
         self.workdir = workdir
         self.port = port
         self.data_dir = workdir / "data"
+        self.config_path = workdir / "smsgw.toml"
+        self.config_path.write_text(f"[metrics]\nenabled = {'true' if metrics else 'false'}\n")
         self.log_path = workdir / "gateway.log"
         self.stderr_path = workdir / "gateway.stderr"
         self.env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -109,7 +118,7 @@ class GatewayProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         command = [sys.executable, "-m", "twisted", "--log-format=text",
-                   f"--log-file={self.log_path}", "smsgw",
+                   f"--log-file={self.log_path}", "smsgw", "--config", str(self.config_path),
                    "--data-dir", str(self.data_dir), "--smpp-port", str(self.port),
                    "--http-port", "0"]
         with open(self.stderr_path, "wb") as stderr:  # a file: a pipe nobody reads can fill
@@ -551,6 +560,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="give up (exit 1) after this many seconds of load")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary data directory and gateway log")
+    parser.add_argument("--metrics", choices=("on", "off", "both"), default="on",
+                        help="the gateway's [metrics] (both: compare, see above)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --metrics both: runs of each")
     attach = parser.add_argument_group("attach to a running gateway instead of starting one")
     attach.add_argument("--host")
     attach.add_argument("--port", type=int)
@@ -560,20 +573,59 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.host is None) != (args.port is None):
         parser.error("--host and --port go together")
-    if args.messages < 1 or args.window < 1 or args.binds < 1:
-        parser.error("--messages, --window and --binds must be at least 1")
+    if args.messages < 1 or args.window < 1 or args.binds < 1 or args.rounds < 1:
+        parser.error("--messages, --window, --binds and --rounds must be at least 1")
+    if args.host is not None and args.metrics == "both":
+        parser.error("--metrics both starts its own gateways: not with --host")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.metrics == "both":
+        return compare_metrics(args)
+    code, summary = run_once(args, metrics=args.metrics == "on")
+    if summary is not None:
+        print_table(summary)
+        print(json.dumps(summary))
+    return code
+
+
+def compare_metrics(args: argparse.Namespace) -> int:
+    """Metrics off and on in turn, a fresh gateway each run: the medians and their gap."""
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    order = []
+    for n in range(args.rounds):
+        order += [("off", "on"), ("on", "off")][n % 2]
+    for mode in order:
+        code, summary = run_once(args, metrics=mode == "on")
+        if code or summary is None:
+            return code or 1
+        rates[mode].append(summary["e2e_rate"])
+        print(f"metrics {mode:>3}: {summary['e2e_rate']:>10,.1f} msg/s end to end, "
+              f"submit p99 {summary['submit_latency_p99_ms']} ms, "
+              f"gateway CPU {summary['gateway_cpu_s']} s", flush=True)
+    median_off, median_on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    cost = (median_off - median_on) / median_off * 100
+    print(f"median: off {median_off:,.1f} msg/s, on {median_on:,.1f} msg/s: "
+          f"metrics cost {cost:.1f} %")
+    print(json.dumps({"bench": "smpp_e2e_metrics", "messages": args.messages,
+                      "rates_off": rates["off"], "rates_on": rates["on"],
+                      "median_off": median_off, "median_on": median_on,
+                      "cost_percent": round(cost, 2)}))
+    return 0
+
+
+def run_once(args: argparse.Namespace, metrics: bool) -> tuple[int, dict | None]:
+    """One load run (starting a gateway unless --host): exit code and summary."""
     gateway = None
+    summary = None
     workdir = None
     try:
         if args.host is None:
             workdir = Path(tempfile.mkdtemp(prefix="smpp_e2e-"))
             gateway = GatewayProcess(workdir, free_port(), args.window, args.binds,
-                                     balance=BALANCE)
+                                     balance=BALANCE, metrics=metrics)
             gateway.create_account()
             gateway.start()
             host, port, pid = "127.0.0.1", gateway.port, gateway.proc.pid
@@ -589,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smpp_e2e: {e}", file=sys.stderr)
         if gateway is not None:
             print(gateway.log_tail(), file=sys.stderr)
-        return 1
+        return 1, None
     finally:
         if gateway is not None:
             code = gateway.stop()
@@ -601,9 +653,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"data and log kept in {workdir}", file=sys.stderr)
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
-    print_table(summary)
-    print(json.dumps(summary))
-    return 0 if results.matched == results.accepted == results.total else 1
+    return (0 if results.matched == results.accepted == results.total else 1), summary
 
 
 if __name__ == "__main__":
