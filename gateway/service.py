@@ -38,6 +38,7 @@ from gateway.core.ports import Store
 from gateway.core.pricing import Pricing
 from gateway.core.router import Router
 from gateway.http.admin import AccountDefaults, AdminApi
+from gateway.http.admin_cdrs import CdrAdmin
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
@@ -132,6 +133,7 @@ class GatewayService(MultiService):
             store=store, webhook_store=store, simulator=parts.simulator, clock=self.reactor,
             settings_changed=lambda: ensureDeferred(self._apply_settings()),
             sender=parts.webhooks).sections())
+        self.admin_sections.update(CdrAdmin(store=store, clock=self.reactor).sections())
         router, delivery = parts.router, parts.delivery
         self.pricing, self.binds = parts.pricing, parts.binds
         parts.pricing.load(await store.list_prices())
