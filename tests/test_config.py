@@ -59,6 +59,14 @@ error_code = 11
     ("[http]\nmax_body_size = 10", "http.max_body_size"),
     ("[http]\nprot = 1", "http.prot"),
     ("[admin]\ntoken = 'short'", "admin.token"),
+    ("[metrics]\nenabled = 'yes'", "metrics.enabled"),
+    ("[metrics]\nport = 70000", "metrics.port"),
+    ("[metrics]\ntoken = 'short'", "metrics.token"),
+    ("[metrics]\naccounts = 'acme'", "metrics.accounts"),
+    ("[metrics]\nacounts = []", "metrics.acounts"),
+    ("[log]\nformat = 'xml'", "log.format"),
+    ("[log]\nlevel = 'loud'", "log.level"),
+    ("log = 1", "log"),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as caught:
@@ -92,3 +100,15 @@ def test_admin_token_is_generated_once_into_a_private_file(tmp_path):
     assert len(token) >= 32
     assert stat.S_IMODE((tmp_path / "admin-token").stat().st_mode) == 0o600
     assert admin_token(tmp_path) == token
+
+
+def test_metrics_and_log_sections(tmp_path):
+    default = load_config(None)
+    assert (default.metrics.enabled, default.metrics.port, default.log.format,
+            default.log.level) == (True, 0, "text", "info")
+    config = load_config(write(tmp_path, "[metrics]\nenabled = false\nport = 9108\n"
+                                         "accounts = ['acme', 'shop']\n"
+                                         "[log]\nformat = 'json'\nlevel = 'warn'\n"))
+    assert (config.metrics.enabled, config.metrics.port, config.metrics.accounts) == (
+        False, 9108, ("acme", "shop"))
+    assert (config.log.format, config.log.level) == ("json", "warn")

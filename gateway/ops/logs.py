@@ -58,7 +58,7 @@ def json_record(event: dict[str, Any]) -> dict[str, Any]:
     level = event.get("log_level")
     record: dict[str, Any] = {
         "time": iso_time(event.get("log_time")),
-        "level": level.name if isinstance(level, LogLevel) else "info",
+        "level": getattr(level, "name", "info"),
         "event": event.get("event") if isinstance(event.get("event"), str) else namespace,
         "message": _message(event),
         "logger": namespace,
