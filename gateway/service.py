@@ -43,6 +43,7 @@ from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
+from gateway.http.console.app import Console
 from gateway.http.site import make_site
 from gateway.http.webhooks import WebhookSender
 from gateway.model import Account
@@ -204,13 +205,23 @@ class GatewayService(MultiService):
         api = PublicApi(router=self.router, store=store, clock=self.reactor,
                         authenticator=self.http_auth, metrics=self.metrics)
         defaults = config.accounts
+        admin_defaults = AccountDefaults(max_binds=defaults.max_binds,
+                                         throughput=defaults.throughput, window=defaults.window)
         admin = AdminApi(
             token=self.admin_token, store=store, binds=self.binds, clock=self.reactor,
             run_in_thread=run, sections=self.admin_sections,
             settings_changed=lambda: ensureDeferred(self._apply_settings()),
-            defaults=AccountDefaults(max_binds=defaults.max_binds,
-                                     throughput=defaults.throughput, window=defaults.window))
-        return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints)
+            defaults=admin_defaults)
+        smpp_port = config.smpp.port
+        console = Console(
+            token=self.admin_token, store=store, binds=self.binds, registry=self.registry,
+            simulator=self.simulator, sender=self.parts.webhooks, ops=self.ops,
+            clock=self.reactor, run_in_thread=run,
+            settings_changed=lambda: ensureDeferred(self._apply_settings()),
+            smpp_port=lambda: self.ports[0].getHost().port if self.ports else smpp_port,
+            defaults=admin_defaults)
+        return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints,
+                         console=console)
 
     async def _ensure_demo_account(self, store: SqliteStore) -> str | None:
         """On a first start (no account at all) create the demo account; return its password."""

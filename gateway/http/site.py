@@ -34,6 +34,12 @@ class Root:
     def ready(self, request: Any) -> Any:
         return self._ops.ready(request) if self._ops else self._missing(request)
 
+    @app.route("/console", methods=["GET"])
+    def console_root(self, request: Any) -> bytes:
+        request.setResponseCode(301)
+        request.setHeader(b"location", b"/console/")
+        return b""
+
     @app.route("/console/", branch=True)
     def console(self, request: Any) -> Any:
         return self._console if self._console is not None else self._missing(request)

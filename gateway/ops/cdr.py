@@ -10,13 +10,14 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TextIO
 
 from gateway.core.events import encoding_name, iso_time
 from gateway.core.ports import CdrCursor
 from gateway.model import Cdr
 
-__all__ = ["CDR_FIELDS", "FORMATS", "Progress", "cdr_record", "format_cursor", "pages_of",
+__all__ = ["CDR_FIELDS", "FORMATS", "Progress", "cdr_record", "cdr_row", "format_cursor", "pages_of",
            "parse_cursor", "parse_time", "write_cdrs"]
 
 CDR_FIELDS = ("id", "account", "transport", "source", "destination", "parts", "encoding",
@@ -28,17 +29,31 @@ PAGE = 5000
 _CURSOR = re.compile(r"^(?P<done>[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)_(?P<id>[0-9]{1,20})$")
 
 
+def cdr_row(cdr: Cdr) -> tuple:
+    """The CDR's values in CDR_FIELDS order: times in RFC 3339 UTC with milliseconds, the
+    state as the receipt's stat word (DELIVRD, UNDELIV, ...), the price as an exact
+    decimal string."""
+    return (cdr.id, cdr.account, cdr.transport, cdr.source, cdr.destination, cdr.parts,
+            encoding_name(cdr.data_coding), f"{cdr.price:f}", cdr.connector, cdr.upstream_id,
+            _utc(cdr.submitted_at), _utc(cdr.done_at), cdr.state.receipt_stat,
+            cdr.error_code)
+
+
 def cdr_record(cdr: Cdr) -> dict[str, Any]:
-    """The CDR's fields by CDR_FIELDS: times in RFC 3339 UTC, the state as the receipt's
-    stat word (DELIVRD, UNDELIV, ...), the price as an exact decimal string."""
-    return {
-        "id": cdr.id, "account": cdr.account, "transport": cdr.transport,
-        "source": cdr.source, "destination": cdr.destination, "parts": cdr.parts,
-        "encoding": encoding_name(cdr.data_coding), "price": f"{cdr.price:f}",
-        "connector": cdr.connector, "upstream_id": cdr.upstream_id,
-        "submitted_at": iso_time(cdr.submitted_at), "done_at": iso_time(cdr.done_at),
-        "state": cdr.state.receipt_stat, "error_code": cdr.error_code,
-    }
+    """The CDR as a dict by CDR_FIELDS (see cdr_row)."""
+    return dict(zip(CDR_FIELDS, cdr_row(cdr), strict=True))
+
+
+def _utc(ts: float) -> str:
+    """iso_time(ts), faster: rows of one second share their formatted second (an export
+    formats two times per row, millions of rows)."""
+    ms = int(ts * 1000)
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return iso_time(float(seconds))[:-5]  # without ".000Z"
 
 
 def write_cdrs(pages: Iterable[list[Cdr]], out: TextIO, fmt: str,
@@ -50,15 +65,17 @@ def write_cdrs(pages: Iterable[list[Cdr]], out: TextIO, fmt: str,
     written = 0
     writer = None
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=CDR_FIELDS, lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CDR_FIELDS)
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     for page in pages:
-        records = [cdr_record(c) for c in page]
+        rows = [cdr_row(c) for c in page]
         if writer is not None:
-            writer.writerows(records)
+            writer.writerows(rows)
         else:
-            out.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
-        written += len(records)
+            out.write("".join(dumps(dict(zip(CDR_FIELDS, r, strict=True))) + "\n"
+                              for r in rows))
+        written += len(rows)
         if progress is not None:
             progress(written)
     return written

@@ -9,6 +9,7 @@ one does (no OFFSET, no row-value comparison, which SQLite would not seek with).
 from __future__ import annotations
 
 import sqlite3
+from functools import lru_cache
 
 from twisted.internet.defer import Deferred
 
@@ -46,10 +47,15 @@ _FIND_MESSAGES = (
 )
 
 
+# an export maps millions of rows: prices repeat, and a dict beats calling the enum
+_price = lru_cache(maxsize=4096)(from_micro)
+_STATES = {int(s): s for s in MessageState}
+
+
 def _cdr(r: tuple) -> Cdr:
     return Cdr(id=r[0], account=r[1], transport=r[2], source=r[3], destination=r[4],
-               parts=r[5], data_coding=r[6], price=from_micro(r[7]), connector=r[8],
-               upstream_id=r[9], submitted_at=r[10], done_at=r[11], state=MessageState(r[12]),
+               parts=r[5], data_coding=r[6], price=_price(r[7]), connector=r[8],
+               upstream_id=r[9], submitted_at=r[10], done_at=r[11], state=_STATES[r[12]],
                error_code=r[13])
 
 
