@@ -17,8 +17,8 @@ from gateway.core.events import encoding_name, iso_time
 from gateway.core.ports import CdrCursor
 from gateway.model import Cdr
 
-__all__ = ["CDR_FIELDS", "FORMATS", "Progress", "cdr_record", "cdr_row", "format_cursor", "pages_of",
-           "parse_cursor", "parse_time", "write_cdrs"]
+__all__ = ["CDR_FIELDS", "FORMATS", "Progress", "cdr_record", "cdr_row", "format_cursor",
+           "pages_of", "parse_cursor", "parse_time", "write_cdrs"]
 
 CDR_FIELDS = ("id", "account", "transport", "source", "destination", "parts", "encoding",
               "price", "connector", "upstream_id", "submitted_at", "done_at", "state",
