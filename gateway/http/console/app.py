@@ -295,7 +295,10 @@ class Console:
     @app.route("/webhooks/replay", methods=["POST"])
     async def replay(self, request: Any) -> bytes:
         session = self._changing(request)
-        form = parse_qs(self._body(request), max_num_fields=WEBHOOK_PAGE + 10)
+        try:
+            form = parse_qs(self._body(request), max_num_fields=WEBHOOK_PAGE + 10)
+        except ValueError:  # more fields than a page of dead letters has
+            form = {}
         ids = [int(v) for v in form.get("id", []) if v.isdigit() and len(v) < 19]
         every = form.get("all") == ["1"]
         if not ids and not every:
@@ -384,7 +387,7 @@ class Console:
     def _form(self, request: Any) -> dict[str, str]:
         """The urlencoded form (the site parses no forms itself); the last of repeats."""
         try:
-            fields = parse_qs(self._body(request), max_num_fields=100)
+            fields = parse_qs(self._body(request), max_num_fields=WEBHOOK_PAGE + 10)
         except ValueError:
             return {}
         return {k: v[-1] for k, v in fields.items()}

@@ -67,14 +67,15 @@ def overview_page(data: dict[str, Any], metrics_on: bool) -> Html:
         card("Live binds", len(data["binds"]), "SMPP sessions", "binds-count"),
         card("In flight", f"{d.get('unfinished', 0):,}", "accepted, not final yet",
              "depth-unfinished"),
-        card("Receipts waiting", f"{d.get('receipts_pending', 0):,}", "for an SMPP bind",
-             "depth-receipts"),
+        card("Receipts queued", f"{d.get('receipts_pending', 0):,}",
+             "for SMPP binds, not yet acknowledged", "depth-receipts"),
         card("Webhooks pending", f"{d.get('webhooks_pending', 0):,}",
              f"{d.get('webhooks_dead', 0):,} dead letters", "depth-webhooks"),
     ])
     chart = ('<div id="chart" class="chart" aria-label="submits and receipts per second">'
              '</div><p class="hint" id="chart-note">Submits and receipts per second over '
-             'the last 10 minutes, sampled every 2 s.</p>' if metrics_on else
+             'the last 10 minutes (UTC), sampled every 2 s; queue depths are read from the '
+             'store every 10 s.</p>' if metrics_on else
              '<p class="empty">The throughput chart needs the metrics: they are off '
              '(<code>[metrics] enabled = false</code>).</p>')
     binds = table(["Account", "Mode", "Unanswered", "Peer"], data["binds"],

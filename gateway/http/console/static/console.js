@@ -40,7 +40,10 @@
         // the last 10 minutes, however few samples there are yet
         scales: {x: {time: true, range: (u, min, max) => [max - 600, max]},
                  y: {range: (u, min, max) => [0, Math.max(max * 1.15, 1)]}},
-        axes: [{}, {label: "messages / s", size: 60}],
+        // UTC hours and minutes, like every time in the console
+        axes: [{space: 70, values: (u, splits) => splits.map(
+                  (v) => new Date(v * 1000).toISOString().substring(11, 16))},
+               {label: "messages / s", size: 60}],
         series: [{}, {label: "submits/s", stroke: "#2456d6", width: 2,
                       fill: "rgba(36,86,214,0.08)"},
                  {label: "receipts/s", stroke: "#137a3f", width: 2}],
