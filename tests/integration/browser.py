@@ -8,7 +8,10 @@ background requests) and working as root in a container (no sandbox) without a G
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,18 +31,82 @@ def chromium_missing() -> str | None:
 
 @contextmanager
 def browser_context(user_data_dir: Path) -> Iterator[Any]:
-    """A persistent Chromium context over a fresh profile directory."""
-    from playwright.sync_api import sync_playwright
+    """A persistent Chromium context over a fresh profile directory.
 
+    Playwright's sync API runs on greenlets, and so does pytest-twisted, which runs every
+    test inside its reactor greenlet: mixed in one thread, a Playwright greenlet ending
+    later switches into the wrong place and stops the test reactor. So Playwright lives in
+    a thread of its own, and the context handed out is a proxy whose every call runs there.
+    """
     user_data_dir.mkdir(parents=True, exist_ok=False)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
+    worker = _BrowserThread()
+    try:
+        context = worker.call(worker.launch, user_data_dir)
+        try:
+            yield _Remote(worker, context)
+        finally:
+            worker.call(context.close)
+    finally:
+        worker.stop()
+
+
+class _BrowserThread:
+    """One thread that owns Playwright and runs the calls it is handed, in order."""
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue = queue.Queue()
+        self._playwright: Any = None
+        self._thread = threading.Thread(target=self._run, name="playwright", daemon=True)
+        self._thread.start()
+
+    def launch(self, user_data_dir: Path) -> Any:
+        from playwright.sync_api import sync_playwright
+
+        self._manager = sync_playwright()
+        self._playwright = self._manager.__enter__()
+        return self._playwright.chromium.launch_persistent_context(
             str(user_data_dir), executable_path=CHROMIUM, headless=True, args=ARGS,
             viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
-        try:
-            yield context
-        finally:
-            context.close()
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        done: Future = Future()
+        self._calls.put((fn, args, kwargs, done))
+        return done.result()
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, args, kwargs, done = call
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001 -- raised again in the caller
+                done.set_exception(e)
+        if self._playwright is not None:
+            self._manager.__exit__(None, None, None)
+
+
+_PLAIN = (str, bytes, int, float, bool, type(None), dict, list, tuple)
+
+
+class _Remote:
+    """Stands for a Playwright object of the browser thread: attribute reads and calls run
+    there; plain values come back as they are, anything else as another _Remote."""
+
+    def __init__(self, worker: _BrowserThread, target: Any) -> None:
+        self._worker = worker
+        self._target = target
+
+    def _wrap(self, value: Any) -> Any:
+        return value if isinstance(value, _PLAIN) else _Remote(self._worker, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._wrap(self._worker.call(getattr, self._target, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap(self._worker.call(self._target, *args, **kwargs))
 
 
 def screenshot_dir() -> Path | None:
