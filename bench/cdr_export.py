@@ -63,8 +63,8 @@ def fill(path: Path, rows: int) -> None:
     conn.close()
 
 
-def export(data_dir: Path, out: Path, fmt: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one `smsgw cdr export` subprocess."""
+def export(data_dir: Path, out: Path, fmt: str) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS (bytes) of one `smsgw cdr export`."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -76,7 +76,7 @@ def export(data_dir: Path, out: Path, fmt: str) -> tuple[float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"cdr export failed: {proc.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss * 1024  # Linux reports kilobytes
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024  # RSS in kB
 
 
 def main() -> int:
@@ -93,18 +93,19 @@ def main() -> int:
         fill(data_dir / "smsgw.db", args.rows)
         filled = time.perf_counter() - filled
         out = workdir / f"cdrs.{args.format}"
-        elapsed, peak = export(data_dir, out, args.format)
+        elapsed, cpu, peak = export(data_dir, out, args.format)
         with open(out, "rb") as f:
             lines = sum(1 for _ in f)
         records = lines - (1 if args.format == "csv" else 0)
         if records != args.rows:
             raise SystemExit(f"exported {records} CDRs, expected {args.rows}")
         summary = {"bench": "cdr_export", "rows": args.rows, "format": args.format,
-                   "elapsed_s": round(elapsed, 2), "rows_per_s": round(args.rows / elapsed),
+                   "elapsed_s": round(elapsed, 2), "cpu_s": round(cpu, 2),
+                   "rows_per_s": round(args.rows / elapsed),
                    "file_mb": round(out.stat().st_size / 2**20, 1),
                    "peak_rss_mb": round(peak / 2**20, 1), "fill_s": round(filled, 1)}
         print(f"{args.rows:,} CDRs as {args.format}: {elapsed:.1f} s "
-              f"({summary['rows_per_s']:,}/s), {summary['file_mb']} MB, "
+              f"({summary['rows_per_s']:,}/s, CPU {cpu:.1f} s), {summary['file_mb']} MB, "
               f"peak RSS {summary['peak_rss_mb']} MB")
         print(json.dumps(summary))
     finally:
