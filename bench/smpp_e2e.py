@@ -1,7 +1,7 @@
 """End-to-end SMPP benchmark: submit_sm in, submit_sm_resp and delivery receipts out.
 
     python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1]
-                             [--timeout 300] [--keep]
+                             [--timeout 300] [--keep] [--metrics on|off|both [--rounds 3]]
     python bench/smpp_e2e.py --database postgresql://USER@HOST:PORT/DBNAME [--nodes 2]
                              [--no-baseline]
     python bench/smpp_e2e.py --host H --port P --system-id S --password W [--gateway-pid PID]
@@ -37,6 +37,11 @@ up (the RSS then, bound and idle, is reported too). The kernel's high-water mark
 reported as well; it covers the whole life of the process, including start-up and the
 bind's password check (scrypt, 16 MB per bind), and usually exceeds the peak under load.
 
+--metrics off starts the gateway with `[metrics] enabled = false`; --metrics both runs
+the load against a fresh gateway with metrics off and on in turn (off, on, on, off, ...:
+--rounds times each) and prints the median end-to-end rate of each and the difference, so
+the cost of the metrics is measured in one run, under the same conditions.
+
 Not a test: the numbers depend on the machine, and on a shared or virtual machine they
 vary from run to run; compare runs made close together, several of each.
 """
@@ -49,6 +54,7 @@ import selectors
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,9 +105,11 @@ class GatewayProcess:
     """The gateway from this checkout, as a subprocess on its own data directory."""
 
     def __init__(self, workdir: Path, port: int, window: int, binds: int, balance: int,
-                 database: str = "", node_id: int = 0) -> None:
+                 database: str = "", node_id: int = 0, metrics: bool = True) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = workdir / "smsgw.toml"
+        self.config_path.write_text(f"[metrics]\nenabled = {'true' if metrics else 'false'}\n")
         self.port = port
         self.database = database
         self.node_id = node_id
@@ -125,7 +133,7 @@ class GatewayProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         command = [sys.executable, "-m", "twisted", "--log-format=text",
-                   f"--log-file={self.log_path}", "smsgw",
+                   f"--log-file={self.log_path}", "smsgw", "--config", str(self.config_path),
                    "--data-dir", str(self.data_dir), "--smpp-port", str(self.port),
                    "--http-port", "0", *self._database(), "--node-id", str(self.node_id)]
         with open(self.stderr_path, "wb") as stderr:  # a file: a pipe nobody reads can fill
@@ -648,6 +656,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="gateway nodes on --database, one bind each (default 1)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --database: skip the SQLite run before it")
+    parser.add_argument("--metrics", choices=("on", "off", "both"), default="on",
+                        help="the gateway's [metrics] (both: compare, see above)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --metrics both: runs of each")
     attach = parser.add_argument_group("attach to a running gateway instead of starting one")
     attach.add_argument("--host")
     attach.add_argument("--port", type=int)
@@ -657,15 +669,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.host is None) != (args.port is None):
         parser.error("--host and --port go together")
-    if args.messages < 1 or args.window < 1 or args.binds < 1:
-        parser.error("--messages, --window and --binds must be at least 1")
+    if args.messages < 1 or args.window < 1 or args.binds < 1 or args.rounds < 1:
+        parser.error("--messages, --window, --binds and --rounds must be at least 1")
+    if args.host is not None and args.metrics == "both":
+        parser.error("--metrics both starts its own gateways: not with --host")
     if args.nodes < 1 or (args.nodes > 1 and not args.database):
         parser.error("--nodes needs --database (several nodes share a PostgreSQL database)")
     args.binds = max(args.binds, args.nodes)
     return args
 
 
-def run_once(args, database: str = "", nodes: int = 1) -> dict:
+def run_once(args, database: str = "", nodes: int = 1, metrics: bool = True) -> dict:
     """Start `nodes` gateways (on SQLite, or on `database`), load them, stop them."""
     gateways: list[GatewayProcess] = []
     workdir = Path(tempfile.mkdtemp(prefix="smpp_e2e-"))
@@ -677,7 +691,8 @@ def run_once(args, database: str = "", nodes: int = 1) -> dict:
         for node in range(nodes):
             gateways.append(GatewayProcess(
                 workdir / f"node{node + 1}", free_port(), args.window, args.binds,
-                balance=BALANCE, database=url, node_id=node + 1 if database else 0))
+                balance=BALANCE, database=url, node_id=node + 1 if database else 0,
+                metrics=metrics))
         gateways[0].create_account()
         for gateway in gateways:
             gateway.start()
@@ -728,17 +743,45 @@ def attached(args) -> dict:
     return summary
 
 
+def compare_metrics(args: argparse.Namespace) -> int:
+    """Metrics off and on in turn, a fresh gateway each run: the medians and their gap."""
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    order = []
+    for n in range(args.rounds):
+        order += [("off", "on"), ("on", "off")][n % 2]
+    for mode in order:
+        summary = run_once(args, args.database, args.nodes, metrics=mode == "on")
+        if not summary["ok"]:
+            return 1
+        rates[mode].append(summary["e2e_rate"])
+        print(f"metrics {mode:>3}: {summary['e2e_rate']:>10,.1f} msg/s end to end, "
+              f"submit p99 {summary['submit_latency_p99_ms']} ms, "
+              f"gateway CPU {summary['gateway_cpu_s']} s", flush=True)
+    median_off, median_on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    cost = (median_off - median_on) / median_off * 100
+    print(f"median: off {median_off:,.1f} msg/s, on {median_on:,.1f} msg/s: "
+          f"metrics cost {cost:.1f} %")
+    print(json.dumps({"bench": "smpp_e2e_metrics", "messages": args.messages,
+                      "rates_off": rates["off"], "rates_on": rates["on"],
+                      "median_off": median_off, "median_on": median_on,
+                      "cost_percent": round(cost, 2)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    metrics = args.metrics == "on"
     try:
+        if args.metrics == "both":
+            return compare_metrics(args)
         if args.host is not None:
             runs = [attached(args)]
         else:
             runs = []
             if not args.database or not args.no_baseline:
-                runs.append(run_once(args))
+                runs.append(run_once(args, metrics=metrics))
             if args.database:
-                runs.append(run_once(args, args.database, args.nodes))
+                runs.append(run_once(args, args.database, args.nodes, metrics=metrics))
     except (BenchError, OSError) as e:
         print(f"smpp_e2e: {e}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from typing import NoReturn
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import react
 
+from gateway.cli_cdr import add_commands as add_cdr_commands
 from gateway.cli_http import CommandError, add_http_commands
 from gateway.cli_mo import add_commands as add_mo_commands
 from gateway.cli_upstream import UpstreamCliError
@@ -111,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     add_http_commands(top)
     add_upstream_commands(top)
     add_mo_commands(top)
+    add_cdr_commands(top)
     return parser
 
 

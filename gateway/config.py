@@ -83,6 +83,32 @@ class AccountDefaults:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    """`[metrics]`: Prometheus metrics at GET /metrics on the HTTP port, and on a port of
+    their own when `port` is set (0: none). `token`: a bearer token /metrics then needs.
+    `accounts`: the accounts that get per-account series (opt-in, so their number stays
+    bounded)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str = ""
+    accounts: tuple[str, ...] = ()
+
+
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogConfig:
+    """`[log]`: "text" (Twisted's lines) or "json" (one object per line), and the least
+    level written."""
+
+    format: str = "text"
+    level: str = "info"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     data_dir: Path = Path("smsgw-data")
     node_id: int = 0
@@ -99,6 +125,8 @@ class Config:
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def database_path(self) -> Path:
@@ -140,6 +168,8 @@ def _build(raw: dict[str, Any]) -> Config:
         "webhooks": _section(top.pop("webhooks", {}), WebhookConfig, "webhooks"),
         "cluster": _section(top.pop("cluster", {}), ClusterConfig, "cluster"),
         "inbound": _section(top.pop("inbound", {}), InboundConfig, "inbound"),
+        "metrics": _metrics(top.pop("metrics", {})),
+        "log": _section(top.pop("log", {}), LogConfig, "log"),
     }
     config = _section(top, Config, "", extra=sections)
     _check(config)
@@ -225,6 +255,31 @@ def _simulator(raw: Any) -> SimulatorConfig:
     return config
 
 
+def _metrics(raw: Any) -> MetricsConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("metrics", "must be a table")
+    raw = dict(raw)
+    accounts = raw.pop("accounts", [])
+    if not isinstance(accounts, list) or not all(
+            isinstance(a, str) and 1 <= len(a) <= 15 for a in accounts):
+        raise ConfigError("metrics.accounts", "must be an array of system_id strings")
+    if len(accounts) > 1000:
+        raise ConfigError("metrics.accounts", "at most 1000 accounts")
+    config = _section(raw, MetricsConfig, "metrics", extra={"accounts": tuple(accounts)})
+    if not 0 <= config.port <= 65535:
+        raise ConfigError("metrics.port", f"{config.port} is not a TCP port")
+    if config.token and len(config.token) < 16:
+        raise ConfigError("metrics.token", "must be at least 16 characters")
+    return config
+
+
+def _check_log(log: LogConfig) -> None:
+    if log.format not in ("text", "json"):
+        raise ConfigError("log.format", 'must be "text" or "json"')
+    if log.level not in LOG_LEVELS:
+        raise ConfigError("log.level", "must be one of " + ", ".join(LOG_LEVELS))
+
+
 def _check(config: Config) -> None:
     smpp = config.smpp
     for key, port in (("smpp.port", smpp.port), ("smpp.tls_port", smpp.tls_port)):
@@ -269,6 +324,7 @@ def _check(config: Config) -> None:
     _check_webhooks(config.webhooks)
     _check_cluster(config)
     _check_auth(config.auth)
+    _check_log(config.log)
     for key in ("reassembly_timeout", "sweep_interval"):
         if getattr(config.inbound, key) <= 0:
             raise ConfigError(f"inbound.{key}", "must be positive")

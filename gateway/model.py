@@ -12,8 +12,9 @@ from enum import Enum
 from gateway.smpp.constants import MessageState
 
 __all__ = [
-    "Account", "Address", "BindKind", "Channel", "DeliverVia", "DeliveryKind", "InboundMessage",
-    "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem", "SubmitRequest",
+    "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia", "DeliveryKind",
+    "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem",
+    "SubmitRequest",
 ]
 
 
@@ -92,6 +93,8 @@ class SubmitRequest:
     # HTTP submits: where the receipt goes over HTTP, and the customer's own reference
     callback_url: str = ""
     client_ref: str = ""
+    # The front-end it came through: "smpp" or "http" (kept with the message for its CDR)
+    transport: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,6 +126,8 @@ class Message:
     client_ref: str = ""
     # The gateway process (ports.ClusterStore owner) that dispatches it until it is final.
     owner: int = 0
+    # "smpp" or "http": the front-end the message came through ("" if stored before 0005).
+    transport: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -218,3 +223,25 @@ class OutboxItem(NewOutboxItem):
     next_attempt_at: float = 0.0
     last_error: str = ""
     dead_at: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cdr:
+    """A call detail record: one message in its final state, as billing reads it.
+    `connector` and `upstream_id` are where it left and the id the upstream gave it
+    ('' for the simulator or when the upstream never answered)."""
+
+    id: str
+    account: str
+    transport: str
+    source: str
+    destination: str
+    parts: int
+    data_coding: int
+    price: Decimal
+    connector: str
+    upstream_id: str
+    submitted_at: float
+    done_at: float
+    state: MessageState
+    error_code: int

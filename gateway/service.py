@@ -18,7 +18,8 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
 from gateway.config import AuthConfig, Config
@@ -46,12 +47,16 @@ from gateway.core.router import Router
 from gateway.core.store_events import StoreEvents
 from gateway.core.verifier import PasswordVerifier, keep_large_blocks_out_of_the_heap
 from gateway.http.admin import AccountDefaults, AdminApi
+from gateway.http.admin_cdrs import CdrAdmin
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
+from gateway.http.console.app import Console
 from gateway.http.site import make_site
 from gateway.http.webhooks import WebhookSender
+from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.runtime import OpsRuntime
 from gateway.storage.batched import BatchedStore
 from gateway.transport.smpp_server import SmscServer, SmscSettings, smsc_session_config
 
@@ -85,6 +90,18 @@ class GatewayService(MultiService):
         self.http_auth: HttpAuthenticator | None = None
         self.admin_token = ""
         self._sweeper: LoopingCall | None = None
+        self.metrics: GatewayMetrics | None = None
+        self.ops: OpsRuntime | None = None
+
+    # twistd's log output as [log] says (ops/logs.runner_observer); tap.py sets it
+    log_observer: ILogObserver | None = None
+
+    def setServiceParent(self, parent) -> None:
+        # twistd logs through the Application's ILogObserver component when it has one
+        if (self.log_observer is not None and isinstance(parent, Componentized)
+                and parent.getComponent(ILogObserver) is None):
+            parent.setComponent(ILogObserver, self.log_observer)
+        super().setServiceParent(parent)
 
     def startService(self) -> None:
         super().startService()
@@ -101,12 +118,18 @@ class GatewayService(MultiService):
     async def _start(self) -> None:
         config, store = self.config, self.store
         keep_large_blocks_out_of_the_heap()  # scrypt's 16 MB go back to the OS (verifier.py)
+        if config.metrics.enabled:
+            self.metrics = GatewayMetrics(accounts=config.metrics.accounts)
+            store.observe(self.metrics.store_batch_done)
         verifier = PasswordVerifier(self.reactor, workers=config.auth.verifiers,
                                     queue_limit=config.auth.verifier_queue)
         parts = self.parts = wire(
             config, store, await store.last_message_id(), self.reactor, verifier,
             webhook_http=webhook_client(self.reactor, config.webhooks.concurrency),
-            on_fenced=self._fenced)
+            on_fenced=self._fenced, metrics=self.metrics)
+        self.ops = OpsRuntime(config=config.metrics, store=store, clock=self.reactor,
+                              metrics=self.metrics)
+        self.ops.attach(parts, self._named_ports, len(self._listener_names()))
         self.admin_token = config.admin.token or admin_token(config.data_dir)
         defaults = config.accounts
         demo_password = await ensure_demo_account(
@@ -119,7 +142,9 @@ class GatewayService(MultiService):
         parts.inbound.start()
         if parts.webhooks is not None:
             parts.webhooks.start()
+        self.ops.start()
         await self._listen()
+        await self.ops.listen(self.reactor)
         store.watch(parts.events)
         parts.membership.start()  # adopts what an earlier run (or a dead node) left
         parts.settings.start()
@@ -148,14 +173,14 @@ class GatewayService(MultiService):
                              interface=smpp.host)
         self.ports.append(await plain.listen(self.parts.smsc))
         log.info("SMPP listening on {host}:{port}", host=smpp.host,
-                 port=self.ports[-1].getHost().port)
+                 port=self.ports[-1].getHost().port, event="listening")
         if smpp.tls_enabled:
             context = tls_context(Path(smpp.tls_cert), Path(smpp.tls_key))
             secure = SSL4ServerEndpoint(self.reactor, smpp.tls_port, context,
                                         backlog=LISTEN_BACKLOG, interface=smpp.host)
             self.ports.append(await secure.listen(self.parts.smsc))
             log.info("SMPP over TLS listening on {host}:{port}", host=smpp.host,
-                     port=self.ports[-1].getHost().port)
+                     port=self.ports[-1].getHost().port, event="listening")
         http = self.config.http
         endpoint_cls = TCP6ServerEndpoint if ":" in http.host else TCP4ServerEndpoint
         site = self._http_site()
@@ -163,14 +188,21 @@ class GatewayService(MultiService):
             site)
         self.ports.append(self.http_port)
         log.info("HTTP listening on {host}:{port}", host=http.host,
-                 port=self.http_port.getHost().port)
+                 port=self.http_port.getHost().port, event="listening")
+
+    def _listener_names(self) -> list[str]:
+        return ["smpp", *(["smpp-tls"] if self.config.smpp.tls_enabled else []), "http"]
+
+    def _named_ports(self) -> list[tuple[str, object]]:
+        return list(zip(self._listener_names(), self.ports, strict=False))
 
     def _http_site(self):
         config, store, parts = self.config, self.store, self.parts
         run = thread_runner(self.reactor)  # hashing the passwords admins set
         self.http_auth = parts.http_auth
         api = PublicApi(router=parts.router, store=store, clock=self.reactor,
-                        authenticator=parts.http_auth, admissions=parts.admissions)
+                        authenticator=parts.http_auth, admissions=parts.admissions,
+                        metrics=self.metrics)
         apply = parts.settings.apply
         sections = {}
         sections.update(UpstreamAdmin(store, health=parts.registry.health,
@@ -178,13 +210,23 @@ class GatewayService(MultiService):
         sections.update(MessagingAdmin(
             store=store, webhook_store=store, simulator=parts.simulator, clock=self.reactor,
             settings_changed=apply, sender=parts.webhooks).sections())
+        sections.update(CdrAdmin(store=store, clock=self.reactor).sections())
         defaults = config.accounts
+        admin_defaults = AccountDefaults(max_binds=defaults.max_binds,
+                                         throughput=defaults.throughput, window=defaults.window)
         admin = AdminApi(
             token=self.admin_token, store=store, binds=parts.binds, clock=self.reactor,
             run_in_thread=run, sections=sections, settings_changed=apply,
-            defaults=AccountDefaults(max_binds=defaults.max_binds,
-                                     throughput=defaults.throughput, window=defaults.window))
-        return make_site(api, admin, config.http.max_body_size)
+            defaults=admin_defaults)
+        smpp_port = config.smpp.port
+        console = Console(
+            token=self.admin_token, store=store, binds=parts.binds, registry=parts.registry,
+            simulator=parts.simulator, sender=parts.webhooks, ops=self.ops,
+            clock=self.reactor, run_in_thread=run, settings_changed=apply,
+            smpp_port=lambda: self.ports[0].getHost().port if self.ports else smpp_port,
+            defaults=admin_defaults)
+        return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints,
+                         console=console)
 
     def _print_demo_banner(self, password: str) -> None:
         port = self.ports[0].getHost().port  # the bound one, also when configured as 0
@@ -214,6 +256,8 @@ class GatewayService(MultiService):
         for port in self.ports:
             await port.stopListening()
         self.ports.clear()
+        if self.ops is not None:
+            await self.ops.stop()
         if parts is not None:
             parts.settings.stop()
             parts.health.stop()
@@ -283,13 +327,15 @@ class Verifier(Protocol):
 def wire(
     config: Config, store: BatchedStore, id_floor: str | None, clock: IReactorTime,
     verifier: Verifier, webhook_http: HTTPClient | None = None,
-    on_fenced: Callable[[], None] | None = None,
+    on_fenced: Callable[[], None] | None = None, metrics: GatewayMetrics | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and
     `verifier` checks passwords (scrypt) off the reactor thread. Without `webhook_http`
-    webhook items stay in the store's outbox (tests that do not look at webhooks)."""
+    webhook items stay in the store's outbox (tests that do not look at webhooks).
+    `metrics` (None: off) is handed to the parts that count."""
     binds = BindRegistry()
     subscriptions = Subscriptions()
+    delivered = metrics.item_delivered if metrics is not None else None
     router_box: list[Router] = []
     membership = Membership(
         store=store, clock=clock, config=config.cluster, node_id=config.node_id,
@@ -297,9 +343,9 @@ def wire(
         on_fenced=on_fenced or (lambda: None))
     webhooks = None if webhook_http is None else WebhookSender(
         store=store, http=webhook_http, clock=clock, config=config.webhooks,
-        secret_for=subscriptions.secret, owner=membership)
+        secret_for=subscriptions.secret, owner=membership, delivered=delivered)
     delivery = Delivery(store, binds, clock, config.receipts, owner=membership,
-                        webhooks=webhooks)
+                        webhooks=webhooks, delivered=delivered)
     simulator = SimulatorConnector(config.simulator, None, clock)
     pricing = Pricing(price_per_part=config.price_per_part)
     ids = MessageIdGenerator(config.node_id, clock.seconds, id_floor)
@@ -317,7 +363,7 @@ def wire(
     router = Router(
         store=store, ids=ids, pricing=pricing, connector=simulator, delivery=delivery,
         subscriptions=subscriptions, clock=clock, owner=membership, routing=registry,
-        upstream=store)
+        upstream=store, on_final=metrics.message_final if metrics is not None else None)
     router_box.append(router)
     registry.redispatch = router.redispatch
     simulator.set_sink(router)
@@ -339,7 +385,7 @@ def wire(
         clock=clock,
         authenticator=Authenticator(store, binds, logins, remember=config.auth.remember),
         router=router, binds=binds, ledger=BindLedger(store, membership, clock),
-        delivery=delivery,
+        delivery=delivery, metrics=metrics,
     )
     http_auth = HttpAuthenticator(store, store, clock, logins, cache_ttl=config.http.auth_cache)
     settings = LiveSettings(

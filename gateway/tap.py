@@ -51,6 +51,7 @@ def makeService(options: Options) -> IService:
     the start here, with a message naming the key."""
     from twisted.internet import reactor
 
+    from gateway.ops.logs import runner_observer
     from gateway.service import GatewayService
     from gateway.storage import StoreUnavailable, open_store
 
@@ -59,4 +60,6 @@ def makeService(options: Options) -> IService:
         store = open_store(config.database, config.database_path, reactor)
     except StoreUnavailable as e:
         raise SystemExit(f"smsgw: {ConfigError('database', str(e))}") from None
-    return GatewayService(config, reactor, store)
+    service = GatewayService(config, reactor, store)
+    service.log_observer = runner_observer(options, config.log)  # [log]: format and level
+    return service

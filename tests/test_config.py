@@ -66,6 +66,14 @@ error_code = 11
     ("[auth]\nverifier_queue = -1", "auth.verifier_queue"),
     ("[auth]\nremember = 'long'", "auth.remember"),
     ("[auth]\ndelay = 1", "auth.delay"),
+    ("[metrics]\nenabled = 'yes'", "metrics.enabled"),
+    ("[metrics]\nport = 70000", "metrics.port"),
+    ("[metrics]\ntoken = 'short'", "metrics.token"),
+    ("[metrics]\naccounts = 'acme'", "metrics.accounts"),
+    ("[metrics]\nacounts = []", "metrics.acounts"),
+    ("[log]\nformat = 'xml'", "log.format"),
+    ("[log]\nlevel = 'loud'", "log.level"),
+    ("log = 1", "log"),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as caught:
@@ -107,3 +115,15 @@ def test_the_auth_section_defaults_and_values(tmp_path):
     assert (auth.verifiers, auth.verifier_queue, auth.remember) == (2, 1000, 300)
     auth = load_config(write(tmp_path, "[auth]\nverifiers = 4\nmax_wait = 20\n")).auth
     assert auth.verifiers == 4 and auth.max_wait == 20.0
+
+
+def test_metrics_and_log_sections(tmp_path):
+    default = load_config(None)
+    assert (default.metrics.enabled, default.metrics.port, default.log.format,
+            default.log.level) == (True, 0, "text", "info")
+    config = load_config(write(tmp_path, "[metrics]\nenabled = false\nport = 9108\n"
+                                         "accounts = ['acme', 'shop']\n"
+                                         "[log]\nformat = 'json'\nlevel = 'warn'\n"))
+    assert (config.metrics.enabled, config.metrics.port, config.metrics.accounts) == (
+        False, 9108, ("acme", "shop"))
+    assert (config.log.format, config.log.level) == ("json", "warn")

@@ -40,5 +40,6 @@ class HealthWriter:
         if not health:
             return None
         d = self._store.write_health(health, self._clock.seconds())
-        d.addErrback(lambda f: log.failure("writing connector health failed", f))
+        d.addErrback(lambda f: log.failure("writing connector health failed", f,
+                                           event="store.error"))
         return d

@@ -71,7 +71,8 @@ class ConnectorRegistry:
         for name, connector in list(self.connectors.items()):
             if wanted.get(name) != connector.settings:
                 del self.connectors[name]
-                log.info("upstream connector {name} stopped", name=name)
+                log.info("upstream connector {name} stopped", name=name,
+                         event="connector.stopped")
                 orphans += await connector.stop()
         for name, s in wanted.items():
             if name not in self.connectors:
@@ -79,7 +80,8 @@ class ConnectorRegistry:
                 self.connectors[name] = connector
                 connector.start()
                 log.info("upstream connector {name} started ({host}:{port}, {bind} x{binds})",
-                         name=name, host=s.host, port=s.port, bind=s.bind, binds=s.binds)
+                         name=name, host=s.host, port=s.port, bind=s.bind, binds=s.binds,
+                         event="connector.started")
         self.table = RouteTable(routes, self.default.name)
         orphans += self._parked
         self._parked.clear()

@@ -93,8 +93,10 @@ class Delivery:
     def __init__(
         self, store: Store, binds: BindRegistry, clock: IReactorTime, config: DeliveryConfig,
         owner: Owner, webhooks: WebhookLeg | None = None,
+        delivered: Callable[[OutboxItem], None] | None = None,
     ) -> None:
         self._store = store
+        self._delivered = delivered  # told of each item its account acknowledged (metrics)
         # until it is wired (service.py), WEBHOOK items wait in the store for its poll
         self.webhooks = webhooks
         self._binds = binds
@@ -232,6 +234,8 @@ class Delivery:
 
     def _answered(self, status: int, account: str, item: OutboxItem) -> None:
         if status == 0:
+            if self._delivered is not None:
+                self._delivered(item)
             self._acks.add(item.id, (account, item))
             return
         log.info("account {account} answered receipt {item_id} with status {status:#x}; "
@@ -306,7 +310,8 @@ class Delivery:
         def failed(failure) -> None:
             aq.loading = False
             aq.backlog = True
-            log.failure("claiming the outbox of {account} failed", failure, account=account)
+            log.failure("claiming the outbox of {account} failed", failure, account=account,
+                        event="store.error")
             self._clock.callLater(self._config.retry_delay, self.wake, account)
 
         d.addCallbacks(loaded, failed)
@@ -364,7 +369,7 @@ class _Batched:
 
     def _not_written(self, failure: Failure, batch: list[tuple[int, Any]]) -> None:
         self._in_flight -= 1
-        log.failure("could not " + self._what, failure, n=len(batch))
+        log.failure("could not " + self._what, failure, n=len(batch), event="store.error")
         if self._failed is not None:
             self._failed([payload for _, payload in batch])
         if not self._in_flight:

@@ -47,3 +47,8 @@ class MessageIdGenerator:
 def id_timestamp(message_id: str) -> float:
     """The POSIX time encoded in an id (for diagnostics)."""
     return ((int(message_id) >> _TIME_SHIFT) + EPOCH_MS) / 1000
+
+
+def first_id_at(timestamp: float) -> int:
+    """The smallest id a message submitted at or after `timestamp` can have."""
+    return max(0, int(timestamp * 1000) - EPOCH_MS) << _TIME_SHIFT

@@ -107,7 +107,7 @@ class LiveSettings:
         try:
             version = await self._store.settings_version()
         except Exception:
-            log.failure("reading the settings version failed")
+            log.failure("reading the settings version failed", event="store.error")
             return
         if version == self._version:
             return

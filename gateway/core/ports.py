@@ -21,6 +21,7 @@ from gateway.core.pricing import PriceEntry
 from gateway.core.routing import Route
 from gateway.model import (
     Account,
+    Cdr,
     InboundMessage,
     InboundPart,
     Message,
@@ -494,3 +495,33 @@ class ClusterStore(Protocol):
 
     def count_binds(self, account: str) -> Deferred[int]:
         """Binds of `account` over the whole cluster."""
+# --- operators: CDRs, readiness, queue depths, message search (issue 11) ----------------------
+
+CdrCursor = tuple[float, str]  # (done_at, id) of the last CDR of the previous page
+
+
+class CdrStore(Protocol):
+    """Call detail records: messages in a final state, by the time they became final."""
+
+    def cdrs(self, since: float, until: float, account: str | None,
+             after: CdrCursor | None, limit: int) -> Deferred[list[Cdr]]:
+        """Up to `limit` CDRs with since <= done_at < until (of `account`, or of every
+        account), ordered by (done_at, id), each after the cursor `after` when given: the
+        (done_at, id) of the last CDR of the previous page. Pages never repeat or skip a
+        CDR, however many share a done_at."""
+
+
+class OpsStore(Protocol):
+    """What readiness checks and the console ask of the store."""
+
+    def ping(self) -> Deferred[None]:
+        """Fires once the store took a write transaction (and let it go): it can commit."""
+
+    def queue_depths(self) -> Deferred[dict[str, int]]:
+        """{"unfinished": accepted messages not final yet, "receipts_pending": SMPP outbox
+        items (receipts and MO waiting for a bind), "webhooks_pending": live webhook outbox
+        items, "webhooks_dead": dead letters}."""
+
+    def find_messages(self, number: str, since: float, limit: int) -> Deferred[list[Message]]:
+        """Up to `limit` messages from or to `number` (exactly as stored) submitted at or
+        after `since`, newest first."""

@@ -6,7 +6,7 @@ to the delivery fan-out. Nothing is acknowledged before the store commits.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -86,6 +86,7 @@ class Router:
         dispatch_retry_delay: float = 5.0,
         routing: Routing | None = None,
         upstream: UpstreamStore | None = None,
+        on_final: Callable[[MessageState], None] | None = None,
     ) -> None:
         self._store = store
         self._owner = owner
@@ -98,6 +99,7 @@ class Router:
         self._subscriptions = subscriptions
         self._clock = clock
         self._retry_delay = dispatch_retry_delay
+        self._on_final = on_final  # told each final state once it is durable (metrics)
         # memory holds a window of this owner's schedule; the store pages the rest in
         self._scheduler = Scheduler(clock, self._scheduled_due, loader=self._scheduled_page)
         self._in_flight: set[Deferred] = set()
@@ -204,6 +206,7 @@ class Router:
             callback_url=request.callback_url,
             client_ref=request.client_ref,
             owner=self._owner.owner,
+            transport=request.transport,
         )
 
     def _batch_accepted(
@@ -302,6 +305,7 @@ class Router:
         outbox = self._delivery.claim(outbox)
         d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
         d.addCallbacks(self._finished, self._finish_failed,
+                       callbackArgs=(state,),
                        errbackArgs=(message, state, error_code, done_at))
         return d
 
@@ -311,11 +315,13 @@ class Router:
             log.failure("recording the final state of {id} failed", failure, id=message.id)
             return
         log.failure("recording the final state of {id} failed; retrying in {delay}s", failure,
-                    id=message.id, delay=self._retry_delay)
+                    id=message.id, delay=self._retry_delay, event="store.error")
         self._clock.callLater(self._retry_delay, self.message_final, message, state,
                               error_code, done_at)
 
-    def _finished(self, items: list[OutboxItem]) -> None:
+    def _finished(self, items: list[OutboxItem], state: MessageState) -> None:
+        if self._on_final is not None:
+            self._on_final(state)
         for item in items:
             self._delivery.enqueue(item)
 

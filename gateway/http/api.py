@@ -47,9 +47,10 @@ class PublicApi:
 
     def __init__(
         self, *, router: Router, store: Store, authenticator: HttpAuthenticator,
-        clock: IReactorTime, admissions: AccountAdmissions,
+        clock: IReactorTime, admissions: AccountAdmissions, metrics: Any = None,
     ) -> None:
         self._router = router
+        self._metrics = metrics  # ops/metrics.GatewayMetrics, or None when metrics are off
         self._store = store
         self._auth = authenticator
         self._clock = clock
@@ -87,6 +88,8 @@ class PublicApi:
                         record=lambda messages: json.dumps(_sent(messages, recipients)))
         admission = self._admissions.of(account)
         status = admission.admit(len(requests))
+        if status:
+            self._count_refused(status)
         if status == CommandStatus.ESME_RTHROTTLED:
             wait = max(1, math.ceil(admission.retry_after()))
             request.setHeader(b"retry-after", b"%d" % wait)
@@ -99,10 +102,13 @@ class PublicApi:
         try:
             accepted = await admission.track(self._router.submit_batch(account, requests, once))
         except BatchRejected as rejected:
+            self._count_refused(rejected.status)
             return _rejected(request, rejected, _indexed(rejected, len(requests)))
         except SubmitRejected as rejected:
+            self._count_refused(rejected.status)
             return _rejected(request, rejected, None)
         except StoreUnavailable:
+            self._count_refused(CommandStatus.ESME_RSYSERR)
             # nothing was stored: the client may send it again (the same Idempotency-Key
             # too); the failure itself was logged by the router
             request.setHeader(b"retry-after", b"5")
@@ -111,6 +117,8 @@ class PublicApi:
                          "accepted or charged, retry later",
                          command_status=translate.command_status_hex(
                              CommandStatus.ESME_RSYSERR))
+        if self._metrics is not None and accepted.messages:
+            self._metrics.http_submitted(account.system_id, len(accepted.messages))
         if accepted.earlier is not None:
             if accepted.earlier.fingerprint != once.fingerprint:
                 return error(request, 422, "idempotency_key_reused",
@@ -162,6 +170,10 @@ class PublicApi:
         return error(request, 500, "internal_error", "the gateway failed to answer")
 
     # --- helpers -----------------------------------------------------------------------------
+    def _count_refused(self, status: int) -> None:
+        if self._metrics is not None:
+            self._metrics.submit_refused("http", status)
+
     async def _account(self, request: Any) -> Account | bytes:
         """The caller's account, or the 401/403 answer to return."""
         try:

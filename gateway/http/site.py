@@ -16,9 +16,36 @@ __all__ = ["Root", "make_site"]
 class Root:
     app = Klein()
 
-    def __init__(self, api: Any, admin: Any) -> None:
+    def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None) -> None:
         self._api = api.app.resource()
         self._admin = admin.app.resource()
+        self._ops = ops  # ops/endpoints.OpsEndpoints: /metrics, /health, /ready
+        self._console = console.app.resource() if console is not None else None
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: Any) -> Any:
+        return self._ops.metrics(request) if self._ops else self._missing(request)
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request: Any) -> Any:
+        return self._ops.health(request) if self._ops else self._missing(request)
+
+    @app.route("/ready", methods=["GET"])
+    def ready(self, request: Any) -> Any:
+        return self._ops.ready(request) if self._ops else self._missing(request)
+
+    @app.route("/console", methods=["GET"])
+    def console_root(self, request: Any) -> bytes:
+        request.setResponseCode(301)
+        request.setHeader(b"location", b"/console/")
+        return b""
+
+    @app.route("/console/", branch=True)
+    def console(self, request: Any) -> Any:
+        return self._console if self._console is not None else self._missing(request)
+
+    def _missing(self, request: Any) -> bytes:
+        return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
 
     @app.route("/api/v1/", branch=True)
     def api(self, request: Any) -> Any:
@@ -33,6 +60,7 @@ class Root:
         return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
 
 
-def make_site(api: Any, admin: Any, max_body: int) -> CappedSite:
+def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
+              console: Any = None) -> CappedSite:
     """The Site the HTTP port serves."""
-    return CappedSite(Root(api, admin).app.resource(), max_body=max_body)
+    return CappedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body)

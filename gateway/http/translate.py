@@ -68,6 +68,7 @@ def submit_requests(body: dict[str, Any], now: float) -> list[SubmitRequest]:
             from_payload=True,  # one message however long: the gateway cuts it into parts
             callback_url=callback_url,
             client_ref=body.get("client_ref", ""),
+            transport="http",
         )
         for to in recipients
     ]

@@ -142,9 +142,11 @@ class WebhookSender:
 
     def __init__(self, store: WebhookStore, http: HttpPoster, clock: IReactorTime,
                  config: WebhookConfig, secret_for: Callable[[str], str], owner: Owner,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 delivered: Callable[[OutboxItem], None] | None = None) -> None:
         self._store = store
         self._owner = owner
+        self._on_delivered = delivered  # told of each item answered 2xx (metrics)
         self._http = http
         self._clock = clock
         self._config = config
@@ -331,6 +333,8 @@ class WebhookSender:
     # --- outcomes ----------------------------------------------------------------------------
     def _delivered(self, item: OutboxItem) -> None:
         self._counts["delivered"] += 1
+        if self._on_delivered is not None:
+            self._on_delivered(item)
         self._backoff.pop(item.url, None)
         self._acks_waiting.append(item.id)
         if not self._acks_in_flight:

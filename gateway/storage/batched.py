@@ -20,6 +20,7 @@ from gateway.core.idempotency import OnceOutcome
 from gateway.core.numbers import OwnedNumber
 from gateway.core.ports import (
     Cancelled,
+    CdrCursor,
     ReceiptFor,
     ReplaceOutcome,
     StoreListener,
@@ -29,12 +30,14 @@ from gateway.core.pricing import PriceEntry
 from gateway.core.routing import Route
 from gateway.model import (
     Account,
+    Cdr,
     InboundPart,
     Message,
     MessageState,
     NewOutboxItem,
     OutboxItem,
 )
+from gateway.storage.group_commit import BatchObserver
 from gateway.storage.ops import Op, StoreOps
 
 __all__ = ["BatchedStore", "Executor"]
@@ -54,7 +57,8 @@ class Executor(Protocol):
 
 class BatchedStore:
     """Store, PriceStore, ApiKeyStore, IdempotencyStore, NumberStore, InboundStore,
-    WebhookStore, UpstreamStore and ClusterStore over `ops` run by `executor`.
+    WebhookStore, UpstreamStore, ClusterStore, CdrStore and OpsStore over `ops` run by
+    `executor`.
 
     Call it from the reactor thread; `backend` names the backend in messages and logs."""
 
@@ -82,6 +86,12 @@ class BatchedStore:
     def close(self) -> Deferred[None]:
         """Commit everything submitted so far, then release the backend. Idempotent."""
         return self._executor.close()
+
+    def observe(self, observer: BatchObserver) -> None:
+        """Tell `observer` of each committed write batch: its seconds from BEGIN to COMMIT
+        and its number of operations (the metrics' store histograms)."""
+        if hasattr(self._executor, "observer"):
+            self._executor.observer = observer
 
     def watch(self, listener: StoreListener) -> None:
         """Tell `listener` what other nodes do, where the backend can (PostgreSQL does);
@@ -327,3 +337,17 @@ class BatchedStore:
 
     def count_binds(self, account: str) -> Deferred[int]:
         return self._submit(self._ops.count_binds, (account,))
+
+    # --- operators: CDRs, readiness, queue depths, search --------------------------------
+    def cdrs(self, since: float, until: float, account: str | None,
+             after: CdrCursor | None, limit: int) -> Deferred[list[Cdr]]:
+        return self._submit(self._ops.cdrs, (since, until, account, after, limit))
+
+    def ping(self) -> Deferred[None]:
+        return self._submit(self._ops.ping, ())
+
+    def queue_depths(self) -> Deferred[dict[str, int]]:
+        return self._submit(self._ops.queue_depths, ())
+
+    def find_messages(self, number: str, since: float, limit: int) -> Deferred[list[Message]]:
+        return self._submit(self._ops.find_messages, (number, since, limit))

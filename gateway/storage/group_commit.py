@@ -73,7 +73,7 @@ __all__ = ["BatchObserver", "GroupCommitWriter", "StoreClosed", "Transactions"]
 MAX_BATCH = 10_000
 MAX_RERUNS = 5  # a batch that keeps meeting transient conflicts fails after this many
 
-# Told of each batch after its commit (or failure): seconds it took, operations in it.
+# Told of each write batch after its commit: seconds from BEGIN to COMMIT, operations.
 BatchObserver = Callable[[float, int], None]
 
 
@@ -131,7 +131,8 @@ class GroupCommitWriter:
     ) -> None:
         self._tx = transactions
         self._call_from_thread = call_from_thread
-        self._observer = observer
+        #: Told of each committed write batch (metrics); may be set once running.
+        self.observer = observer
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closing: list[Deferred[None]] | None = None
         self._closed = False
@@ -195,15 +196,12 @@ class GroupCommitWriter:
                 stop = True
                 batch.pop()
             if batch:
-                started = time.perf_counter()
                 try:
                     results = self._run_batch(batch)
                 except Exception as e:  # noqa: BLE001 -- a bug here must not strand the Deferreds
                     log.err(e, "store writer: batch failed")
                     results = [(d, False, e) for _, _, d in batch]
                 self.batches += 1
-                if self._observer is not None:
-                    self._observer(time.perf_counter() - started, len(batch))
                 self._call_from_thread(self._deliver, results)
         try:
             self._tx.close()
@@ -224,6 +222,7 @@ class GroupCommitWriter:
     def _try_batch(self, batch: list, writes: bool) -> list[tuple[Deferred, bool, Any]]:
         tx = self._tx
         cur = None
+        started = time.perf_counter()
         try:
             cur = tx.cursor()
             tx.begin(cur, writes)
@@ -242,6 +241,9 @@ class GroupCommitWriter:
             return [(d, False, cause) for _, _, d in batch]
         if writes:
             self.commits += 1
+            observer = self.observer
+            if observer is not None:  # from BEGIN to COMMIT, in this thread: must be quick
+                observer(time.perf_counter() - started, len(batch))
         self.operations += len(batch)
         return results
 

@@ -109,6 +109,11 @@ class StoreOps:
     add_bind: Op
     remove_bind: Op
     count_binds: Op
+    # CdrStore, OpsStore
+    cdrs: Op
+    ping: Op
+    queue_depths: Op
+    find_messages: Op
 
     @classmethod
     def names(cls) -> list[str]:

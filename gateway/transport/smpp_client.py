@@ -96,7 +96,8 @@ class UpstreamProtocol(SmppProtocol):
                 self.bind.failures += 1
                 delay = min(self.bind.settings.reconnect_max, 2.0 ** self.bind.failures)
                 log.warn("upstream {name}: bind refused with {status:#x}; retrying in {delay}s",
-                         name=self.bind.settings.name, status=status, delay=delay)
+                         name=self.bind.settings.name, status=status, delay=delay,
+                         event="connector.bind_refused")
                 self.bind.last_error = f"bind refused: {status:#x}"
                 # closing at once would make ClientService reconnect without backoff (the TCP
                 # connect succeeded); wait, then close
@@ -228,7 +229,8 @@ class UpstreamBind:
     def protocol_bound(self, protocol: UpstreamProtocol) -> None:
         self.protocol = protocol
         self.last_error = ""
-        log.info("upstream {name}: bound as {kind}", name=self.settings.name, kind=self.kind)
+        log.info("upstream {name}: bound as {kind}", name=self.settings.name, kind=self.kind,
+                 event="connector.up")
         self.owner.bind_up(self)
 
     def protocol_lost(self, protocol: UpstreamProtocol, was_bound: bool) -> None:
@@ -236,7 +238,7 @@ class UpstreamBind:
             self.protocol = None
         if was_bound:
             log.info("upstream {name}: {kind} bind lost", name=self.settings.name,
-                     kind=self.kind)
+                     kind=self.kind, event="connector.down")
             self.owner.bind_down(self)
 
     def health(self) -> BindHealth:

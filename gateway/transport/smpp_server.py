@@ -6,6 +6,7 @@ a DeliveryChannel: the fan-out pushes receipts through `deliver`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from time import perf_counter
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
@@ -123,7 +124,7 @@ class SmscProtocol(SmppProtocol):
         self.server.binds.add(self)
         self._flush()
         log.info("{peer} bound as {kind} for {account}", peer=self._peer(),
-                 kind=self.kind.value, account=self.account)
+                 kind=self.kind.value, account=self.account, event="smpp.bind")
         if self.kind.can_receive:
             self.server.delivery.wake(self.account)
 
@@ -133,10 +134,14 @@ class SmscProtocol(SmppProtocol):
             return
         if failure.check(BindRejected):
             status = failure.value.status
-            log.info("{peer}: bind refused: {why}", peer=self._peer(), why=str(failure.value))
+            log.info("{peer}: bind refused: {why}", peer=self._peer(), why=str(failure.value),
+                     status=f"{status:#x}", event="smpp.bind_refused")
         else:
             status = CommandStatus.ESME_RBINDFAIL
-            log.failure("bind from {peer} failed", failure, peer=self._peer())
+            log.failure("bind from {peer} failed", failure, peer=self._peer(),
+                        event="smpp.bind_error")
+        if self.server.metrics is not None:
+            self.server.metrics.bind_failed(status)
         self.session.reject_bind(request, status, self.clock.seconds())
         self._flush()
 
@@ -157,6 +162,7 @@ class SmscProtocol(SmppProtocol):
             self._apply_account(account)
 
     def _submit(self, pdu: P.SubmitSm) -> None:
+        started = perf_counter()  # for the submit latency metric: read to answer written
         seq = pdu.sequence_number
         status = self.admission.admit()
         if status:
@@ -173,11 +179,13 @@ class SmscProtocol(SmppProtocol):
         else:
             d = router.submit(self.account_settings, request)
         self.admission.track(d)
-        d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq,),
+        d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq, started),
                        errbackArgs=(seq,))
 
-    def _submitted(self, message: Message, seq: int) -> None:
+    def _submitted(self, message: Message, seq: int, started: float) -> None:
         self.send_response(P.SubmitSmResp(sequence_number=seq, message_id=message.id))
+        if self.server.metrics is not None:
+            self.server.metrics.smpp_submitted(self.account, started)
 
     def _submit_failed(self, failure, seq: int) -> None:
         if failure.check(SubmitRejected):
@@ -188,6 +196,8 @@ class SmscProtocol(SmppProtocol):
 
     def _answer_submit(self, seq: int, status: int) -> None:
         self.send_response(P.SubmitSmResp(sequence_number=seq, command_status=status))
+        if self.server.metrics is not None:
+            self.server.metrics.submit_refused("smpp", status)
 
     def _query(self, pdu: P.QuerySm) -> None:
         seq = pdu.sequence_number
@@ -233,6 +243,8 @@ class SmscProtocol(SmppProtocol):
         self.server.connection_closed(self)
         if self.account:
             self.server.binds.remove(self)
+            log.info("{peer}: {kind} bind of {account} closed", peer=self._peer(),
+                     kind=self.kind.value, account=self.account, event="smpp.unbind")
         if self.bind_id is not None:
             self.server.ledger.release(self.bind_id)
             self.bind_id = None
@@ -256,8 +268,11 @@ class SmscServer(Factory):
         binds: BindRegistry,
         ledger: BindLedger,
         delivery: Delivery,
+        metrics: Any = None,
     ) -> None:
         self.settings = settings
+        # ops/metrics.GatewayMetrics, or None when metrics are off
+        self.metrics = metrics
         self.clock = clock
         self.authenticator = authenticator
         self.router = router

@@ -43,6 +43,18 @@ def _status_of(failure: Failure, what: str, protocol: SmscProtocol) -> int:
     return CommandStatus.ESME_RSYSERR
 
 
+def _count(protocol: SmscProtocol, statuses: list[int]) -> None:
+    """The submits metric: one answer per message (0 = accepted)."""
+    metrics = protocol.server.metrics
+    if metrics is None:
+        return
+    for status in statuses:
+        if status:
+            metrics.submit_refused("smpp", status)
+        else:
+            metrics.smpp_accepted(protocol.account, 1)
+
+
 # --- cancel_sm ---------------------------------------------------------------------------------
 def cancel_sm(protocol: SmscProtocol, pdu: P.CancelSm) -> None:
     seq = pdu.sequence_number
@@ -79,6 +91,11 @@ def data_sm(protocol: SmscProtocol, pdu: P.DataSm) -> None:
 
     def refuse(status: int) -> None:
         protocol.send_response(P.DataSmResp(sequence_number=seq, command_status=status))
+        _count(protocol, [status])
+
+    def accepted(message: Message) -> None:
+        protocol.send_response(P.DataSmResp(sequence_number=seq, message_id=message.id))
+        _count(protocol, [0])
 
     status = protocol.admission.admit()
     if status:
@@ -98,9 +115,7 @@ def data_sm(protocol: SmscProtocol, pdu: P.DataSm) -> None:
         return
     d = protocol.admission.track(
         protocol.server.router.submit(protocol.account_settings, request))
-    d.addCallbacks(
-        lambda m: protocol.send_response(P.DataSmResp(sequence_number=seq, message_id=m.id)),
-        lambda f: refuse(_status_of(f, "data_sm", protocol)))
+    d.addCallbacks(accepted, lambda f: refuse(_status_of(f, "data_sm", protocol)))
 
 
 # --- submit_multi ------------------------------------------------------------------------------
@@ -109,6 +124,11 @@ def submit_multi(protocol: SmscProtocol, pdu: P.SubmitMulti) -> None:
 
     def refuse(status: int) -> None:
         protocol.send_response(P.SubmitMultiResp(sequence_number=seq, command_status=status))
+        _count(protocol, [status])
+
+    def answered(outcomes: list[Message | SubmitRejected]) -> None:
+        protocol.send_response(_multi_response(seq, pdu.dest_addresses, outcomes))
+        _count(protocol, [o.status if isinstance(o, SubmitRejected) else 0 for o in outcomes])
 
     status = protocol.admission.admit()
     if status:
@@ -129,10 +149,7 @@ def submit_multi(protocol: SmscProtocol, pdu: P.SubmitMulti) -> None:
     ]
     d = protocol.admission.track(
         protocol.server.router.operations.submit_multi(protocol.account_settings, requests))
-    d.addCallbacks(
-        lambda outcomes: protocol.send_response(_multi_response(seq, pdu.dest_addresses,
-                                                                outcomes)),
-        lambda f: refuse(_status_of(f, "submit_multi", protocol)))
+    d.addCallbacks(answered, lambda f: refuse(_status_of(f, "submit_multi", protocol)))
 
 
 def _as_submit_sm(pdu: P.SubmitMulti) -> P.SubmitSm:

@@ -35,6 +35,7 @@ def submit_request_from(pdu: P.SubmitSm) -> SubmitRequest:
         from_payload=payload is not None,
         sar=(tlvs.sar_msg_ref_num, tlvs.sar_total_segments, tlvs.sar_segment_seqnum),
         replace_if_present=pdu.replace_if_present_flag,
+        transport="smpp",
     )
 
 

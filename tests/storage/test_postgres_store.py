@@ -10,6 +10,7 @@ import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message, make_outbox
 from contract_backlog import BacklogStoreContract
+from contract_cdrs import CdrStoreContract
 from contract_cluster import ClusterStoreContract
 from contract_http import HttpStoreContract
 from contract_mo import InboundStoreContract
@@ -31,7 +32,7 @@ def _reactor():
 
 class TestPostgresStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract, CdrStoreContract,
 ):
     @pytest.fixture
     def open_store(self, postgres_url):

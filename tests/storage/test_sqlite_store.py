@@ -15,6 +15,7 @@ import pytest
 import pytest_twisted
 from contract import StoreContract, make_account, make_message
 from contract_backlog import BacklogStoreContract
+from contract_cdrs import CdrStoreContract
 from contract_cluster import ClusterStoreContract
 from contract_http import HttpStoreContract
 from contract_mo import InboundStoreContract
@@ -56,7 +57,7 @@ def run(path, fn, *args):
 
 class TestSqliteStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract, CdrStoreContract,
 ):
     @pytest.fixture
     def open_store(self, tmp_path):
@@ -83,7 +84,7 @@ class _View:
 
 class TestMemoryStoreContract(
     StoreContract, HttpStoreContract, WebhookStoreContract, InboundStoreContract,
-    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract,
+    UpstreamStoreContract, ClusterStoreContract, BacklogStoreContract, CdrStoreContract,
 ):
     """The store unit tests of core, http and transport run on keeps the same contract."""
 

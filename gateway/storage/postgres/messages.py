@@ -22,12 +22,12 @@ MESSAGE_COLUMNS = (
     "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
     " destination_addr, body, data_coding, esm_class, protocol_id, priority,"
     " registered_delivery, parts, price, state, error_code, submitted_at, done_at,"
-    " scheduled_at, expires_at, connector, callback_url, client_ref, owner"
+    " scheduled_at, expires_at, connector, callback_url, client_ref, owner, transport"
 )
 _TYPES = (
     "text", "text", "smallint", "smallint", "text", "smallint", "smallint", "text", "bytea",
     "smallint", "smallint", "smallint", "smallint", "smallint", "integer", "bigint", "smallint",
-    "integer", "float8", "float8", "float8", "float8", "text", "text", "text", "bigint",
+    "integer", "float8", "float8", "float8", "float8", "text", "text", "text", "bigint", "text",
 )
 SELECT_MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM messages"
 DEBIT = ("UPDATE accounts SET balance = balance - %(cost)s"
@@ -63,6 +63,7 @@ def _message_row(m: Message) -> tuple:
         m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
         to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
         m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref, m.owner,
+        m.transport,
     )
 
 
@@ -75,7 +76,7 @@ def message_from_row(r: tuple) -> Message:
         priority=r[12], registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
         state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
         scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
-        client_ref=r[24], owner=r[25],
+        client_ref=r[24], owner=r[25], transport=r[26],
     )
 
 

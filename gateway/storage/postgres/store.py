@@ -20,6 +20,7 @@ from gateway.storage.postgres import http_api as api
 from gateway.storage.postgres import inbound as mo
 from gateway.storage.postgres import messages as msg
 from gateway.storage.postgres import outbox as box
+from gateway.storage.postgres import reports as rep
 from gateway.storage.postgres import scheduled as sch
 from gateway.storage.postgres import upstream as up
 from gateway.storage.postgres import webhooks as wh
@@ -109,6 +110,10 @@ POSTGRES_OPS = StoreOps(
     add_bind=_w(cl.add_bind),
     remove_bind=_w(cl.remove_bind),
     count_binds=_r(cl.count_binds),
+    cdrs=_r(rep.cdrs),
+    ping=_w(rep.ping),
+    queue_depths=_r(rep.queue_depths),
+    find_messages=_r(rep.find_messages),
 )
 
 

@@ -20,14 +20,14 @@ MESSAGE_COLUMNS = (
     "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
     " destination_addr, body, data_coding, esm_class, protocol_id, priority,"
     " registered_delivery, parts, price, state, error_code, submitted_at, done_at,"
-    " scheduled_at, expires_at, connector, callback_url, client_ref, owner"
+    " scheduled_at, expires_at, connector, callback_url, client_ref, owner, transport"
 )
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES"
-    f" {placeholders(26)}"
+    f" {placeholders(27)}"
 )
 _INSERT_MESSAGES = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {{rows}}"
-_MESSAGE_PLACEHOLDERS = placeholders(26)
+_MESSAGE_PLACEHOLDERS = placeholders(27)
 SELECT_MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM messages"
 DEBIT = "UPDATE accounts SET balance = balance - ?1 WHERE system_id = ?2 AND balance >= ?1"
 # Ids compare as numbers of any width: by length first, then as text.
@@ -64,6 +64,7 @@ def _message_row(m: Message) -> tuple:
         m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
         to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
         m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref, m.owner,
+        m.transport,
     )
 
 
@@ -76,7 +77,7 @@ def message_from_row(r: tuple) -> Message:
         registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
         state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
         scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
-        client_ref=r[24], owner=r[25],
+        client_ref=r[24], owner=r[25], transport=r[26],
     )
 
 

@@ -19,6 +19,7 @@ from gateway.storage.sqlite import http_api as api
 from gateway.storage.sqlite import inbound as mo
 from gateway.storage.sqlite import messages as msg
 from gateway.storage.sqlite import outbox as box
+from gateway.storage.sqlite import reports as rep
 from gateway.storage.sqlite import scheduled as sch
 from gateway.storage.sqlite import upstream as up
 from gateway.storage.sqlite import webhooks as wh
@@ -109,6 +110,10 @@ SQLITE_OPS = StoreOps(
     add_bind=_w(cl.add_bind),
     remove_bind=_w(cl.remove_bind),
     count_binds=_r(cl.count_binds),
+    cdrs=_r(rep.cdrs),
+    ping=_w(rep.ping),
+    queue_depths=_r(rep.queue_depths),
+    find_messages=_r(rep.find_messages),
 )
 
 

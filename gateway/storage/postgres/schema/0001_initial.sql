@@ -70,13 +70,16 @@ CREATE TABLE messages (
     connector           TEXT NOT NULL,
     callback_url        TEXT NOT NULL DEFAULT '',
     client_ref          TEXT NOT NULL DEFAULT '',
-    owner               BIGINT NOT NULL DEFAULT 0
+    owner               BIGINT NOT NULL DEFAULT 0,
+    transport           TEXT NOT NULL DEFAULT ''  -- 'smpp' or 'http': where it came from
 );
 -- Unfinished messages (SCHEDULED = 0, ENROUTE = 1) by owner in numeric id order, for
 -- adoption; partial, so it stays as small as the traffic in flight.
 CREATE INDEX messages_unfinished ON messages (owner, length(id), id) WHERE state <= 1;
 CREATE INDEX messages_scheduled ON messages (account, source_addr, destination_addr)
     WHERE state = 0;
+-- CDRs: final messages by the time they became final, paged by (done_at, id).
+CREATE INDEX messages_final ON messages (done_at, id) WHERE done_at IS NOT NULL;
 -- An owner's schedule by due time (the scheduler pages it in: core/scheduling.py).
 CREATE INDEX messages_due ON messages (owner, scheduled_at, length(id), id) WHERE state = 0;
 

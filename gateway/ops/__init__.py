@@ -1,0 +1,1 @@
+"""Operators' view of the gateway: metrics, health and readiness, logs, CDRs."""
