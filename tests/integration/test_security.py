@@ -1,5 +1,5 @@
 """Security checks against the real gateway (issue 12, item 7): one account cannot reach
-another's messages or webhooks over SMPP or HTTP, and the admin API refuses every route
+another's messages, webhooks or CDRs over SMPP or HTTP, and the admin API refuses every route
 it has, found from its Klein URL maps, without its token. (TLS below 1.2 is refused:
 test_tls.py; secrets compared in constant time: tests/test_secret_comparisons.py.)"""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from webhook_receiver import Receiver
 from werkzeug.routing import Rule
 
 from gateway.http.admin import AdminApi
+from gateway.http.admin_cdrs import CdrAdmin
 from gateway.http.admin_mo import MessagingAdmin
 from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.smpp import pdu as P
@@ -98,8 +99,11 @@ def test_an_account_cannot_read_another_accounts_messages_or_receipts_over_http(
         wait_for(lambda: receivers["alice"].accepted(), 15, message="alice's receipt webhook")
         seen = {d.event["data"]["message_id"] for d in receivers["alice"].accepted()}
         assert seen == {alices}
-        # nor can an account's credentials reach the admin API's webhook listing
+        # nor can an account's credentials reach the admin API's webhook listing or the
+        # CDRs (they hold every account's traffic: operators only)
         assert alice.call("GET", "/admin/v1/webhooks/")[0] == 401
+        assert alice.call("GET", f"/admin/v1/cdrs/?account={names['bob']}")[0] == 401
+        assert alice.call("GET", "/api/v1/cdrs")[0] == 404
     finally:
         alice.close()
         bob.close()
@@ -109,7 +113,7 @@ def _admin_routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the admin API and of every section it mounts,
     read from the Klein apps' URL maps, with sample values for the path's variables."""
     sections = {}
-    for provider in (MessagingAdmin, UpstreamAdmin):
+    for provider in (MessagingAdmin, UpstreamAdmin, CdrAdmin):
         sections.update(provider.__new__(provider).sections())  # class-level apps only
     apps = [("", AdminApi.app)] + [(f"/{name}", app) for name, app in sections.items()]
     routes = []
@@ -130,6 +134,7 @@ def test_the_admin_api_refuses_every_route_without_its_token(gateway):
     assert len(routes) >= 20, routes  # the URL maps were read
     assert ("GET", "/admin/v1/accounts") in routes
     assert ("POST", "/admin/v1/connectors/") in routes
+    assert ("GET", "/admin/v1/cdrs/") in routes
     status, _ = gateway.admin("GET", "/admin/v1/accounts")
     assert status == 200  # the control: with the token the same client gets in
     clients = {"no token": HttpClient(gateway), "wrong token": HttpClient(gateway, bearer="x"),
