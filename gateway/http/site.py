@@ -9,7 +9,8 @@ from klein import Klein
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
-from gateway.http.web import CappedSite, error, json_errors
+from gateway.http.connection_guard import ConnectionLimits, GuardedSite
+from gateway.http.web import error, json_errors
 
 __all__ = ["Root", "make_site"]
 
@@ -64,6 +65,8 @@ class Root:
 
 
 def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
-              console: Any = None) -> CappedSite:
-    """The Site the HTTP port serves."""
-    return CappedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body)
+              console: Any = None, limits: ConnectionLimits = ConnectionLimits(),
+              reactor: Any = None) -> GuardedSite:
+    """The Site the HTTP port serves (the public API, the admin API and the console)."""
+    return GuardedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body,
+                       limits=limits, reactor=reactor)

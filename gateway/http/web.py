@@ -55,14 +55,13 @@ def error(request: Any, status: int, code: str, message: str, **extra: str) -> b
     return json_response(request, status, {"error": {"code": code, "message": message, **extra}})
 
 
-def raw_json_error(transport: Any, status: int, reason: str, code: str, message: str) -> None:
-    """Write a whole JSON error response straight to `transport` and close it: for answers
-    given before (or instead of) a request is processed (413, 408, 503)."""
+def raw_json_error(status: int, reason: str, code: str, message: str) -> bytes:
+    """A whole JSON error response (status line, headers, body) that closes the connection:
+    for answers written straight to a transport, before (or instead of) processing a
+    request (413, 408, 503)."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    transport.write(
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
-        b"content-length: %d\r\n\r\n%s" % (status, reason.encode(), len(body), body))
-    transport.loseConnection()
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (status, reason.encode(), len(body), body))
 
 
 def json_errors(app: Klein, where: str) -> None:
@@ -174,8 +173,10 @@ class CappedRequest(Request):
         """Answer 413 on the raw transport (the request was never processed) and hang up."""
         self.too_large = True
         max_body = self.channel.site.max_body
-        raw_json_error(self.channel.transport, 413, "Request Entity Too Large",
-                       "body_too_large", f"the body is larger than {max_body} bytes")
+        transport = self.channel.transport
+        transport.write(raw_json_error(413, "Request Entity Too Large", "body_too_large",
+                                       f"the body is larger than {max_body} bytes"))
+        transport.loseConnection()
 
     def process(self) -> None:
         if self.too_large:
