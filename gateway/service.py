@@ -145,7 +145,7 @@ class GatewayService(MultiService):
             parts.webhooks.start()
         self.ops.start()
         await self._listen()
-        await self.ops.listen(self.reactor)
+        await self.ops.listen(self.reactor, http_limits(self.config.http))
         store.watch(parts.events)
         parts.membership.start()  # adopts what an earlier run (or a dead node) left
         parts.settings.start()
