@@ -44,16 +44,14 @@ class _Broken:
 
 
 @pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path, sections_for=_sections)
-    yield e
-    e.router.stop()
-    pytest_twisted.blockon(e.store.close())
+def env(make_env):
+    return make_env(sections_for=_sections)
 
 
 async def admin(env: Env, method: str, path: str, body=None):
+    """(status, the error object (or the whole answer), headers) of an admin request."""
     status, answer, headers = await env.call(method, "/admin/v1" + path, body, auth="admin")
-    return status, answer["error"] if "error" in answer else answer, headers
+    return status, answer.get("error", answer), headers
 
 
 @pytest_twisted.ensureDeferred
