@@ -82,6 +82,19 @@ class GuardedChannel(HTTPChannel):
         super().connectionLost(reason)
         self.site.connection_closed(self)
 
+    def _respondToBadRequestAndDisconnect(self) -> None:  # noqa: N802 (Twisted's name)
+        # Twisted's own answer to bytes it cannot parse (a bad request line, header or
+        # chunk, a Content-Length that is no number, a head above 16 KB) is a bare 400:
+        # the same, in the JSON every other answer has
+        self._expect("closed")
+        self.transport.write(raw_json_error(
+            400, "Bad Request", "bad_request", "not a valid HTTP/1.1 request (request line, "
+            "headers up to 16 KB, length or chunked encoding)"))
+        self.loseConnection()
+
+    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 (Twisted's name)
+        self._respondToBadRequestAndDisconnect()  # a header line above 16 KB: no answer else
+
     def _expect(self, phase: str) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()

@@ -169,3 +169,12 @@ def test_a_timed_out_connection_frees_its_place_under_the_cap():
     fresh = Peer(site, port=3)
     fresh.send(REQUEST)
     assert fresh.answer() == (200, {"pong": 0})
+
+
+def test_bytes_that_are_not_http_get_a_json_400_and_the_close():
+    for garbage in (b"NONSENSE\r\n\r\n", b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+                    b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"a" * 20_000 + b"\r\n\r\n"):
+        peer = Peer(_site(Clock()))
+        peer.send(garbage)
+        status, body = peer.answer()
+        assert (status, body["error"]["code"]) == (400, "bad_request") and peer.closing
