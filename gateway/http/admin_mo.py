@@ -27,6 +27,7 @@ from typing import Any
 from klein import Klein
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IReactorTime
+from werkzeug.exceptions import MethodNotAllowed
 
 from gateway.core.events import iso_time
 from gateway.core.numbers import OwnedNumber, normalize_keyword, normalize_number
@@ -145,6 +146,8 @@ class MessagingAdmin:
 
     @webhooks.route("/<string:item_id>", methods=["GET"])
     async def show_webhook(self, request: Any, item_id: str) -> bytes:
+        if item_id == "replay":  # a GET of the replay route, not an item: 405, not "no id"
+            raise MethodNotAllowed(valid_methods=["POST"])
         try:
             number = parse_id(item_id, "webhook item id")
         except InvalidField as e:

@@ -127,6 +127,8 @@ async def test_numbers_out_of_range_are_400_naming_the_field(env, method, path, 
 async def test_unknown_paths_and_methods_inside_a_section_are_json(env):
     status, err, _ = await admin(env, "GET", "/numbers/a/b/c")
     assert (status, err["code"]) == (404, "not_found")
+    status, err, headers = await admin(env, "GET", "/webhooks/replay")
+    assert (status, headers.getRawHeaders(b"allow")) == (405, [b"POST"])
     status, err, headers = await admin(env, "PUT", "/cdrs/")
     assert (status, err["code"]) == (405, "method_not_allowed")
     assert headers.getRawHeaders(b"allow") == [b"GET, HEAD"]
