@@ -51,6 +51,13 @@ class HttpConfig:
     max_body_size: int = 1_048_576  # bytes; larger request bodies get 413
     auth_cache: float = 60.0  # s a successful Basic (scrypt) check is remembered
     idempotency_ttl: float = 86_400.0  # s an Idempotency-Key is remembered
+    # slow and greedy peers (http/connection_guard.py); the admin API and the console
+    # are served by this listener too, so these hold for them as well
+    header_timeout: float = 10.0  # s for a whole request head; later: 408 and closed
+    body_timeout: float = 30.0  # s for a whole request body after its head
+    idle_timeout: float = 60.0  # s a kept-alive connection may wait for its next request
+    max_connections: int = 2048  # open HTTP connections, all clients together
+    max_connections_per_ip: int = 128  # open HTTP connections from one client address
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -280,6 +287,17 @@ def _check_log(log: LogConfig) -> None:
         raise ConfigError("log.level", "must be one of " + ", ".join(LOG_LEVELS))
 
 
+def _check_http_limits(http: HttpConfig) -> None:
+    for key in ("header_timeout", "body_timeout", "idle_timeout"):
+        if not 0 < getattr(http, key) <= 86_400:
+            raise ConfigError(f"http.{key}", "must be more than 0 and at most 86400 seconds")
+    for key in ("max_connections", "max_connections_per_ip"):
+        if not 1 <= getattr(http, key) <= 1_000_000:
+            raise ConfigError(f"http.{key}", "must be from 1 to 1000000")
+    if http.max_connections_per_ip > http.max_connections:
+        raise ConfigError("http.max_connections_per_ip", "must not exceed max_connections")
+
+
 def _check(config: Config) -> None:
     smpp = config.smpp
     for key, port in (("smpp.port", smpp.port), ("smpp.tls_port", smpp.tls_port)):
@@ -300,6 +318,7 @@ def _check(config: Config) -> None:
         raise ConfigError("http.auth_cache", "must not be negative")
     if config.http.idempotency_ttl <= 0:
         raise ConfigError("http.idempotency_ttl", "must be positive")
+    _check_http_limits(config.http)
     if config.admin.token and len(config.admin.token) < 16:
         raise ConfigError("admin.token", "must be at least 16 characters")
     if smpp.max_pdu_size < 16 or smpp.max_pdu_size > 16 * 1024 * 1024:

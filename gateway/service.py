@@ -22,7 +22,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
-from gateway.config import AuthConfig, Config
+from gateway.config import AuthConfig, Config, HttpConfig
 from gateway.connectors.health_writer import HealthWriter
 from gateway.connectors.registry import ConnectorRegistry
 from gateway.connectors.simulator import SimulatorConnector
@@ -53,6 +53,7 @@ from gateway.http.admin_upstream import UpstreamAdmin
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
 from gateway.http.console.app import Console
+from gateway.http.connection_guard import ConnectionLimits
 from gateway.http.site import make_site
 from gateway.http.webhooks import WebhookSender
 from gateway.ops.metrics import GatewayMetrics
@@ -144,7 +145,7 @@ class GatewayService(MultiService):
             parts.webhooks.start()
         self.ops.start()
         await self._listen()
-        await self.ops.listen(self.reactor)
+        await self.ops.listen(self.reactor, http_limits(self.config.http))
         store.watch(parts.events)
         parts.membership.start()  # adopts what an earlier run (or a dead node) left
         parts.settings.start()
@@ -226,7 +227,8 @@ class GatewayService(MultiService):
             smpp_port=lambda: self.ports[0].getHost().port if self.ports else smpp_port,
             defaults=admin_defaults)
         return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints,
-                         console=console)
+                         console=console, limits=http_limits(config.http),
+                         reactor=self.reactor)
 
     def _print_demo_banner(self, password: str) -> None:
         port = self.ports[0].getHost().port  # the bound one, also when configured as 0
@@ -300,6 +302,14 @@ class Components:
     logins: PasswordLogins  # shared by SMPP binds and HTTP Basic: one limiter, one cache
     verifier: Verifier
     events: StoreEvents
+
+
+def http_limits(http: HttpConfig) -> ConnectionLimits:
+    """The [http] section's limits on slow and greedy clients."""
+    return ConnectionLimits(
+        header_timeout=http.header_timeout, body_timeout=http.body_timeout,
+        idle_timeout=http.idle_timeout, max_connections=http.max_connections,
+        max_connections_per_ip=http.max_connections_per_ip)
 
 
 def webhook_client(reactor, per_host: int) -> HTTPClient:

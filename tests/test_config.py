@@ -58,6 +58,13 @@ error_code = 11
     ("[http]\nport = -1", "http.port"),
     ("[http]\nmax_body_size = 10", "http.max_body_size"),
     ("[http]\nprot = 1", "http.prot"),
+    ("[http]\nheader_timeout = 0", "http.header_timeout"),
+    ("[http]\nbody_timeout = -1", "http.body_timeout"),
+    ("[http]\nidle_timeout = 100000", "http.idle_timeout"),
+    ("[http]\nmax_connections = 0", "http.max_connections"),
+    ("[http]\nmax_connections_per_ip = 'many'", "http.max_connections_per_ip"),
+    ("[http]\nmax_connections = 10\nmax_connections_per_ip = 20",
+     "http.max_connections_per_ip"),
     ("[admin]\ntoken = 'short'", "admin.token"),
     ("[auth]\nfree_attempts = -1", "auth.free_attempts"),
     ("[auth]\nbase_delay = 2\nmax_delay = 1", "auth.max_delay"),
@@ -96,6 +103,17 @@ def test_http_and_admin_sections_and_the_http_port_option(tmp_path):
     assert config.http.port == 0 and config.http.max_body_size == 4096
     assert config.admin.token == "a-long-enough-admin-token"
     assert load_config().http.port == 8080
+
+
+def test_the_http_limits_on_slow_and_greedy_clients(tmp_path):
+    http = load_config().http
+    assert (http.header_timeout, http.body_timeout, http.idle_timeout) == (10.0, 30.0, 60.0)
+    assert (http.max_connections, http.max_connections_per_ip) == (2048, 128)
+    http = load_config(write(tmp_path, "[http]\nheader_timeout = 2\nbody_timeout = 5\n"
+                                       "idle_timeout = 15\nmax_connections = 100\n"
+                                       "max_connections_per_ip = 10\n")).http
+    assert (http.header_timeout, http.body_timeout, http.idle_timeout) == (2.0, 5.0, 15.0)
+    assert (http.max_connections, http.max_connections_per_ip) == (100, 10)
 
 
 def test_admin_token_is_generated_once_into_a_private_file(tmp_path):

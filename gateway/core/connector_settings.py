@@ -17,6 +17,11 @@ __all__ = ["BIND_MODES", "ConnectorSettings", "SettingsError"]
 BIND_MODES = ("transmitter", "receiver", "transceiver", "pair")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 RESERVED_NAMES = frozenset({"simulator"})
+# Upper bounds keep a typo (or a hostile admin request) from asking for a million binds,
+# and every number within what the store's columns and the timers can hold.
+MAX_BINDS = 100
+MAX_WINDOW = 10_000
+MAX_SECONDS_OR_RATE = 1_000_000.0
 
 
 class SettingsError(ValueError):
@@ -63,15 +68,16 @@ class ConnectorSettings:
             raise SettingsError("bind", f"one of {', '.join(BIND_MODES)}")
         if len(self.system_id) > 15 or len(self.password) > 8:
             raise SettingsError("system_id", "system_id at most 15, password at most 8 chars")
-        for key in ("binds", "window"):
-            if getattr(self, key) < 1:
-                raise SettingsError(key, "must be at least 1")
+        for key, most in (("binds", MAX_BINDS), ("window", MAX_WINDOW)):
+            if not 1 <= getattr(self, key) <= most:
+                raise SettingsError(key, f"must be from 1 to {most}")
         for key in ("throughput", "enquire_link", "throttle_backoff", "receipt_hold"):
-            if getattr(self, key) < 0:
-                raise SettingsError(key, "must not be negative")
+            if not 0 <= getattr(self, key) <= MAX_SECONDS_OR_RATE:  # NaN fails too
+                raise SettingsError(key, f"must be from 0 to {MAX_SECONDS_OR_RATE:g}")
         for key in ("response_timeout", "reconnect_max"):
-            if getattr(self, key) <= 0:
-                raise SettingsError(key, "must be positive")
+            if not 0 < getattr(self, key) <= MAX_SECONDS_OR_RATE:
+                raise SettingsError(key, f"must be positive and at most "
+                                         f"{MAX_SECONDS_OR_RATE:g}")
 
     @property
     def can_submit(self) -> bool:

@@ -7,17 +7,19 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jsonschema import Draft7Validator
 from klein import Klein
+from klein.interfaces import IKleinRequest
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
+from werkzeug.routing import Map, RequestRedirect, Rule
 
 from gateway.core.apikeys import ApiKey, hash_api_key, key_prefix, new_api_key
 from gateway.core.binds import BindRegistry
@@ -25,6 +27,8 @@ from gateway.core.fanout import with_webhook_secret
 from gateway.core.passwords import hash_password
 from gateway.core.ports import AccountExists, ApiKeyStore, PriceStore, Store, UnknownAccount
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, normalize_prefix
+from gateway.http.admin_schemas import ADMIN_REQUESTS, admin_openapi_document
+from gateway.http.params import parse_id
 from gateway.http.translate import money
 from gateway.http.web import (
     BadBody,
@@ -40,38 +44,11 @@ __all__ = ["AccountDefaults", "AdminApi"]
 
 log = Logger()
 
-_SYSTEM_ID = {"type": "string", "minLength": 1, "maxLength": 15, "pattern": "^[\\x21-\\x7e]+$"}
-_PASSWORD = {"type": "string", "minLength": 1, "maxLength": 8, "pattern": "^[\\x20-\\x7e]+$"}
-_AMOUNT = {"type": ["string", "number"]}
-_SETTINGS = {
-    "password": _PASSWORD,
-    "max_binds": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "throughput": {"type": "number", "minimum": 0, "maximum": 1_000_000},
-    "window": {"type": "integer", "minimum": 1, "maximum": 10_000},
-    "allow_ips": {"type": "array", "items": {"type": "string", "maxLength": 64},
-                  "maxItems": 1000},
-    "enabled": {"type": "boolean"},
-    "webhook_url": {"type": "string", "maxLength": 2048, "pattern": "^(https?://[^\\s]+)?$"},
-    "webhook_secret": {"type": "string", "minLength": 16, "maxLength": 128,
-                       "pattern": "^[\\x21-\\x7e]+$"},
-    "deliver_via": {"enum": [via.value for via in DeliverVia]},
-}
-_NEW_ACCOUNT = Draft7Validator({
-    "type": "object", "additionalProperties": False, "required": ["system_id", "password"],
-    "properties": {"system_id": _SYSTEM_ID, "balance": _AMOUNT, **_SETTINGS}})
-_CHANGE_ACCOUNT = Draft7Validator({
-    "type": "object", "additionalProperties": False, "minProperties": 1,
-    "properties": _SETTINGS})
-_TOPUP = Draft7Validator({
-    "type": "object", "additionalProperties": False, "required": ["amount"],
-    "properties": {"amount": _AMOUNT}})
-_NEW_KEY = Draft7Validator({
-    "type": "object", "additionalProperties": False,
-    "properties": {"label": {"type": "string", "maxLength": 100}}})
-_PRICE = Draft7Validator({
-    "type": "object", "additionalProperties": False, "required": ["account", "price"],
-    "properties": {"account": {"type": "string", "minLength": 1, "maxLength": 15},
-                   "prefix": {"type": "string", "maxLength": 21}, "price": _AMOUNT}})
+_NEW_ACCOUNT = Draft7Validator(ADMIN_REQUESTS["NewAccount"])
+_CHANGE_ACCOUNT = Draft7Validator(ADMIN_REQUESTS["AccountChange"])
+_TOPUP = Draft7Validator(ADMIN_REQUESTS["Topup"])
+_NEW_KEY = Draft7Validator(ADMIN_REQUESTS["NewApiKey"])
+_PRICE = Draft7Validator(ADMIN_REQUESTS["Price"])
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -107,6 +84,7 @@ class AdminApi:
         self._run = run_in_thread
         self._defaults = defaults
         self._sections = {name: app.resource() for name, app in (sections or {}).items()}
+        self._openapi = json.dumps(admin_openapi_document(sorted(self._sections))).encode()
         # apply a change on this node at once (the settings watcher would, within 2 s)
         self._changed = settings_changed
 
@@ -238,14 +216,21 @@ class AdminApi:
             return _no_account(request, system_id)
         return json_response(request, 200, {"api_keys": [_key_json(k) for k in keys]})
 
-    @app.route("/accounts/<string:system_id>/api-keys/<int:key_id>", methods=["DELETE"])
-    async def revoke_key(self, request: Any, system_id: str, key_id: int) -> bytes:
+    @app.route("/accounts/<string:system_id>/api-keys/<string:key_id>", methods=["DELETE"])
+    async def revoke_key(self, request: Any, system_id: str, key_id: str) -> bytes:
         if (denied := self._denied(request)) is not None:
             return denied
-        if not await self._store.revoke_api_key(system_id, key_id, self._clock.seconds()):
-            return error(request, 404, "not_found", f"no active key {key_id} of {system_id}")
+        try:
+            number = parse_id(key_id, "api key id", field="key_id")
+        except InvalidField as e:
+            return error(request, 400, "invalid_field", e.message, field=e.field)
+        if await self._store.get_account(system_id) is None:
+            return _no_account(request, system_id)
+        if not await self._store.revoke_api_key(system_id, number, self._clock.seconds()):
+            return error(request, 404, "not_found",
+                         f"no active api key {number} for account {system_id}")
         await maybeDeferred(self._changed)
-        return json_response(request, 200, {"revoked": key_id})
+        return json_response(request, 200, {"revoked": number})
 
     # --- price tables ------------------------------------------------------------------------
     @app.route("/prices", methods=["GET"])
@@ -314,8 +299,16 @@ class AdminApi:
             return denied
         resource = self._sections.get(section)
         if resource is None:
-            return error(request, 404, "not_found", f"no admin section {section!r}")
+            return _unrouted(request, section)
         return resource
+
+    @app.route("/openapi.json", methods=["GET"])
+    def openapi(self, request: Any) -> bytes:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"content-length", b"%d" % len(self._openapi))
+        return self._openapi
 
     # --- errors ------------------------------------------------------------------------------
     @app.handle_errors(NotFound, RequestRedirect)  # a redirect: a branch without its '/'
@@ -345,6 +338,30 @@ class AdminApi:
             return None
         request.setHeader(b"www-authenticate", b'Bearer realm="smsgw-admin"')
         return error(request, 401, "unauthorized", "the admin API needs its bearer token")
+
+
+# The admin API's own routes, without the branch that hands /<section>/... on: a path no
+# section takes is matched against these to answer 405 (a known path, another method) or a
+# 404 that names the path, instead of blaming a section that was never meant.
+_OWN_ROUTES = Map([Rule(rule.rule, methods=rule.methods, endpoint=rule.endpoint)
+                   for rule in AdminApi.app.url_map.iter_rules()
+                   if not rule.endpoint.startswith("section")])
+
+
+def _unrouted(request: Any, section: str) -> bytes:
+    path = IKleinRequest(request).mapper.path_info
+    method = request.method.decode("latin-1")
+    try:
+        _OWN_ROUTES.bind("admin").match(path, method=method)
+    except MethodNotAllowed as e:
+        request.setHeader(b"allow", ", ".join(sorted(e.valid_methods or [])).encode())
+        return error(request, 405, "method_not_allowed",
+                     f"{method} is not allowed on /admin/v1{path}")
+    except (NotFound, RequestRedirect):
+        pass
+    if any(rule.rule.startswith(f"/{section}") for rule in _OWN_ROUTES.iter_rules()):
+        return error(request, 404, "not_found", f"no such resource: /admin/v1{path}")
+    return error(request, 404, "not_found", f"no admin section {section!r}")
 
 
 def _body(request: Any, validator: Draft7Validator, empty_ok: bool = False) -> dict[str, Any]:

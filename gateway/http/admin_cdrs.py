@@ -13,7 +13,8 @@ from klein import Klein
 from twisted.internet.interfaces import IReactorTime
 
 from gateway.core.ports import CdrStore
-from gateway.http.web import error, json_response
+from gateway.http.params import whole_number
+from gateway.http.web import InvalidField, error, json_errors, json_response
 from gateway.ops.cdr import cdr_record, format_cursor, parse_cursor, parse_time
 
 __all__ = ["CdrAdmin"]
@@ -39,8 +40,8 @@ class CdrAdmin:
             since = _time(args["since"], "since")
             until = _time(args["until"], "until") if args["until"] else self._clock.seconds()
             after = _cursor(args["after"]) if args["after"] else None
-            limit = _limit(args["limit"])
-        except _Bad as e:
+            limit = whole_number(args["limit"], "limit", low=1, high=MAX_PAGE, default=100)
+        except InvalidField as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
         if until <= since:
             return error(request, 400, "invalid_field", "until must be after since",
@@ -50,12 +51,7 @@ class CdrAdmin:
             "cdrs": [cdr_record(c) for c in rows],
             "next": format_cursor(rows[-1]) if len(rows) == limit else None})
 
-
-class _Bad(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    json_errors(app, "/admin/v1/cdrs")
 
 
 def _arg(request: Any, name: bytes) -> str:
@@ -64,23 +60,15 @@ def _arg(request: Any, name: bytes) -> str:
 
 def _time(text: str, field: str) -> float:
     if not text:
-        raise _Bad(field, f"{field} is required (RFC 3339 time or POSIX seconds)")
+        raise InvalidField(field, f"{field} is required (RFC 3339 time or POSIX seconds)")
     try:
         return parse_time(text)
     except (ValueError, OverflowError) as e:
-        raise _Bad(field, str(e)[:200]) from None
+        raise InvalidField(field, str(e)[:200]) from None
 
 
 def _cursor(text: str) -> tuple[float, str]:
     try:
         return parse_cursor(text)
     except ValueError as e:
-        raise _Bad("after", str(e)) from None
-
-
-def _limit(text: str) -> int:
-    if not text:
-        return 100
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise _Bad("limit", f"limit is a whole number from 1 to {MAX_PAGE}")
-    return int(text)
+        raise InvalidField("after", str(e)) from None

@@ -27,6 +27,7 @@ from typing import Any
 from klein import Klein
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IReactorTime
+from werkzeug.exceptions import MethodNotAllowed
 
 from gateway.core.events import iso_time
 from gateway.core.numbers import OwnedNumber, normalize_keyword, normalize_number
@@ -37,11 +38,13 @@ from gateway.core.ports import (
     UnknownAccount,
     WebhookStore,
 )
+from gateway.http.params import MAX_ID, parse_id, whole_number
 from gateway.http.translate import status_name
 from gateway.http.web import (
     BadBody,
     InvalidField,
     error,
+    json_errors,
     json_response,
     read_json,
     unencodable_field,
@@ -127,13 +130,12 @@ class MessagingAdmin:
             return error(request, 400, "invalid_field", "state is pending or dead",
                          field="state")
         try:
-            after = int(_arg(request, b"after") or 0)
-            limit = int(_arg(request, b"limit") or 100)
-        except ValueError:
-            return error(request, 400, "invalid_field", "after and limit are whole numbers")
-        if not 1 <= limit <= MAX_LIST or after < 0:
-            return error(request, 400, "invalid_field",
-                         f"limit is 1-{MAX_LIST} and after is not negative", field="limit")
+            after = whole_number(_arg(request, b"after"), "after", low=0, high=MAX_ID,
+                                 default=0)
+            limit = whole_number(_arg(request, b"limit"), "limit", low=1, high=MAX_LIST,
+                                 default=100)
+        except InvalidField as e:
+            return error(request, 400, "invalid_field", e.message, field=e.field)
         items = await self._webhook_store.list_webhooks(
             dead={"": None, "pending": False, "dead": True}[state],
             account=_arg(request, b"account") or None, after_id=after, limit=limit)
@@ -142,11 +144,17 @@ class MessagingAdmin:
             "webhooks": [webhook_json(i) for i in items], "counts": counts,
             "sender": self._sender.stats() if self._sender is not None else None})
 
-    @webhooks.route("/<int:item_id>", methods=["GET"])
-    async def show_webhook(self, request: Any, item_id: int) -> bytes:
-        found = await self._webhook_store.list_webhooks(after_id=item_id - 1, limit=1)
-        if not found or found[0].id != item_id:
-            return error(request, 404, "not_found", f"no webhook item {item_id} (delivered "
+    @webhooks.route("/<string:item_id>", methods=["GET"])
+    async def show_webhook(self, request: Any, item_id: str) -> bytes:
+        if item_id == "replay":  # a GET of the replay route, not an item: 405, not "no id"
+            raise MethodNotAllowed(valid_methods=["POST"])
+        try:
+            number = parse_id(item_id, "webhook item id")
+        except InvalidField as e:
+            return error(request, 400, "invalid_field", e.message, field=e.field)
+        found = await self._webhook_store.list_webhooks(after_id=number - 1, limit=1)
+        if not found or found[0].id != number:
+            return error(request, 404, "not_found", f"no webhook item {number} (delivered "
                                                     "items are not kept)")
         return json_response(request, 200, {**webhook_json(found[0]),
                                             "payload": found[0].payload})
@@ -157,8 +165,10 @@ class MessagingAdmin:
             body = _object(request)
             ids = body.get("ids")
             if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_LIST or not all(
-                    isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
-                raise InvalidField("ids", f"ids is a list of up to {MAX_LIST} item ids")
+                    isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID
+                    for i in ids)):
+                raise InvalidField("ids", f"ids is a list of up to {MAX_LIST} item ids "
+                                          f"(1-{MAX_ID})")
             account = _string(body, "account")
             every = body.get("all", False)
             if not isinstance(every, bool):
@@ -203,9 +213,10 @@ class MessagingAdmin:
             split = _choice(body, "split", _SPLITS)
             order = _choice(body, "order", _ORDERS)
             drop = body.get("drop", [])
-            if not isinstance(drop, list) or not all(
-                    isinstance(n, int) and not isinstance(n, bool) for n in drop):
-                raise InvalidField("drop", "drop is a list of part numbers")
+            if not isinstance(drop, list) or len(drop) > 255 or not all(
+                    isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 255
+                    for n in drop):
+                raise InvalidField("drop", "drop is a list of part numbers (1-255)")
             ref = body.get("ref")
             if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool)
                                     or not 0 <= ref <= 0xFFFF):
@@ -224,6 +235,10 @@ class MessagingAdmin:
         except ValueError as e:  # text the data_coding cannot carry, a bad address
             return error(request, 400, "invalid_field", str(e))
         return json_response(request, 202, {"injected": len(ids), "ids": list(ids)})
+
+    json_errors(numbers, "/admin/v1/numbers")
+    json_errors(webhooks, "/admin/v1/webhooks")
+    json_errors(inbound, "/admin/v1/inbound")
 
 
 def webhook_json(item: OutboxItem) -> dict[str, Any]:

@@ -29,11 +29,13 @@ from twisted.web.iweb import IRequest
 from gateway.core.connector_settings import ConnectorSettings, SettingsError
 from gateway.core.ports import ConnectorExists, UnknownConnector, UpstreamStore
 from gateway.core.routing import Route, RouteError, RouteTarget
-from gateway.http.web import BadBody, error, json_response, read_json
+from gateway.http.params import parse_id
+from gateway.http.web import BadBody, InvalidField, error, json_errors, json_response, read_json
 
 HealthSource = Callable[[], dict[str, dict[str, Any]]]
 
 
+MAX_WEIGHT = 1000
 _CODES = {400: "invalid_field", 404: "not_found", 409: "conflict"}
 
 
@@ -73,6 +75,8 @@ class UpstreamAdmin:
             return error(request, e.status, _CODES[e.status], str(e), **extra)
         except BadBody as e:
             return error(request, e.status, "invalid_body", e.message)
+        except InvalidField as e:
+            return error(request, 400, "invalid_field", e.message, field=e.field)
         except SettingsError as e:
             return error(request, 400, "invalid_field", str(e), field=e.key)
         except RouteError as e:
@@ -157,15 +161,17 @@ class UpstreamAdmin:
             data = _body(request)
             targets = data.get("connectors")
             if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
-                raise AdminError(400, "connectors: a list of {name, weight}")
+                raise AdminError(400, "connectors: a list of {name, weight}", "connectors")
             known = {s.name for s in await self._store.list_connectors()} | {"simulator"}
             made = []
             for t in targets:
                 name, weight = t.get("name"), t.get("weight", 1)
-                if name not in known:
-                    raise AdminError(400, f"no connector {name!r}")
-                if not isinstance(weight, int) or isinstance(weight, bool):
-                    raise AdminError(400, "weight: an integer")
+                if not isinstance(name, str) or name not in known:
+                    raise AdminError(400, f"no connector {name!r}", "connectors")
+                if not isinstance(weight, int) or isinstance(weight, bool) \
+                        or not 1 <= weight <= MAX_WEIGHT:
+                    raise AdminError(400, f"weight: an integer from 1 to {MAX_WEIGHT}",
+                                     "connectors")
                 made.append(RouteTarget(connector=name, weight=weight))
             fields = {k: data.get(k, "") for k in ("prefix", "account", "source_prefix")}
             if not all(isinstance(v, str) for v in fields.values()):
@@ -175,14 +181,18 @@ class UpstreamAdmin:
             return {"id": route_id}
         return ensureDeferred(self._run(request, 201, work))
 
-    @routes.route("/<int:route_id>", methods=["DELETE"])
-    def remove_route(self, request: IRequest, route_id: int) -> Deferred:
+    @routes.route("/<string:route_id>", methods=["DELETE"])
+    def remove_route(self, request: IRequest, route_id: str) -> Deferred:
         async def work():
-            if not await self._store.remove_route(route_id):
-                raise AdminError(404, f"no route {route_id}")
+            number = parse_id(route_id, "route id")
+            if not await self._store.remove_route(number):
+                raise AdminError(404, f"no route {number}")
             await self._applied()
-            return {"removed": route_id}
+            return {"removed": number}
         return ensureDeferred(self._run(request, 200, work))
+
+    json_errors(connectors, "/admin/v1/connectors")
+    json_errors(routes, "/admin/v1/routes")
 
 
 def route_view(route: Route) -> dict[str, Any]:

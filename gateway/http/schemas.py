@@ -2,7 +2,7 @@
 document built from them (served at /api/v1/openapi.json), and request validation.
 
 The same schema objects validate requests here and describe them to clients, so the
-description cannot drift from what the server accepts; tests/http/test_openapi_fuzz.py
+description cannot drift from what the server accepts; tests/integration/test_http_openapi_fuzz.py
 fuzzes the running API from the document to keep the responses true to it too.
 """
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """The HTTP listener's root: /api/v1 (public API) and /admin/v1 (admin API), JSON 404s
-for everything else, and the body size cap."""
+and 405s for everything else, the body size cap and the connection guards
+(http/connection_guard.py)."""
 from __future__ import annotations
 
 from typing import Any
 
 from klein import Klein
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
-from gateway.http.web import CappedSite, error
+from gateway.http.connection_guard import ConnectionLimits, GuardedSite
+from gateway.http.web import error, json_errors
 
 __all__ = ["Root", "make_site"]
 
@@ -55,12 +57,16 @@ class Root:
     def admin(self, request: Any) -> Any:
         return self._admin
 
-    @app.handle_errors(NotFound, MethodNotAllowed, RequestRedirect)
+    @app.handle_errors(NotFound, RequestRedirect)
     def not_found(self, request: Any, failure: Any) -> bytes:
         return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
 
+    json_errors(app, "/")  # 405 for a known path with another method; JSON 500s
+
 
 def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
-              console: Any = None) -> CappedSite:
-    """The Site the HTTP port serves."""
-    return CappedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body)
+              console: Any = None, limits: ConnectionLimits = ConnectionLimits(),
+              reactor: Any = None) -> GuardedSite:
+    """The Site the HTTP port serves (the public API, the admin API and the console)."""
+    return GuardedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body,
+                       limits=limits, reactor=reactor)

@@ -1,16 +1,23 @@
 """HTTP plumbing shared by the public and admin APIs: JSON responses and errors, JSON
-request bodies, and a Site whose requests refuse bodies above a size cap (413) without
-keeping them."""
+request bodies, JSON error handlers for Klein apps, and a Site whose requests refuse bodies
+above a size cap (413) without keeping them and answer any unexpected failure with a JSON
+500, never Twisted's HTML error page."""
 from __future__ import annotations
 
 import json
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from klein import Klein
+from twisted.logger import Logger
 from twisted.web.server import Request, Site
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
-__all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_response", "read_json",
-           "unencodable_field"]
+__all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_errors", "json_response",
+           "raw_json_error", "read_json", "unencodable_field"]
+
+log = Logger()
 
 JSON = b"application/json"
 
@@ -46,6 +53,46 @@ def json_response(request: Any, status: int, body: Any) -> bytes:
 def error(request: Any, status: int, code: str, message: str, **extra: str) -> bytes:
     """A JSON error: {"error": {"code", "message", ...}}."""
     return json_response(request, status, {"error": {"code": code, "message": message, **extra}})
+
+
+def raw_json_error(status: int, reason: str, code: str, message: str) -> bytes:
+    """A whole JSON error response (status line, headers, body) that closes the connection:
+    for answers written straight to a transport, before (or instead of) processing a
+    request (413, 408, 503)."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (status, reason.encode(), len(body), body))
+
+
+def json_errors(app: Klein, where: str) -> None:
+    """Register JSON answers on `app` for what Klein would otherwise answer with an HTML
+    page: no such route (404), a route without this method (405, with Allow) and any
+    exception a handler lets out (500, logged with its traceback). `where` names the API
+    in the messages and the log ("/admin/v1/webhooks")."""
+
+    # Klein calls a handler with the app's instance first when the app is bound to one
+    # (an app declared in a class body) and without it otherwise: take the last two.
+    def not_found(*args: Any) -> bytes:
+        request, _failure = args[-2:]
+        return error(request, 404, "not_found", f"no such resource under {where}")
+
+    def not_allowed(*args: Any) -> bytes:
+        request, failure = args[-2:]
+        allowed = getattr(failure.value, "valid_methods", None) or []
+        if allowed:
+            request.setHeader(b"allow", ", ".join(sorted(allowed)).encode())
+        return error(request, 405, "method_not_allowed",
+                     f"{request.method.decode('latin-1')} is not allowed here")
+
+    def internal(*args: Any) -> bytes:
+        request, failure = args[-2:]
+        log.failure("request {method} {uri} under {where} failed", failure,
+                    method=request.method, uri=request.uri, where=where)
+        return error(request, 500, "internal_error", "the gateway failed to answer")
+
+    app.handle_errors(NotFound, RequestRedirect)(not_found)
+    app.handle_errors(MethodNotAllowed)(not_allowed)
+    app.handle_errors(Exception)(internal)
 
 
 def _reject_constant(name: str) -> None:
@@ -126,13 +173,9 @@ class CappedRequest(Request):
         """Answer 413 on the raw transport (the request was never processed) and hang up."""
         self.too_large = True
         max_body = self.channel.site.max_body
-        body = json.dumps({"error": {"code": "body_too_large",
-                                     "message": f"the body is larger than {max_body} bytes"}})
         transport = self.channel.transport
-        transport.write(
-            b"HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: application/json\r\n"
-            b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
-            % (len(body), body.encode()))
+        transport.write(raw_json_error(413, "Request Entity Too Large", "body_too_large",
+                                       f"the body is larger than {max_body} bytes"))
         transport.loseConnection()
 
     def process(self) -> None:
@@ -146,6 +189,21 @@ class CappedRequest(Request):
             self.finish()
             return
         super().process()
+
+    def processingFailed(self, reason: Any) -> None:
+        """The last net under every resource: an exception nothing handled becomes a JSON
+        500 with a generic message (the traceback goes to the log, never to the client)."""
+        log.failure("HTTP request {method} {uri} failed", reason, method=self.method,
+                    uri=self.uri)
+        if self.finished or self._disconnected:
+            return
+        if self.startedWriting:  # the status line is out: all we can do is hang up
+            self.channel.transport.loseConnection()
+            return
+        self.responseHeaders.removeHeader(b"content-encoding")
+        data = error(self, 500, "internal_error", "the gateway failed to answer")
+        self.write(data)
+        self.finish()
 
 
 class CappedSite(Site):

@@ -10,10 +10,10 @@ from typing import Any
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web.server import Site
 
 from gateway.config import MetricsConfig
 from gateway.core.ports import OpsStore
+from gateway.http.connection_guard import ConnectionLimits, GuardedSite
 from gateway.ops.depths import QueueDepths
 from gateway.ops.endpoints import OpsEndpoints
 from gateway.ops.health import Readiness, listener_check, route_check
@@ -59,13 +59,17 @@ class OpsRuntime:
         if self.history is not None:
             self.history.start()
 
-    async def listen(self, reactor: Any) -> None:
-        """The metrics listener of `[metrics] port`, when one is set."""
+    async def listen(self, reactor: Any, limits: ConnectionLimits = ConnectionLimits()
+                     ) -> None:
+        """The metrics listener of `[metrics] port`, when one is set, with the HTTP
+        listener's `limits` on slow and greedy clients."""
         config = self.config
         if not config.port:
             return
         endpoint_cls = TCP6ServerEndpoint if ":" in config.host else TCP4ServerEndpoint
-        site = Site(self.endpoints.app.resource())
+        # scrapes are GETs: a small body cap is plenty
+        site = GuardedSite(self.endpoints.app.resource(), max_body=4096, limits=limits,
+                           reactor=reactor)
         site.noisy = False
         self._port = await endpoint_cls(reactor, config.port, interface=config.host).listen(site)
         log.info("metrics listening on {host}:{port}", host=config.host,

@@ -22,3 +22,18 @@ def env(tmp_path):
     yield e
     e.router.stop()
     pytest_twisted.blockon(e.store.close())
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    """Env(tmp_path, **options) for a test, stopped and closed after it."""
+    made: list[Env] = []
+
+    def make(**options) -> Env:
+        made.append(Env(tmp_path, **options))
+        return made[-1]
+
+    yield make
+    for e in made:
+        e.router.stop()
+        pytest_twisted.blockon(e.store.close())

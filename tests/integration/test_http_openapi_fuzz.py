@@ -7,22 +7,13 @@ from __future__ import annotations
 import base64
 
 import pytest
-import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from openapi_fuzz import fuzz_operations
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 60  # per operation and mode
-
-CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance,
-          content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +29,7 @@ def test_every_answer_is_described_and_never_a_server_error(gateway, fuzz_accoun
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
         "POST /api/v1/messages", "GET /api/v1/messages/{id}", "GET /api/v1/balance"}
-    session = requests.Session()  # keep-alive, as real clients do
-
-    for operation in operations:
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
-        def call(case):
-            headers = dict(case.headers or {})
-            headers["Authorization"] = fuzz_account
-            response = case.call(base_url=gateway.http_url, headers=headers, session=session,
-                                 timeout=10)
-            assert response.status_code < 500, response.text
-            case.validate_response(response, checks=CHECKS)
-
-        call()
+    fuzz_operations(operations, gateway.http_url, fuzz_account, mode, EXAMPLES)
 
 
 def test_fuzzing_without_credentials_is_401_never_5xx(gateway):

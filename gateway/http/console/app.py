@@ -30,6 +30,7 @@ from gateway.http.console import pages
 from gateway.http.console.html import Html, esc, layout
 from gateway.http.console.overview import overview_data
 from gateway.http.console.sessions import LoginThrottle, Session, Sessions
+from gateway.http.params import MAX_ID
 from gateway.model import Account
 
 __all__ = ["Console"]
@@ -237,7 +238,8 @@ class Console:
     async def revoke_key(self, request: Any, system_id: str, key_id: int) -> bytes:
         session = self._changing(request)
         back = f"/console/accounts/{quote(system_id)}"
-        if not await self._store.revoke_api_key(system_id, key_id, self._clock.seconds()):
+        if key_id > MAX_ID or not await self._store.revoke_api_key(
+                system_id, key_id, self._clock.seconds()):
             return self._back(request, session, back, "error", f"No active key {key_id}.")
         await maybeDeferred(self._changed)
         return self._back(request, session, back, "ok", f"API key {key_id} revoked.")
@@ -299,7 +301,7 @@ class Console:
             form = parse_qs(self._body(request), max_num_fields=WEBHOOK_PAGE + 10)
         except ValueError:  # more fields than a page of dead letters has
             form = {}
-        ids = [int(v) for v in form.get("id", []) if v.isdigit() and len(v) < 19]
+        ids = [int(v) for v in form.get("id", []) if v.isascii() and v.isdigit() and len(v) < 19]
         every = form.get("all") == ["1"]
         if not ids and not every:
             return self._back(request, session, "/console/webhooks", "error",
