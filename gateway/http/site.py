@@ -1,5 +1,6 @@
 """The HTTP listener's root: /api/v1 (public API) and /admin/v1 (admin API), JSON 404s
-for everything else, and the body size cap."""
+for everything else, and the body size cap. The admin API and the console answer only
+clients in `admin_allow` (`[admin] allow`: loopback unless configured)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ from klein import Klein
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from gateway.core.accounts import LOOPBACK_NETWORKS, ip_allowed
 from gateway.http.web import CappedSite, error
 
 __all__ = ["Root", "make_site"]
@@ -16,7 +18,9 @@ __all__ = ["Root", "make_site"]
 class Root:
     app = Klein()
 
-    def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None) -> None:
+    def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None,
+                 admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> None:
+        self._admin_allow = admin_allow
         self._api = api.app.resource()
         self._admin = admin.app.resource()
         self._ops = ops  # ops/endpoints.OpsEndpoints: /metrics, /health, /ready
@@ -42,6 +46,8 @@ class Root:
 
     @app.route("/console/", branch=True)
     def console(self, request: Any) -> Any:
+        if not self._admin_peer_allowed(request):
+            return self._admin_refused(request)
         return self._console if self._console is not None else self._missing(request)
 
     def _missing(self, request: Any) -> bytes:
@@ -53,14 +59,24 @@ class Root:
 
     @app.route("/admin/v1/", branch=True)
     def admin(self, request: Any) -> Any:
-        return self._admin
+        return self._admin if self._admin_peer_allowed(request) else self._admin_refused(request)
+
+    def _admin_peer_allowed(self, request: Any) -> bool:
+        peer = getattr(request.getClientAddress(), "host", "") or ""
+        return ip_allowed(peer, self._admin_allow)
+
+    def _admin_refused(self, request: Any) -> bytes:
+        return error(request, 403, "forbidden",
+                     "administration answers only clients in [admin] allow (default: "
+                     "this machine)")
 
     @app.handle_errors(NotFound, MethodNotAllowed, RequestRedirect)
     def not_found(self, request: Any, failure: Any) -> bytes:
         return error(request, 404, "not_found", "no such resource (the API is under /api/v1)")
 
 
-def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
-              console: Any = None) -> CappedSite:
+def make_site(api: Any, admin: Any, max_body: int, ops: Any = None, console: Any = None,
+              admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> CappedSite:
     """The Site the HTTP port serves."""
-    return CappedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body)
+    root = Root(api, admin, ops, console, admin_allow=admin_allow)
+    return CappedSite(root.app.resource(), max_body=max_body)
