@@ -118,8 +118,8 @@ async def _list_prices(store: Store, config: Config, args) -> int:
     if account == ALL_ACCOUNTS:
         shown = [e for e in every if args.account is None or e.account == ALL_ACCOUNTS]
     else:
-        print(f"prices charged to {account}: its own table, then the shared one ('*'), "
-              "without the shared entries its own override")
+        print(f"prices charged to {account}: its own table first, then the shared one "
+              "('*'), less the shared entries its own table overrides")
         shown = [e for e in every if e.account == account] + [
             e for e in every
             if e.account == ALL_ACCOUNTS and pricing.charged_entry(account, e.prefix) == e]
