@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from gateway.config import Config
 from gateway.core.apikeys import hash_api_key, key_prefix, new_api_key
 from gateway.core.ports import UnknownAccount
-from gateway.core.pricing import ALL_ACCOUNTS, normalize_prefix
+from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, Pricing, normalize_prefix
 from gateway.storage.batched import BatchedStore as Store
 
 __all__ = ["CommandError", "add_http_commands"]
@@ -107,16 +107,37 @@ async def _set_price(store: Store, config: Config, args) -> int:
 
 
 async def _list_prices(store: Store, config: Config, args) -> int:
-    entries = await store.list_prices(args.account)
-    rows = [{"account": e.account, "prefix": e.prefix, "price": str(e.price)} for e in entries]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        entries = await store.list_prices(args.account)
+        print(json.dumps([_price_row(e) for e in entries], indent=2))
         return 0
+    # what the gateway charges, decided by the charging path's own rule (Pricing)
+    every = await store.list_prices(None)
+    pricing = Pricing(price_per_part=config.price_per_part, entries=every)
+    account = args.account or ALL_ACCOUNTS
+    if account == ALL_ACCOUNTS:
+        shown = [e for e in every if args.account is None or e.account == ALL_ACCOUNTS]
+    else:
+        print(f"prices charged to {account}: its own table first, then the shared one "
+              "('*'), less the shared entries its own table overrides")
+        shown = [e for e in every if e.account == account] + [
+            e for e in every
+            if e.account == ALL_ACCOUNTS and pricing.charged_entry(account, e.prefix) == e]
     print(f"{'account':<16}{'prefix':<22}{'price':>12}")
-    for row in rows:
+    for row in map(_price_row, shown):
         print(f"{row['account']:<16}{row['prefix'] or '(any)':<22}{row['price']:>12}")
-    print(f"otherwise: {config.price_per_part} per part (price_per_part)")
+    fallback = pricing.charged_entry(account, "")  # a destination no other prefix matches
+    if fallback is None:
+        print(f"otherwise: {config.price_per_part} per part (price_per_part)")
+    else:
+        table = "the shared table '*'" if fallback.account == ALL_ACCOUNTS else (
+            f"{fallback.account}'s table")
+        print(f"otherwise: {fallback.price} per part ({table}, any destination)")
     return 0
+
+
+def _price_row(entry: PriceEntry) -> dict[str, str]:
+    return {"account": entry.account, "prefix": entry.prefix, "price": str(entry.price)}
 
 
 async def _delete_price(store: Store, config: Config, args) -> int:

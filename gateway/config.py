@@ -5,6 +5,7 @@ errors too, so a typo never silently falls back to a default.
 """
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -12,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from gateway.connectors.simulator import OutcomeRule, SimulatorConfig
+from gateway.core.accounts import LOOPBACK_NETWORKS
 from gateway.core.cluster import ClusterConfig
 from gateway.core.delivery import DeliveryConfig
 from gateway.core.inbound import InboundConfig
 from gateway.http.webhooks import WebhookConfig
 from gateway.smpp.constants import STATE_BY_RECEIPT_STAT
+
+
+LOOPBACK = "127.0.0.1"
 
 
 class ConfigError(Exception):
@@ -27,7 +32,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class SmppConfig:
-    host: str = "0.0.0.0"
+    host: str = LOOPBACK  # this machine only; "0.0.0.0" (or --listen) opens it to the network
     port: int = 2775
     tls_port: int = 2776
     tls_cert: str = ""
@@ -46,7 +51,7 @@ class SmppConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class HttpConfig:
-    host: str = "0.0.0.0"
+    host: str = LOOPBACK  # as smpp.host (the admin API stays behind admin.allow)
     port: int = 8080  # 0: any free port (tests)
     max_body_size: int = 1_048_576  # bytes; larger request bodies get 413
     auth_cache: float = 60.0  # s a successful Basic (scrypt) check is remembered
@@ -79,6 +84,9 @@ class AdminConfig:
     # Bearer token of the admin API; empty: generated on first start into
     # <data_dir>/admin-token (mode 0600) and printed with the demo banner.
     token: str = ""
+    # The client networks the admin API and the web console answer (403 for others), so
+    # opening the HTTP port to the network does not open administration with it.
+    allow: tuple[str, ...] = LOOPBACK_NETWORKS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +175,7 @@ def _build(raw: dict[str, Any]) -> Config:
     sections = {
         "smpp": _section(top.pop("smpp", {}), SmppConfig, "smpp"),
         "http": _section(top.pop("http", {}), HttpConfig, "http"),
-        "admin": _section(top.pop("admin", {}), AdminConfig, "admin"),
+        "admin": _admin(top.pop("admin", {})),
         "auth": _section(top.pop("auth", {}), AuthConfig, "auth"),
         "accounts": _section(top.pop("accounts", {}), AccountDefaults, "accounts"),
         "simulator": _simulator(top.pop("simulator", {})),
@@ -280,6 +288,35 @@ def _metrics(raw: Any) -> MetricsConfig:
     return config
 
 
+def _admin(raw: Any) -> AdminConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("admin", "must be a table")
+    raw = dict(raw)
+    allow = raw.pop("allow", list(LOOPBACK_NETWORKS))
+    if not isinstance(allow, list) or not allow or not all(isinstance(a, str) for a in allow):
+        raise ConfigError("admin.allow", 'must be a non-empty array of networks, e.g. '
+                                         '["127.0.0.0/8", "10.0.0.0/8"] ("0.0.0.0/0": any)')
+    networks = []
+    for network in allow:
+        try:
+            networks.append(str(ipaddress.ip_network(network, strict=False)))
+        except ValueError:
+            raise ConfigError("admin.allow", f"{network!r} is not an IP address or "
+                                             "network") from None
+    config = _section(raw, AdminConfig, "admin", extra={"allow": tuple(networks)})
+    if config.token and len(config.token) < 16:
+        raise ConfigError("admin.token", "must be at least 16 characters")
+    return config
+
+
+def _check_host(key: str, host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(key, f"{host!r} is not an IP address (127.0.0.1: this machine "
+                               "only, 0.0.0.0: every IPv4 interface, :: every one)") from None
+
+
 def _check_log(log: LogConfig) -> None:
     if log.format not in ("text", "json"):
         raise ConfigError("log.format", 'must be "text" or "json"')
@@ -321,6 +358,8 @@ def _check(config: Config) -> None:
     _check_http_limits(config.http)
     if config.admin.token and len(config.admin.token) < 16:
         raise ConfigError("admin.token", "must be at least 16 characters")
+    _check_host("smpp.host", smpp.host)
+    _check_host("http.host", config.http.host)
     if smpp.max_pdu_size < 16 or smpp.max_pdu_size > 16 * 1024 * 1024:
         raise ConfigError("smpp.max_pdu_size", "must be between 16 and 16777216")
     if not 1 <= len(smpp.system_id) <= 15:

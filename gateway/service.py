@@ -22,6 +22,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
+from gateway.banner import DemoStart, demo_banner
 from gateway.config import AuthConfig, Config, HttpConfig
 from gateway.connectors.health_writer import HealthWriter
 from gateway.connectors.registry import ConnectorRegistry
@@ -228,22 +229,16 @@ class GatewayService(MultiService):
             defaults=admin_defaults)
         return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints,
                          console=console, limits=http_limits(config.http),
-                         reactor=self.reactor)
+                         reactor=self.reactor, admin_allow=config.admin.allow)
 
     def _print_demo_banner(self, password: str) -> None:
-        port = self.ports[0].getHost().port  # the bound one, also when configured as 0
-        http_port = self.http_port.getHost().port
         token_note = ("from [admin] token" if self.config.admin.token
                       else f"kept in {self.config.data_dir / ADMIN_TOKEN_FILE}")
-        rule = "=" * 64
-        print(f"\n{rule}\n smsgw demo account created\n"
-              f"   system_id: {DEMO_SYSTEM_ID}\n   password:  {password}\n"
-              f"   balance:   {self.config.accounts.demo_balance}\n"
-              f"   SMPP:      {self.config.smpp.host}:{port}\n"
-              f"   HTTP API:  http://{self.config.http.host}:{http_port}/api/v1\n"
-              f"   admin API: http://{self.config.http.host}:{http_port}/admin/v1\n"
-              f"   admin token: {self.admin_token}\n"
-              f"                ({token_note})\n{rule}", file=self.out, flush=True)
+        start = DemoStart(system_id=DEMO_SYSTEM_ID, password=password,
+                          admin_token=self.admin_token, token_note=token_note,
+                          smpp_port=self.ports[0].getHost().port,
+                          http_port=self.http_port.getHost().port)
+        print(demo_banner(self.config, start), file=self.out, flush=True)
 
     def stopService(self) -> Deferred:
         super().stopService()

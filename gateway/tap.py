@@ -11,7 +11,7 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = ("Run the smsgw SMS gateway. With no options it runs on the embedded default: "
                 "SQLite in ./smsgw-data, the built-in SMSC simulator, SMPP on port 2775, "
-                "HTTP on 8080.")
+                "HTTP on 8080, both on 127.0.0.1 only (--listen 0.0.0.0 opens them).")
     optParameters = [
         ["config", "c", None, "TOML configuration file (see README)."],
         ["data-dir", "d", None, "Directory for the SQLite store (default ./smsgw-data)."],
@@ -19,6 +19,9 @@ class Options(usage.Options):
          "SQLite file, or postgresql://USER@HOST:PORT/DBNAME to share one database "
          "between several nodes (default <data-dir>/smsgw.db)."],
         ["node-id", None, None, "This node's id, 0-1023, unique among the nodes.", int],
+        ["listen", None, None,
+         "Address SMPP and HTTP listen on (default 127.0.0.1: this machine only; 0.0.0.0: "
+         "every interface). The admin API still answers only [admin] allow (loopback)."],
         ["smpp-port", None, None, "SMPP plain TCP port (default 2775).", int],
         ["tls-port", None, None, "SMPP over TLS port (default 2776).", int],
         ["http-port", None, None, "HTTP API port (default 8080).", int],
@@ -38,6 +41,8 @@ def options_to_config(options: usage.Options) -> Config:
         "data_dir": options["data-dir"],
         "database": options["database"],
         "node_id": options["node-id"],
+        "smpp.host": options["listen"],
+        "http.host": options["listen"],
         "smpp.port": options["smpp-port"],
         "smpp.tls_port": options["tls-port"],
         "http.port": options["http-port"],

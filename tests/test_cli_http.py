@@ -62,3 +62,30 @@ def test_price_set_list_delete(data_dir):
 ])
 def test_price_errors_exit_2_naming_the_problem(data_dir, args):
     fails(data_dir, *args)
+
+
+def price_lines(data_dir, *args: str) -> list[str]:
+    return [" ".join(line.split()) for line in ok(data_dir, "price", "list", *args).splitlines()]
+
+
+def test_price_list_for_an_account_shows_what_it_is_charged(data_dir):
+    """The shared '*' price, not price_per_part, is what acme pays where its own table has
+    nothing; shared entries its own table overrides are left out."""
+    ok(data_dir, "price", "set", "0.06")
+    ok(data_dir, "price", "set", "--prefix", "33", "0.04")
+    ok(data_dir, "price", "set", "--prefix", "44", "0.045")
+    ok(data_dir, "price", "set", "--account", "acme", "--prefix", "3", "0.07")  # covers 33
+    lines = price_lines(data_dir, "--account", "acme")
+    assert lines[2:] == ["acme 3 0.070000", "* (any) 0.060000", "* 44 0.045000",
+                         "otherwise: 0.060000 per part (the shared table '*', any destination)"]
+    assert price_lines(data_dir)[-1] == (
+        "otherwise: 0.060000 per part (the shared table '*', any destination)")
+    ok(data_dir, "price", "set", "--account", "acme", "0.01")
+    assert price_lines(data_dir, "--account", "acme")[-1] == (
+        "otherwise: 0.010000 per part (acme's table, any destination)")
+
+
+def test_price_list_falls_back_to_price_per_part_only_when_no_table_applies(data_dir):
+    ok(data_dir, "price", "set", "--prefix", "33", "0.04")
+    assert price_lines(data_dir, "--account", "acme")[-1] == (
+        "otherwise: 0.05 per part (price_per_part)")

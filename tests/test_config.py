@@ -21,6 +21,33 @@ def test_defaults_are_the_embedded_gateway():
     assert config.smpp.bind_timeout == 10 and config.smpp.response_timeout == 60
 
 
+def test_with_no_file_everything_listens_on_this_machine_only():
+    config = load_config()
+    assert config.smpp.host == "127.0.0.1" and config.http.host == "127.0.0.1"
+    assert config.metrics.host == "127.0.0.1"
+    assert config.admin.allow == ("127.0.0.0/8", "::1/128")
+
+
+def test_listen_opens_smpp_and_http_but_not_administration(tmp_path):
+    from gateway.tap import Options
+
+    options = Options()
+    options.parseOptions(["--listen", "0.0.0.0", "--data-dir", str(tmp_path)])
+    config = options.gateway_config
+    assert config.smpp.host == "0.0.0.0" and config.http.host == "0.0.0.0"
+    assert config.admin.allow == ("127.0.0.0/8", "::1/128")
+    options = Options()
+    options.parseOptions(["--data-dir", str(tmp_path)])
+    assert options.gateway_config.smpp.host == "127.0.0.1"
+
+
+def test_hosts_and_the_admin_networks_from_the_file(tmp_path):
+    config = load_config(write(tmp_path, "[smpp]\nhost = '0.0.0.0'\n[http]\nhost = '::'\n"
+                                         "[admin]\nallow = ['10.1.2.3', '192.168.0.0/16']\n"))
+    assert (config.smpp.host, config.http.host) == ("0.0.0.0", "::")
+    assert config.admin.allow == ("10.1.2.3/32", "192.168.0.0/16")
+
+
 def test_file_values_and_overrides_apply_in_that_order(tmp_path):
     path = write(tmp_path, """
 price_per_part = "0.0725"
@@ -66,6 +93,12 @@ error_code = 11
     ("[http]\nmax_connections = 10\nmax_connections_per_ip = 20",
      "http.max_connections_per_ip"),
     ("[admin]\ntoken = 'short'", "admin.token"),
+    ("[admin]\nallow = []", "admin.allow"),
+    ("[admin]\nallow = '127.0.0.1'", "admin.allow"),
+    ("[admin]\nallow = ['10.0.0.0/33']", "admin.allow"),
+    ("[admin]\nalow = []", "admin.alow"),
+    ("[smpp]\nhost = 'anywhere'", "smpp.host"),
+    ("[http]\nhost = 'example.com'", "http.host"),
     ("[auth]\nfree_attempts = -1", "auth.free_attempts"),
     ("[auth]\nbase_delay = 2\nmax_delay = 1", "auth.max_delay"),
     ("[auth]\nmax_wait = -5", "auth.max_wait"),

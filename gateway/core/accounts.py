@@ -125,6 +125,11 @@ class Authenticator:
 
 
 
+# This machine's own addresses: where the gateway listens, and whom administration answers,
+# unless configured otherwise.
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
 def ip_allowed(peer_ip: str, allow: tuple[str, ...]) -> bool:
     """True when `allow` is empty or `peer_ip` is inside one of its CIDR networks."""
     if not allow:

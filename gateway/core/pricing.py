@@ -59,15 +59,32 @@ class Pricing:
 
     def part_price(self, account: str, destination: str) -> Decimal:
         """The price of one part from `account` to `destination`."""
+        found = self._find(account, destination)
+        return self.price_per_part if found is None else found[2]
+
+    def charged_entry(self, account: str, destination: str) -> PriceEntry | None:
+        """The entry `part_price` charges from (None: `price_per_part`). For a destination
+        equal to an entry's prefix, that entry when it is in effect for `account`; for
+        '', what destinations that match no other prefix are charged."""
+        found = self._find(account, destination)
+        if found is None:
+            return None
+        table_name, prefix, price = found
+        return PriceEntry(account=table_name, prefix=prefix, price=price)
+
+    def _find(self, account: str, destination: str) -> tuple[str, str, Decimal] | None:
+        """The one pricing rule: (table, prefix, price) of the longest prefix of
+        `destination` in the account's own table, else in the shared one."""
         digits = destination[1:] if destination[:1] == "+" else destination
         for table_name in (account, ALL_ACCOUNTS):
             table = self._tables.get(table_name)
             if table:
                 for length in range(min(len(digits), MAX_PREFIX), -1, -1):
-                    price = table.get(digits[:length])
+                    prefix = digits[:length]
+                    price = table.get(prefix)
                     if price is not None:
-                        return price
-        return self.price_per_part
+                        return table_name, prefix, price
+        return None
 
     def price(self, account: Account, destination: str, parts: int) -> Decimal:
         """What `parts` parts from `account` to `destination` cost."""

@@ -1,6 +1,7 @@
 """The HTTP listener's root: /api/v1 (public API) and /admin/v1 (admin API), JSON 404s
 and 405s for everything else, the body size cap and the connection guards
-(http/connection_guard.py)."""
+(http/connection_guard.py). The admin API and the console answer only clients in
+`admin_allow` (`[admin] allow`: loopback unless configured)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from klein import Klein
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
+from gateway.core.accounts import LOOPBACK_NETWORKS, ip_allowed
 from gateway.http.connection_guard import ConnectionLimits, GuardedSite
 from gateway.http.web import error, json_errors
 
@@ -18,7 +20,9 @@ __all__ = ["Root", "make_site"]
 class Root:
     app = Klein()
 
-    def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None) -> None:
+    def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None,
+                 admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> None:
+        self._admin_allow = admin_allow
         self._api = api.app.resource()
         self._admin = admin.app.resource()
         self._ops = ops  # ops/endpoints.OpsEndpoints: /metrics, /health, /ready
@@ -44,6 +48,8 @@ class Root:
 
     @app.route("/console/", branch=True)
     def console(self, request: Any) -> Any:
+        if not self._admin_peer_allowed(request):
+            return self._admin_refused(request)
         return self._console if self._console is not None else self._missing(request)
 
     def _missing(self, request: Any) -> bytes:
@@ -55,7 +61,16 @@ class Root:
 
     @app.route("/admin/v1/", branch=True)
     def admin(self, request: Any) -> Any:
-        return self._admin
+        return self._admin if self._admin_peer_allowed(request) else self._admin_refused(request)
+
+    def _admin_peer_allowed(self, request: Any) -> bool:
+        peer = getattr(request.getClientAddress(), "host", "") or ""
+        return ip_allowed(peer, self._admin_allow)
+
+    def _admin_refused(self, request: Any) -> bytes:
+        return error(request, 403, "forbidden",
+                     "administration answers only clients in [admin] allow (default: "
+                     "this machine)")
 
     @app.handle_errors(NotFound, RequestRedirect)
     def not_found(self, request: Any, failure: Any) -> bytes:
@@ -66,7 +81,9 @@ class Root:
 
 def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
               console: Any = None, limits: ConnectionLimits = ConnectionLimits(),
-              reactor: Any = None) -> GuardedSite:
+              reactor: Any = None,
+              admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> GuardedSite:
     """The Site the HTTP port serves (the public API, the admin API and the console)."""
-    return GuardedSite(Root(api, admin, ops, console).app.resource(), max_body=max_body,
-                       limits=limits, reactor=reactor)
+    root = Root(api, admin, ops, console, admin_allow=admin_allow)
+    return GuardedSite(root.app.resource(), max_body=max_body, limits=limits,
+                       reactor=reactor)

@@ -40,6 +40,23 @@ def test_configured_price_when_no_table_matches():
     assert pricing.price(ACME, "491", 3) == Decimal(3)
 
 
+@pytest.mark.parametrize(("account", "destination", "entry"), [
+    ("acme", "4917612345", TABLE[1]),
+    ("acme", "4917", TABLE[1]),  # acme's own 4917 shadows the shared one
+    ("acme", "", TABLE[2]),      # any other destination: the shared '' entry
+    ("other", "4917", TABLE[4]),
+    ("nobody", "4917", TABLE[3]),
+])
+def test_charged_entry_names_the_entry_part_price_charges(account, destination, entry):
+    pricing = Pricing(price_per_part=Decimal("0.05"), entries=TABLE)
+    assert pricing.charged_entry(account, destination) == entry
+    assert pricing.part_price(account, destination) == entry.price
+
+
+def test_no_charged_entry_means_price_per_part():
+    assert Pricing(entries=TABLE[:2]).charged_entry("acme", "33") is None
+
+
 def test_load_replaces_every_table():
     pricing = Pricing(price_per_part=Decimal("0.05"), entries=TABLE)
     pricing.load([])

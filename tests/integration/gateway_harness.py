@@ -164,7 +164,10 @@ class Gateway:
     host = "127.0.0.1"
 
     def __init__(self, workdir: Path, config: dict[str, Any] | None = None,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, *, config_file: bool = True,
+                 options: tuple[str, ...] = ()) -> None:
+        """`config_file=False`: no --config at all (the embedded default, as a new user
+        starts it); `options`: more `twistd smsgw` options."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
@@ -172,6 +175,8 @@ class Gateway:
                                  config or {})
         self.config_path = self.workdir / "smsgw.toml"
         self.config_path.write_text(toml_dumps(self.config))
+        self.config_options = ("--config", str(self.config_path)) if config_file else ()
+        self.options = options
         self.tls = tls
         self.port = 0
         self.tls_port = 0
@@ -202,7 +207,7 @@ class Gateway:
     def start(self, timeout: float = START_TIMEOUT) -> Gateway:
         assert not self.alive, "already running"
         cmd = [sys.executable, "-c", _TWISTD, "-n", "--pidfile=", "smsgw",
-               "--config", str(self.config_path), "--data-dir", str(self.data_dir),
+               *self.config_options, *self.options, "--data-dir", str(self.data_dir),
                "--smpp-port", str(self.port), "--http-port", str(self.http_port)]
         if self.tls:
             cert, key = self.tls
@@ -348,7 +353,7 @@ class Gateway:
     # -- the admin CLI
     def run_cli(self, *args: str, check: bool = True,
                 timeout: float = 30.0) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "gateway.cli", "--config", str(self.config_path),
+        cmd = [sys.executable, "-m", "gateway.cli", *self.config_options,
                "--data-dir", str(self.data_dir), *map(str, args)]
         result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(),
                                 cwd=self.workdir, timeout=timeout)
