@@ -13,8 +13,10 @@ cap allows. Each submit goes through these steps, so that nothing is sent twice 
 3. the answer decides:
    - ESME_ROK: record the upstream id and its match keys (upstream_ids.py) durably; a
      receipt that overtook this answer and was held is matched now;
-   - ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RX_T_APPN: the upstream did not take it; release
-     the mark, put the message back at the head of its account's queue, pause the bind;
+   - ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RX_T_APPN, and ESME_RINVBNDSTS (an upstream that
+     is unbinding, e.g. shutting down, answers that to what crossed its unbind): the
+     upstream did not take it; release the mark, put the message back at the head of its
+     account's queue, pause the bind;
    - any other error (or generic_nack): a permanent refusal: REJECTD with the status as the
      error code, and a refund when `refund_rejected`;
    - no answer (timeout, connection lost with it outstanding): the upstream may or may not
@@ -58,7 +60,7 @@ from gateway.transport.smpp_client import SubmitOutcomeUnknown, UpstreamBind, cl
 log = Logger()
 
 TEMPORARY = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL,
-                       CommandStatus.ESME_RX_T_APPN})
+                       CommandStatus.ESME_RX_T_APPN, CommandStatus.ESME_RINVBNDSTS})
 _GENERIC_NACK = int(CommandId.GENERIC_NACK)
 
 

@@ -189,8 +189,11 @@ def test_unmatched_receipt_is_acknowledged_after_the_hold():
     assert rig.sink.finals == [] and rig.connector.counters.unmatched_receipts == 1
 
 
-@pytest.mark.parametrize("status", [CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL])
+@pytest.mark.parametrize("status", [CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL,
+                                    CommandStatus.ESME_RINVBNDSTS])
 def test_throttled_submit_backs_off_and_goes_again(status):
+    # RINVBNDSTS: what an upstream that is unbinding (shutting down) answers to a submit that
+    # crossed its unbind; it did not take the message, so it goes again, never REJECTD
     rig = Rig(throttle_backoff=2.0)
     m = rig.message()
     rig.send(m)
