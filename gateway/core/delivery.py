@@ -51,6 +51,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from gateway.core.binds import BindRegistry, DeliveryChannel
+from gateway.core.fanout import Claims
 from gateway.core.ports import Store
 from gateway.model import Channel, NewOutboxItem, OutboxItem
 
@@ -131,6 +132,14 @@ class Delivery:
         if not items:
             return []
         return self.claimer(items[0].account)(items)
+
+    def claims(self, account: str) -> Claims:
+        """Who pushes new items of `account` on each leg: this node's owner, or None (left
+        for whichever node claims them). Items built with these need no `claim`."""
+        owner = self._owner.owner
+        return Claims(smpp=owner if self._takes(account) else None,
+                      webhook=owner if self.webhooks is not None and self.webhooks.wants()
+                      else None)
 
     def claimer(self, account: str) -> Callable[[Sequence[NewOutboxItem]], list[NewOutboxItem]]:
         """`claim` for items of `account`, decided now: for builders that run later, in
