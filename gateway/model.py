@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from gateway.frozen_init import fast_init
+from gateway.smpp.frozen_init import fast_init
 from gateway.smpp.constants import MessageState
 
 __all__ = [

@@ -105,6 +105,7 @@ class Delivery:
         self._config = config
         self._owner = owner
         self._accounts: dict[str, _AccountQueue] = {}
+        self._claims: dict[tuple[int, bool, bool], Claims] = {}
         self._sweeper = LoopingCall(self._sweep)
         self._sweeper.clock = clock
         self._poller = LoopingCall(self._poll)
@@ -137,9 +138,13 @@ class Delivery:
         """Who pushes new items of `account` on each leg: this node's owner, or None (left
         for whichever node claims them). Items built with these need no `claim`."""
         owner = self._owner.owner
-        return Claims(smpp=owner if self._takes(account) else None,
-                      webhook=owner if self.webhooks is not None and self.webhooks.wants()
-                      else None)
+        smpp = self._takes(account)
+        webhook = self.webhooks is not None and self.webhooks.wants()
+        claims = self._claims.get((owner, smpp, webhook))
+        if claims is None:  # four kinds per owner: made once, not once per receipt
+            claims = self._claims[owner, smpp, webhook] = Claims(
+                smpp=owner if smpp else None, webhook=owner if webhook else None)
+        return claims
 
     def claimer(self, account: str) -> Callable[[Sequence[NewOutboxItem]], list[NewOutboxItem]]:
         """`claim` for items of `account`, decided now: for builders that run later, in

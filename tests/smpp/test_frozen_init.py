@@ -1,4 +1,4 @@
-"""gateway/frozen_init.py: the fast __init__ builds exactly what the dataclass one does."""
+"""gateway/smpp/frozen_init.py: the fast __init__ builds exactly what the dataclass one does."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from gateway import model
-from gateway.frozen_init import fast_init
+from gateway.smpp import pdu as P
+from gateway.smpp.frozen_init import fast_init
 
 
 def _pair(fast: bool):
@@ -97,8 +98,9 @@ def test_classes_it_cannot_reproduce_are_refused():
 
 
 @pytest.mark.parametrize("cls", [model.Address, model.SubmitRequest, model.Message,
-                                 model.NewOutboxItem, model.OutboxItem])
-def test_every_field_of_the_model_types_is_stored(cls):
+                                 model.NewOutboxItem, model.OutboxItem, P.SubmitSm,
+                                 P.DeliverSm, P.SubmitSmResp, P.DeliverSmResp])
+def test_every_field_of_the_hot_types_is_stored(cls):
     values = {}
     for n, f in enumerate(dataclasses.fields(cls)):
         values[f.name] = object() if f.name not in ("ton", "npi") else n

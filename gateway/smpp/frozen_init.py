@@ -4,7 +4,7 @@ Why: a frozen dataclass's generated `__init__` stores every field through
 `object.__setattr__` (its own `__setattr__` refuses), about five times the cost of a plain
 slot store: building one OutboxItem took 3.2 µs, the same stores on a plain slotted object
 0.6 µs, and every message builds several such objects (its SubmitRequest, Message,
-addresses, receipt outbox items); see bench/profiles/smpp_e2e.md.
+addresses, receipt outbox items); see bench/profiles/smpp_e2e.md. `model.py` uses it too.
 
 How: `fast_init(cls)` replaces `cls.__init__` with one of the same signature and defaults
 that turns the new instance into a layout-identical mutable twin (the trick of
@@ -13,6 +13,9 @@ stores the fields with ordinary slot stores and turns it back. The result is an 
 frozen `cls` instance, equal to what the generated `__init__` makes; after `__init__` the
 instance is as immutable as before. Only classes it can reproduce exactly are accepted:
 frozen, slotted, every field keyword-only and in `__init__`, no `__post_init__`.
+
+It lives in smpp/ because the PDUs use it too and this package imports nothing of the
+rest of the gateway; like the rest of smpp/ it is pure (stdlib only).
 """
 from __future__ import annotations
 
