@@ -1,10 +1,18 @@
 """End-to-end SMPP benchmark: submit_sm in, submit_sm_resp and delivery receipts out.
 
-    python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1]
+    python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1] [--no-null]
                              [--timeout 300] [--keep] [--metrics on|off|both [--rounds 3]]
     python bench/smpp_e2e.py --database postgresql://USER@HOST:PORT/DBNAME [--nodes 2]
                              [--no-baseline]
     python bench/smpp_e2e.py --host H --port P --system-id S --password W [--gateway-pid PID]
+
+After the gateway's run(s) the same load generator drives bench/null_smsc.py (a
+framing-only null SMSC on Twisted: bind, submit_sm_resp, one receipt per submit, nothing
+else) in the same invocation, unless --no-null; each gateway run then reports
+`null_ratio`, its end-to-end rate divided by the null SMSC's: how close the gateway
+comes to the cost of the reactor, the kernel and the framing alone. Every run reports
+the gateway's CPU per message (user + system time of the process, from psutil, over the
+load, divided by the messages: submit and receipt together).
 
 With --database the gateway runs on PostgreSQL (in a fresh schema of that database, dropped
 afterwards), after a baseline run on SQLite in the same invocation (unless --no-baseline),
