@@ -1,6 +1,8 @@
-"""Shared by the auth benchmarks (bind_storm.py, many_binds.py, auth_burst_rss.py): the
-gateway from a checkout as a subprocess with its own config and data directory, accounts
-made through the admin API, the gateway's RSS, and a lean asyncio SMPP client.
+"""Shared by the benchmarks: a free loopback port (all of them); the gateway from a
+checkout as a subprocess with its own config and data directory, accounts made through the
+admin API, the gateway's RSS, and a lean asyncio SMPP client (the auth benchmarks:
+bind_storm.py, many_binds.py, auth_burst_rss.py); the gateway on a bare data directory,
+configured with the admin CLI (DataDirGateway: soak.py, restart_backlog.py).
 
 Not a test; see each script's docstring for what it measures.
 """
@@ -166,6 +168,58 @@ class Gateway:
         with urllib.request.urlopen(request, timeout=30) as response:
             if response.status != 201:
                 raise BenchError(f"creating {system_id}: HTTP {response.status}")
+
+
+class DataDirGateway:
+    """The gateway from this checkout on `workdir`/data, SMPP and HTTP on free ports, no
+    config file: accounts and settings go in with the admin CLI (`cli`) beforehand."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.smpp_port, self.http_port = free_port(), free_port()
+        self.env = dict(os.environ, PYTHONPATH=str(REPO))
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "gateway.cli", "--data-dir", str(self.data_dir),
+                        *args], cwd=REPO, env=self.env, check=True, capture_output=True)
+
+    def launch(self) -> None:
+        """Start it and return at once (a caller timing the start-up waits itself)."""
+        command = [sys.executable, "-m", "twisted", "--log-format=text",
+                   f"--log-file={self.workdir / 'gateway.log'}", "smsgw",
+                   "--data-dir", str(self.data_dir), "--smpp-port", str(self.smpp_port),
+                   "--http-port", str(self.http_port)]
+        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start it and wait until both ports listen (BenchError otherwise)."""
+        self.launch()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"the gateway exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), 0.5).close()
+                socket.create_connection(("127.0.0.1", self.smpp_port), 0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise BenchError(f"the gateway did not listen within {timeout:g} s")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def rss(self) -> int:
+        return psutil.Process(self.proc.pid).memory_info().rss
 
 
 def mb(n: int) -> str:

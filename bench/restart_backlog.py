@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,8 +27,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(BENCH))
 
 import psutil  # noqa: E402
+from gateway_process import DataDirGateway as Gateway  # noqa: E402
 
 from gateway.smpp import pdu as P  # noqa: E402
 from gateway.smpp.codec import decode, encode  # noqa: E402
@@ -39,45 +38,6 @@ from gateway.smpp.framing import Framer  # noqa: E402
 
 ACCOUNT, PASSWORD = "backlog", "backlog1"
 BATCH = 50_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gateway:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.data_dir = workdir / "data"
-        self.smpp_port, self.http_port = free_port(), free_port()
-        self.env = dict(os.environ, PYTHONPATH=str(REPO))
-        self.proc: subprocess.Popen | None = None
-
-    def cli(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "gateway.cli", "--data-dir", str(self.data_dir),
-                        *args], cwd=REPO, env=self.env, check=True, capture_output=True)
-
-    def launch(self) -> None:
-        command = [sys.executable, "-m", "twisted", "--log-format=text",
-                   f"--log-file={self.workdir / 'gateway.log'}", "smsgw",
-                   "--data-dir", str(self.data_dir), "--smpp-port", str(self.smpp_port),
-                   "--http-port", str(self.http_port)]
-        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def rss(self) -> int:
-        return psutil.Process(self.proc.pid).memory_info().rss
 
 
 def bind_receiver(gw: Gateway, deadline: float) -> tuple[socket.socket, Framer, list]:

@@ -1,10 +1,18 @@
 """End-to-end SMPP benchmark: submit_sm in, submit_sm_resp and delivery receipts out.
 
-    python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1]
+    python bench/smpp_e2e.py [--messages 20000] [--window 100] [--binds 1] [--no-null]
                              [--timeout 300] [--keep] [--metrics on|off|both [--rounds 3]]
     python bench/smpp_e2e.py --database postgresql://USER@HOST:PORT/DBNAME [--nodes 2]
                              [--no-baseline]
     python bench/smpp_e2e.py --host H --port P --system-id S --password W [--gateway-pid PID]
+
+After the gateway's run(s) the same load generator drives bench/null_smsc.py (a
+framing-only null SMSC on Twisted: bind, submit_sm_resp, one receipt per submit, nothing
+else) in the same invocation, unless --no-null; each gateway run then reports
+`null_ratio`, its end-to-end rate divided by the null SMSC's: how close the gateway
+comes to the cost of the reactor, the kernel and the framing alone. Every run reports
+the gateway's CPU per message (user + system time of the process, from psutil, over the
+load, divided by the messages: submit and receipt together).
 
 With --database the gateway runs on PostgreSQL (in a fresh schema of that database, dropped
 afterwards), after a baseline run on SQLite in the same invocation (unless --no-baseline),
@@ -73,6 +81,9 @@ from gateway.smpp.codec import decode, encode  # noqa: E402
 from gateway.smpp.constants import CommandId, Tag  # noqa: E402
 from gateway.smpp.framing import Framer  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+from gateway_process import free_port  # noqa: E402
+
 SYSTEM_ID = "bench"
 PASSWORD = "benchpw"
 BALANCE = 1_000_000  # at the default price of 0.05 per part: 20 million messages
@@ -95,10 +106,30 @@ class BenchError(Exception):
 
 # --- the gateway under test -------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class NullSmscProcess:
+    """bench/null_smsc.py as a subprocess on a free port: the framing-only floor."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "null_smsc.py")],
+                                     cwd=REPO, stdout=subprocess.PIPE, text=True)
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout)
+        selector.close()
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("listening on "):
+            self.stop()
+            raise BenchError(f"the null SMSC did not start: {line!r}")
+        self.port = int(line.split()[-1])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 class GatewayProcess:
@@ -603,6 +634,9 @@ def print_table(summary: dict) -> None:
         rows.append(("CPU per node", " / ".join(fmt(c, " s") for c in summary["node_cpu_s"])))
     if summary.get("store"):
         rows.insert(0, ("store", summary["store"]))
+    if summary.get("null_ratio") is not None:
+        rows.append(("/ null SMSC", f"{summary['null_ratio']:.3f} of its "
+                                    f"{summary['null_smsc_e2e_rate']:,.1f} msg/s end to end"))
     if summary.get("postgres_commits_per_s") is not None:
         rows.append(("PostgreSQL commits", f"{summary['postgres_commits']:,} "
                      f"({fmt(summary['postgres_commits_per_s'], '/s')})"))
@@ -656,6 +690,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="gateway nodes on --database, one bind each (default 1)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --database: skip the SQLite run before it")
+    parser.add_argument("--no-null", action="store_true",
+                        help="skip the run against bench/null_smsc.py (and the ratio)")
     parser.add_argument("--metrics", choices=("on", "off", "both"), default="on",
                         help="the gateway's [metrics] (both: compare, see above)")
     parser.add_argument("--rounds", type=int, default=3,
@@ -731,6 +767,25 @@ def run_once(args, database: str = "", nodes: int = 1, metrics: bool = True) -> 
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_null(args) -> dict:
+    """The same load against the framing-only null SMSC: the floor for the ratio."""
+    null = NullSmscProcess()
+    null.start()
+    try:
+        rss = NodesSampler([null.proc.pid])
+        cpu0 = time.process_time()
+        results = run_load([("127.0.0.1", null.port)], args.system_id, args.password,
+                           messages=args.messages, window=args.window, binds=args.binds,
+                           timeout=args.timeout, rss=rss)
+        rss.sample(float("inf"))
+        summary = summarise(results, args, rss, time.process_time() - cpu0)
+        summary["store"] = "none: bench/null_smsc.py (framing only)"
+        summary["ok"] = results.matched == results.accepted == results.total
+        return summary
+    finally:
+        null.stop()
+
+
 def attached(args) -> dict:
     rss = NodesSampler([args.gateway_pid] if args.gateway_pid else [])
     cpu0 = time.process_time()
@@ -782,17 +837,30 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_once(args, metrics=metrics))
             if args.database:
                 runs.append(run_once(args, args.database, args.nodes, metrics=metrics))
+        null = None if args.no_null else run_null(args)
     except (BenchError, OSError) as e:
         print(f"smpp_e2e: {e}", file=sys.stderr)
         return 1
     for summary in runs:
+        if null is not None and summary["e2e_rate"] and null["e2e_rate"]:
+            summary["null_smsc_e2e_rate"] = null["e2e_rate"]
+            summary["null_ratio"] = round(summary["e2e_rate"] / null["e2e_rate"], 3)
         print_table(summary)
         print(json.dumps(summary))
         print()
+    if null is not None:
+        print_table(null)
+        print(json.dumps(dict(null, bench="smpp_e2e_null")))
+        print()
+        for summary in runs:
+            if "null_ratio" in summary:
+                print(f"end to end, gateway ({summary.get('store', 'attached')}) / null SMSC: "
+                      f"{summary['e2e_rate']:,.1f} / {null['e2e_rate']:,.1f} msg/s = "
+                      f"{summary['null_ratio']:.3f}")
     if len(runs) == 2 and all(r["gateway_cpu_us_per_message"] for r in runs):
         ratio = runs[1]["gateway_cpu_us_per_message"] / runs[0]["gateway_cpu_us_per_message"]
         print(f"gateway CPU per message, PostgreSQL / SQLite: {ratio:.2f}")
-    return 0 if all(r["ok"] for r in runs) else 1
+    return 0 if all(r["ok"] for r in runs) and (null is None or null["ok"]) else 1
 
 
 if __name__ == "__main__":

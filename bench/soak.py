@@ -23,12 +23,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import selectors
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +39,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import psutil  # noqa: E402
 import smpp_e2e  # noqa: E402
+from gateway_process import DataDirGateway as Gateway  # noqa: E402
 from http_api import build_request, read_response  # noqa: E402
 from webhooks import SECRET, Receiver  # noqa: E402
 
@@ -56,55 +54,6 @@ WINDOW = 100
 
 class SoakError(Exception):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gateway:
-    """The gateway from this checkout, SMPP and HTTP on free ports."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.data_dir = workdir / "data"
-        self.smpp_port, self.http_port = free_port(), free_port()
-        self.env = dict(os.environ, PYTHONPATH=str(REPO))
-        self.proc: subprocess.Popen | None = None
-
-    def cli(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "gateway.cli", "--data-dir", str(self.data_dir),
-                        *args], cwd=REPO, env=self.env, check=True, capture_output=True)
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "twisted", "--log-format=text",
-                   f"--log-file={self.workdir / 'gateway.log'}", "smsgw",
-                   "--data-dir", str(self.data_dir), "--smpp-port", str(self.smpp_port),
-                   "--http-port", str(self.http_port)]
-        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SoakError(f"the gateway exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.http_port), 0.5).close()
-                socket.create_connection(("127.0.0.1", self.smpp_port), 0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SoakError("the gateway did not listen within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @dataclass

@@ -10,7 +10,8 @@ gives B an account for A, configures A's connector and a catch-all route with A'
 drives A with the load generator of bench/smpp_e2e.py (one transceiver, `--window`
 outstanding submits, every receipt matched against A's ids). Prints the same table and one
 JSON line (`{"bench": "upstream_chain"`); the end-to-end rate counts from the first
-submit to A until the last receipt from A.
+submit to A until the last receipt from A. Gateway CPU is A's and B's together (the
+chain's cost per message; "CPU per node" gives A / B), peak RSS their sum.
 
 Not a test: numbers depend on the (shared) machine; compare runs made close together.
 """
@@ -69,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
                            args.upstream_binds, balance=e2e.BALANCE)
     a = e2e.GatewayProcess(workdir / "a", e2e.free_port(), args.window, 1,
                            balance=e2e.BALANCE)
-    for gateway in (a, b):
-        gateway.workdir.mkdir(parents=True)
     try:
         a.create_account()
         cli(b, "account", "add", UPSTREAM_ACCOUNT, "--password", UPSTREAM_PASSWORD,
@@ -83,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         b.start()
         a.start()
         wait_bound(a)
-        rss = e2e.RssSampler(a.proc.pid)
+        rss = e2e.NodesSampler([a.proc.pid, b.proc.pid])  # CPU of A and B: the chain's
         cpu0 = time.process_time()
-        results = e2e.run_load("127.0.0.1", a.port, e2e.SYSTEM_ID, e2e.PASSWORD,
+        results = e2e.run_load([("127.0.0.1", a.port)], e2e.SYSTEM_ID, e2e.PASSWORD,
                                messages=args.messages, window=args.window, binds=1,
                                timeout=args.timeout, rss=rss)
         rss.sample(float("inf"))

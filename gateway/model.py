@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
+from gateway.smpp.frozen_init import fast_init
 from gateway.smpp.constants import MessageState
 
 __all__ = [
@@ -32,6 +33,7 @@ class BindKind(Enum):
         return self is not BindKind.TRANSMITTER
 
 
+@fast_init  # built for every message: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Address:
     ton: int = 0
@@ -69,6 +71,7 @@ class Account:
     deliver_via: DeliverVia = DeliverVia.AUTO
 
 
+@fast_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SubmitRequest:
     """What a front-end asks the router to send: one SMS (one part or a whole long message)."""
@@ -97,6 +100,7 @@ class SubmitRequest:
     transport: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Message:
     """An accepted message as stored. `body` includes the UDH when esm_class has UDHI."""
@@ -179,6 +183,7 @@ class Channel(Enum):
     WEBHOOK = "webhook"  # a signed POST to `url`
 
 
+@fast_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NewOutboxItem:
     """Something to push to an account (a receipt or an MO) on one leg of the fan-out,
@@ -211,6 +216,7 @@ class NewOutboxItem:
     claimed_by: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OutboxItem(NewOutboxItem):
     """A persisted outbox entry; `id` orders entries per account and channel (SMPP and

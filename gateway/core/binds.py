@@ -29,34 +29,37 @@ class DeliveryChannel(Protocol):
 class BindRegistry:
     def __init__(self) -> None:
         self._by_account: dict[str, list[DeliveryChannel]] = {}
+        # the receiver-capable ones apart: the fan-out asks about them several times per
+        # receipt, and an account without one has no entry
+        self._receivers: dict[str, list[DeliveryChannel]] = {}
 
     def add(self, channel: DeliveryChannel) -> None:
         self._by_account.setdefault(channel.account, []).append(channel)
+        if channel.kind.can_receive:
+            self._receivers.setdefault(channel.account, []).append(channel)
 
     def remove(self, channel: DeliveryChannel) -> None:
-        channels = self._by_account.get(channel.account)
-        if channels and channel in channels:
-            channels.remove(channel)
-            if not channels:
-                del self._by_account[channel.account]
+        for index in (self._by_account, self._receivers):
+            channels = index.get(channel.account)
+            if channels and channel in channels:
+                channels.remove(channel)
+                if not channels:
+                    del index[channel.account]
 
     def count(self, account: str) -> int:
         return len(self._by_account.get(account, ()))
 
     def receivers(self, account: str) -> list[DeliveryChannel]:
-        return [c for c in self._by_account.get(account, ()) if c.kind.can_receive]
+        return list(self._receivers.get(account, ()))
 
     def has_receiver(self, account: str) -> bool:
         """Whether `account` has a bind that can take receipts (receivers() without the list)."""
-        for channel in self._by_account.get(account, ()):
-            if channel.kind.can_receive:
-                return True
-        return False
+        return account in self._receivers
 
     def receiver_has_room(self, account: str) -> bool:
         """Whether a receiver-capable bind of `account` has room in its window."""
-        for channel in self._by_account.get(account, ()):
-            if channel.kind.can_receive and channel.has_room():
+        for channel in self._receivers.get(account, ()):
+            if channel.has_room():
                 return True
         return False
 
@@ -66,13 +69,13 @@ class BindRegistry:
         Ties go to the bind that has waited longest (the list is rotated on each
         pick), so equal binds share the load instead of the first taking it all.
         """
-        channels = self._by_account.get(account)
+        channels = self._receivers.get(account)
         if not channels:
             return None
         best = None
         best_load = 0
         for channel in channels:
-            if channel.kind.can_receive and channel.has_room():
+            if channel.has_room():
                 load = channel.load()
                 if best is None or load < best_load:
                     best, best_load = channel, load

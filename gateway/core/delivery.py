@@ -51,6 +51,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from gateway.core.binds import BindRegistry, DeliveryChannel
+from gateway.core.fanout import Claims
 from gateway.core.ports import Store
 from gateway.model import Channel, NewOutboxItem, OutboxItem
 
@@ -104,6 +105,7 @@ class Delivery:
         self._config = config
         self._owner = owner
         self._accounts: dict[str, _AccountQueue] = {}
+        self._claims: dict[tuple[int, bool, bool], Claims] = {}
         self._sweeper = LoopingCall(self._sweep)
         self._sweeper.clock = clock
         self._poller = LoopingCall(self._poll)
@@ -131,6 +133,18 @@ class Delivery:
         if not items:
             return []
         return self.claimer(items[0].account)(items)
+
+    def claims(self, account: str) -> Claims:
+        """Who pushes new items of `account` on each leg: this node's owner, or None (left
+        for whichever node claims them). Items built with these need no `claim`."""
+        owner = self._owner.owner
+        smpp = self._takes(account)
+        webhook = self.webhooks is not None and self.webhooks.wants()
+        claims = self._claims.get((owner, smpp, webhook))
+        if claims is None:  # four kinds per owner: made once, not once per receipt
+            claims = self._claims[owner, smpp, webhook] = Claims(
+                smpp=owner if smpp else None, webhook=owner if webhook else None)
+        return claims
 
     def claimer(self, account: str) -> Callable[[Sequence[NewOutboxItem]], list[NewOutboxItem]]:
         """`claim` for items of `account`, decided now: for builders that run later, in

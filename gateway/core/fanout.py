@@ -18,7 +18,7 @@ from gateway.core.events import receipt_payload
 from gateway.core.receipts import receipt_for, wants_receipt
 from gateway.model import Account, Channel, DeliverVia, Message, MessageState, NewOutboxItem
 
-__all__ = ["Subscriptions", "Target", "new_event_id", "with_webhook_secret"]
+__all__ = ["Claims", "Subscriptions", "Target", "new_event_id", "with_webhook_secret"]
 
 
 def new_event_id() -> str:
@@ -40,6 +40,18 @@ class Target:
 
     smpp: bool
     url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Claims:
+    """The owner that will push an event's new items on each leg (None: whichever node
+    claims them later); core/delivery.py decides, the items are built with it."""
+
+    smpp: int | None = None
+    webhook: int | None = None
+
+
+UNCLAIMED = Claims()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,18 +102,21 @@ class Subscriptions:
         return Target(smpp=via is DeliverVia.BOTH or not url, url=url)
 
     def receipt_items(self, message: Message, state: MessageState, error_code: int,
-                      done_at: float) -> list[NewOutboxItem]:
-        """The outbox items of `message`'s receipt, one per leg; [] when none was asked."""
+                      done_at: float, claims: Claims = UNCLAIMED) -> list[NewOutboxItem]:
+        """The outbox items of `message`'s receipt, one per leg, each claimed as `claims`
+        says (built so: a copy per item to claim it costs more than the receipt's text);
+        [] when none was asked."""
         if not wants_receipt(message.registered_delivery, state):
             return []
         target = self.target(message.account, message.callback_url)
-        receipt = receipt_for(message, state, error_code, done_at)
+        receipt = receipt_for(message, state, error_code, done_at, claims.smpp)
         items = [receipt] if target.smpp else []
         if target.url:
             event_id = self._event_ids()
             items.append(self.webhook_item(
                 receipt, target.url, event_id,
-                receipt_payload(message, state, error_code, done_at, event_id)))
+                receipt_payload(message, state, error_code, done_at, event_id),
+                claims.webhook))
         return items
 
     def new_event_id(self) -> str:
@@ -109,11 +124,12 @@ class Subscriptions:
 
     @staticmethod
     def webhook_item(event: NewOutboxItem, url: str, event_id: str,
-                     payload: str) -> NewOutboxItem:
+                     payload: str, claimed_by: int | None = None) -> NewOutboxItem:
         """The WEBHOOK leg of `event` (an SMPP-shaped item): its JSON `payload` to `url`.
         The SMPP body is not kept: the payload says everything."""
         return replace(event, channel=Channel.WEBHOOK, url=url, event_id=event_id,
-                       payload=payload, body=b"", network_error_code=None)
+                       payload=payload, body=b"", network_error_code=None,
+                       claimed_by=claimed_by)
 
 
 def _settings(account: Account) -> _Settings:

@@ -43,7 +43,8 @@ def message_text(message: Message, max_octets: int | None = None) -> str:
 
 
 def receipt_for(
-    message: Message, state: MessageState, error_code: int, done_at: float
+    message: Message, state: MessageState, error_code: int, done_at: float,
+    claimed_by: int | None = None,
 ) -> NewOutboxItem:
     delivered = message.parts if state is MessageState.DELIVERED else 0
     text = format_receipt(
@@ -73,4 +74,5 @@ def receipt_for(
         message_state=int(state),
         network_error_code=network_error,
         created_at=done_at,
+        claimed_by=claimed_by,
     )

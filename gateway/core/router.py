@@ -301,8 +301,8 @@ class Router:
         the store cannot take it (disk full, database down) it is tried again every
         dispatch_retry_delay: the connector is done with the message, so only this keeps
         its receipt (until a restart, when the message is adopted and dispatched again)."""
-        outbox = self._subscriptions.receipt_items(message, state, error_code, done_at)
-        outbox = self._delivery.claim(outbox)
+        outbox = self._subscriptions.receipt_items(
+            message, state, error_code, done_at, self._delivery.claims(message.account))
         d = self._track(self._store.finish(message.id, state, error_code, done_at, outbox))
         d.addCallbacks(self._finished, self._finish_failed,
                        callbackArgs=(state,),

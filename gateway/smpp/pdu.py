@@ -12,6 +12,7 @@ from enum import Enum
 from typing import ClassVar, Union
 
 from gateway.smpp.constants import CommandId
+from gateway.smpp.frozen_init import fast_init
 
 
 class F(Enum):
@@ -251,11 +252,13 @@ class _ShortMessage(_Pdu):
     short_message: bytes = b""
 
 
+@fast_init  # one of each per message: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SubmitSm(_ShortMessage):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM
 
 
+@fast_init  # one of each per message: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliverSm(_ShortMessage):
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM
@@ -264,6 +267,7 @@ class DeliverSm(_ShortMessage):
 _MESSAGE_ID_LAYOUT: Layout = (("message_id", F.CSTRING, 65),)
 
 
+@fast_init  # one of each per message: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SubmitSmResp(_Pdu):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM_RESP
@@ -271,6 +275,7 @@ class SubmitSmResp(_Pdu):
     message_id: str = ""
 
 
+@fast_init  # one of each per message: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliverSmResp(_Pdu):
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM_RESP

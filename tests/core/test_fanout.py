@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.core.fanout import Subscriptions, Target, with_webhook_secret
+from gateway.core.fanout import Claims, Subscriptions, Target, with_webhook_secret
 from gateway.model import Account, Address, Channel, DeliverVia, Message, MessageState
 
 HOOK = "https://hooks.example.test/smsgw"
@@ -70,6 +70,19 @@ def test_both_makes_an_smpp_receipt_and_a_webhook_with_the_json_document():
         "state": "UNDELIVERABLE", "stat": "UNDELIV", "message_state": 5, "error_code": 11,
         "parts": 2, "delivered_parts": 0, "submitted_at": "2027-01-15T08:00:00.000Z",
         "done_at": "2027-01-15T08:00:10.000Z"}
+
+
+@pytest.mark.parametrize(("claims", "expected"), [
+    (Claims(), (None, None)),
+    (Claims(smpp=3), (3, None)),
+    (Claims(webhook=4), (None, 4)),
+    (Claims(smpp=3, webhook=3), (3, 3)),
+])
+def test_each_leg_is_built_claimed_as_claims_says(claims, expected):
+    subscriptions = Subscriptions([account(url=HOOK, via=DeliverVia.BOTH)])
+    smpp, hook = subscriptions.receipt_items(message(), MessageState.DELIVERED, 0, 1.0, claims)
+    assert (smpp.claimed_by, hook.claimed_by) == expected
+    assert (smpp.channel, hook.channel) == (Channel.SMPP, Channel.WEBHOOK)
 
 
 def test_a_callback_url_takes_the_receipt_of_an_smpp_account_as_a_webhook():
