@@ -25,7 +25,8 @@ class Receiver(Resource):
         self.requests: list[tuple[bytes, bytes, dict[bytes, list[bytes]], bytes, object]] = []
 
     def render(self, request):
-        headers = {name.lower(): values for name, values in request.requestHeaders.getAllRawHeaders()}
+        headers = {name.lower(): values
+                   for name, values in request.requestHeaders.getAllRawHeaders()}
         self.requests.append((request.method, request.uri, headers, request.content.read(),
                               request.channel.transport.getPeer().port))
         request.setResponseCode(201)
