@@ -13,8 +13,13 @@ then runs two phases, each with `--clients` concurrent keep-alive connections:
 
 Each client is a thread with a plain socket sending a pre-built request and reading the
 answer (status line, headers, Content-Length body): the load generator stays lean. Every
-answer must be 202. Reported per phase: messages per second (accepted messages / wall time
-of the phase), requests per second, p50/p99 request latency, and the gateway's CPU time.
+answer must be 202. A phase ends only when every message it sent has been forwarded to
+the connector (the simulator) and its receipt recorded: the script watches the store
+(read-only SQLite: no message of the phase left SCHEDULED or ENROUTE) after the last
+answer. Reported per phase: messages per second (messages / time from the first request
+to the last receipt recorded), the accept rate (messages / time to the last 202),
+requests per second, p50/p99 request latency, and the gateway's CPU time per message
+(psutil user + system time over the whole phase, receipts included / messages).
 HTTP Basic is checked with scrypt once per connection's credentials and then cached (see
 gateway/http/auth.py); --bearer uses an API key instead.
 
@@ -29,6 +34,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -85,6 +91,26 @@ class Gateway:
             except OSError:
                 time.sleep(0.05)
         raise BenchError(f"the gateway did not listen on {self.http_port} in {timeout:g} s")
+
+    def unfinished(self) -> tuple[int, int]:
+        """(messages stored, messages not yet final) as the store holds them now."""
+        with sqlite3.connect(f"file:{self.data_dir / 'smsgw.db'}?mode=ro", uri=True,
+                             timeout=10) as db:
+            total, = db.execute("SELECT count(*) FROM messages").fetchone()
+            open_, = db.execute("SELECT count(*) FROM messages WHERE state <= 1").fetchone()
+        return total, open_
+
+    def wait_final(self, expected_total: int, timeout: float = 120.0) -> None:
+        """Until the store holds `expected_total` messages, every one final."""
+        deadline = time.monotonic() + timeout
+        while True:
+            total, open_ = self.unfinished()
+            if total >= expected_total and open_ == 0:
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"{open_} of {total} messages not final after {timeout:g} s "
+                                 f"({expected_total} expected)")
+            time.sleep(0.01)
 
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.proc.pid).cpu_times()
@@ -173,12 +199,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
-def phase_summary(name: str, wall: float, latencies: list[float], per_request: int,
-                  cpu: float) -> dict:
+def phase_summary(name: str, wall: float, accept_wall: float, latencies: list[float],
+                  per_request: int, cpu: float) -> dict:
     messages = len(latencies) * per_request
     return {"phase": name, "requests": len(latencies), "recipients_per_request": per_request,
             "messages": messages, "seconds": round(wall, 3),
-            "messages_per_s": round(messages / wall), "requests_per_s": round(
+            "messages_per_s": round(messages / wall),
+            "accepted_per_s": round(messages / accept_wall), "requests_per_s": round(
                 len(latencies) / wall), "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
             "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
             "gateway_cpu_us_per_message": round(cpu / messages * 1e6)}
@@ -211,24 +238,32 @@ def main(argv: list[str] | None = None) -> int:
         port = gateway.http_port
         warmup = build_request(port, authorization, {"to": "4917000000", "text": "warm up"})
         run_phase(port, warmup, args.clients * 5, args.clients)
+        stored = args.clients * 5
+        gateway.wait_final(stored)
         results = []
-        single = build_request(port, authorization, {"to": "4917000001", "text": "Hello"})
-        cpu = gateway.cpu_seconds()
-        wall, latencies = run_phase(port, single, args.single, args.clients)
-        results.append(phase_summary("single", wall, latencies, 1, gateway.cpu_seconds() - cpu))
         recipients = [f"49170{i:07d}" for i in range(args.batch_size)]
-        batch = build_request(port, authorization, {"to": recipients, "text": "Hello all"})
-        cpu = gateway.cpu_seconds()
-        wall, latencies = run_phase(port, batch, args.batches, args.clients)
-        results.append(phase_summary("batch", wall, latencies, args.batch_size,
-                                     gateway.cpu_seconds() - cpu))
+        phases = [("single", build_request(port, authorization, {
+            "to": "4917000001", "text": "Hello"}), args.single, 1)]
+        phases.append(("batch", build_request(port, authorization, {
+            "to": recipients, "text": "Hello all"}), args.batches, args.batch_size))
+        for name, request, count, per_request in phases:
+            cpu = gateway.cpu_seconds()
+            started = time.perf_counter()
+            accept_wall, latencies = run_phase(port, request, count, args.clients)
+            stored += count * per_request
+            gateway.wait_final(stored)  # forwarded to the simulator, receipt recorded
+            wall = time.perf_counter() - started
+            results.append(phase_summary(name, wall, accept_wall, latencies, per_request,
+                                         gateway.cpu_seconds() - cpu))
     finally:
         gateway.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{'phase':<8}{'msg/s':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'µs CPU/msg':>12}")
+    print(f"{'phase':<8}{'msg/s':>9}{'accept/s':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'µs CPU/msg':>12}")
     for r in results:
-        print(f"{r['phase']:<8}{r['messages_per_s']:>9}{r['requests_per_s']:>9}"
+        print(f"{r['phase']:<8}{r['messages_per_s']:>9}{r['accepted_per_s']:>10}"
+              f"{r['requests_per_s']:>9}"
               f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['gateway_cpu_us_per_message']:>12}")
     print(json.dumps({"bench": "http_api", "clients": args.clients,
                       "auth": "bearer" if args.bearer else "basic", "phases": results}))

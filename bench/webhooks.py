@@ -9,7 +9,10 @@ runs in this process (asyncio, HTTP/1.1 keep-alive, answers 200 and checks every
 signature), sends the messages with `dlr` through the HTTP API in batches, and waits
 until a receipt for each has arrived. Reported: webhooks per second (first accept to last
 receipt received), and the latency from a batch's 202 to each of its receipts (p50/p99;
-it includes the simulator's 50 ms delivery delay), bad signatures and duplicates.
+it includes the simulator's 50 ms delivery delay), bad signatures and duplicates, and the
+gateway's CPU per webhook: psutil user + system time from the first send to the last
+receipt received, over the messages (so the HTTP accept, the simulator's receipt and the
+webhook together).
 
 Not a test: numbers depend on the machine; on a shared machine they vary from run to run.
 """
@@ -133,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
                     "--webhook-url", f"http://127.0.0.1:{receiver.port}/hook",
                     "--webhook-secret", SECRET)
         gateway.start()
+        cpu = gateway.cpu_seconds()
         started = time.monotonic()
         accepted = send(gateway.http_port, args.messages, args.batch_size)
         deadline = started + args.timeout
         while len(receiver.arrived) < len(accepted) and time.monotonic() < deadline:
             time.sleep(0.01)
         elapsed = max(receiver.arrived.values(), default=started) - started
+        cpu = gateway.cpu_seconds() - cpu
     finally:
         gateway.stop()
         if args.keep:
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "webhooks_per_s": round(len(receiver.arrived) / elapsed, 1) if elapsed else 0.0,
         "latency_p50_ms": round(percentile(latencies, 0.50), 1),
         "latency_p99_ms": round(percentile(latencies, 0.99), 1),
+        "gateway_cpu_us_per_webhook": round(cpu / max(1, len(receiver.arrived)) * 1e6),
     }
     for key, value in summary.items():
         print(f"{key:<20} {value}")

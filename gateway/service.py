@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -20,7 +19,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
-from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 
 from gateway.banner import DemoStart, demo_banner
 from gateway.config import AuthConfig, Config, HttpConfig
@@ -56,7 +54,8 @@ from gateway.http.auth import HttpAuthenticator
 from gateway.http.console.app import Console
 from gateway.http.connection_guard import ConnectionLimits
 from gateway.http.site import make_site
-from gateway.http.webhooks import WebhookSender
+from gateway.http.webhook_client import WebhookClient
+from gateway.http.webhooks import HttpPoster, WebhookSender
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.runtime import OpsRuntime
 from gateway.storage.batched import BatchedStore
@@ -127,7 +126,7 @@ class GatewayService(MultiService):
                                     queue_limit=config.auth.verifier_queue)
         parts = self.parts = wire(
             config, store, await store.last_message_id(), self.reactor, verifier,
-            webhook_http=webhook_client(self.reactor, config.webhooks.concurrency),
+            webhook_http=WebhookClient(self.reactor, config.webhooks.concurrency),
             on_fenced=self._fenced, metrics=self.metrics)
         self.ops = OpsRuntime(config=config.metrics, store=store, clock=self.reactor,
                               metrics=self.metrics)
@@ -307,20 +306,6 @@ def http_limits(http: HttpConfig) -> ConnectionLimits:
         max_connections_per_ip=http.max_connections_per_ip)
 
 
-def webhook_client(reactor, per_host: int) -> HTTPClient:
-    """The HTTP client webhooks go out through: persistent connections, as many per host
-    as requests may be in flight (a receiver taking them all keeps them all open)."""
-    pool = HTTPConnectionPool(reactor, persistent=True)
-    pool.maxPersistentPerHost = per_host
-    pool.cachedConnectionTimeout = 60
-    pool._factory = _QuietClientFactory  # not a log line per connection
-    return HTTPClient(Agent(reactor, pool=pool))
-
-
-class _QuietClientFactory(_HTTP11ClientFactory):
-    noisy = False
-
-
 class Verifier(Protocol):
     """Checks passwords off the reactor thread (core/verifier.PasswordVerifier)."""
 
@@ -331,7 +316,7 @@ class Verifier(Protocol):
 
 def wire(
     config: Config, store: BatchedStore, id_floor: str | None, clock: IReactorTime,
-    verifier: Verifier, webhook_http: HTTPClient | None = None,
+    verifier: Verifier, webhook_http: HttpPoster | None = None,
     on_fenced: Callable[[], None] | None = None, metrics: GatewayMetrics | None = None,
 ) -> Components:
     """Build the gateway's objects around `store`; `clock` drives every timer and

@@ -6,10 +6,10 @@ documented in the README ("Webhooks").
 """
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.core.json_text import compact_json_text
 from gateway.model import Message, MessageState
 from gateway.text.encoding import Alphabet, alphabet, decode_body
 
@@ -36,10 +36,9 @@ def iso_time(ts: float | None) -> str | None:
 
 def _document(event: str, event_id: str, account: str, created_at: float,
               data: dict[str, Any]) -> str:
-    return json.dumps(
+    return compact_json_text(
         {"event_id": event_id, "type": event, "created_at": iso_time(created_at),
-         "account": account, "data": data},
-        separators=(",", ":"), ensure_ascii=False)
+         "account": account, "data": data})
 
 
 def receipt_payload(message: Message, state: MessageState, error_code: int, done_at: float,

@@ -55,23 +55,22 @@ def submit_requests(body: dict[str, Any], now: float) -> list[SubmitRequest]:
     recipients = body["to"] if isinstance(body["to"], list) else [body["to"]]
     source = _source(body.get("from", ""))
     callback_url = body.get("callback_url", "")
-    registered = 1 if body.get("dlr", False) or callback_url else 0
-    return [
-        SubmitRequest(
-            source=source,
-            destination=Address(ton=Ton.INTERNATIONAL, npi=Npi.ISDN, addr=to.removeprefix("+")),
-            body=content.body,
-            data_coding=content.data_coding,
-            registered_delivery=registered,
-            schedule_delivery_time=_scheduled(body.get("scheduled_at"), now),
-            validity_period=_validity(body.get("validity")),
-            from_payload=True,  # one message however long: the gateway cuts it into parts
-            callback_url=callback_url,
-            client_ref=body.get("client_ref", ""),
-            transport="http",
-        )
-        for to in recipients
-    ]
+    shared = {  # the same for every recipient: worked out once per request
+        "source": source,
+        "body": content.body,
+        "data_coding": content.data_coding,
+        "registered_delivery": 1 if body.get("dlr", False) or callback_url else 0,
+        "schedule_delivery_time": _scheduled(body.get("scheduled_at"), now),
+        "validity_period": _validity(body.get("validity")),
+        "from_payload": True,  # one message however long: the gateway cuts it into parts
+        "callback_url": callback_url,
+        "client_ref": body.get("client_ref", ""),
+        "transport": "http",
+    }
+    ton, npi = Ton.INTERNATIONAL, Npi.ISDN
+    return [SubmitRequest(destination=Address(ton=ton, npi=npi, addr=to.removeprefix("+")),
+                          **shared)
+            for to in recipients]
 
 
 def _content(body: dict[str, Any]) -> _Content:

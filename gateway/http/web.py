@@ -14,6 +14,8 @@ from twisted.web.server import Request, Site
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from gateway.core.json_text import compact_json
+
 __all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_errors", "json_response",
            "raw_json_error", "read_json", "unencodable_field"]
 
@@ -45,7 +47,7 @@ def json_response(request: Any, status: int, body: Any) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = compact_json(body)
     request.setHeader(b"content-length", b"%d" % len(data))  # no chunked encoding needed
     return data
 

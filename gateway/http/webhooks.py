@@ -91,7 +91,8 @@ class WebhookConfig:
 
 
 class HttpPoster(Protocol):
-    """What is used of treq's HTTPClient (StubTreq in tests)."""
+    """What the sender posts through: http/webhook_client.WebhookClient (StubTreq, which
+    offers the same method, in tests)."""
 
     def post(self, url: str, data: bytes, **kwargs: Any) -> Deferred[Any]: ...
 

@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from treq.client import HTTPClient
 from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock, deferLater
-from twisted.web.client import Agent
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from gateway.http.webhook_client import WebhookClient
 from gateway.http.webhooks import WebhookConfig, WebhookSender, sign, verify
 from gateway.model import Account, Address, Channel, DeliveryKind, NewOutboxItem, OutboxItem
 from gateway.storage.memory import MemoryStore
@@ -531,7 +530,7 @@ async def test_connection_refused_counts_as_a_failure(tmp_path):
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = Env(tmp_path, http=HTTPClient(Agent(reactor)), timeout=5.0)
+    env = Env(tmp_path, http=WebhookClient(reactor, per_host=1), timeout=5.0)
     await env.db.add_account(Account(system_id="acme", password_hash="x",
                                      balance=Decimal("1"), throughput=0))
     try:
