@@ -11,6 +11,7 @@ import psycopg
 from gateway.core.ports import AccountExists, UnknownAccount
 from gateway.model import Account, DeliverVia
 from gateway.storage.money import from_micro, to_micro
+from gateway.storage.records import account_from_row
 
 ACCOUNT_COLUMNS = (
     'system_id, password_hash, balance, max_binds, throughput, "window", allow_ips, enabled,'
@@ -20,15 +21,6 @@ _SELECT_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
 def bump_settings(cur: psycopg.Cursor) -> None:
     cur.execute("UPDATE meta SET settings_version = settings_version + 1 WHERE id = 1")
     cur.execute("SELECT pg_notify('smsgw_settings', '')")
-
-
-def account_from_row(row: tuple) -> Account:
-    return Account(
-        system_id=row[0], password_hash=row[1], balance=from_micro(row[2]), max_binds=row[3],
-        throughput=row[4], window=row[5], allow_ips=tuple(json.loads(row[6])),
-        enabled=bool(row[7]), webhook_url=row[8], webhook_secret=row[9],
-        deliver_via=DeliverVia(row[10]),
-    )
 
 
 def _settings(a: Account) -> tuple:

@@ -25,6 +25,7 @@ from gateway.storage.postgres.accounts import (
     require_account,
 )
 from gateway.storage.postgres.messages import accept
+from gateway.storage.records import api_key_from_row
 
 __all__ = [
     "accept_once", "account_for_api_key", "add_api_key", "delete_price", "expire_idempotency",
@@ -32,11 +33,6 @@ __all__ = [
 ]
 
 _KEY_COLUMNS = "id, account, prefix, label, created_at, revoked_at"
-
-
-def _api_key(row: tuple) -> ApiKey:
-    return ApiKey(id=row[0], account=row[1], prefix=row[2], label=row[3], created_at=row[4],
-                  revoked_at=row[5])
 
 
 def add_api_key(cur: psycopg.Cursor, account: str, key_hash: str, prefix: str, label: str,
@@ -47,14 +43,14 @@ def add_api_key(cur: psycopg.Cursor, account: str, key_hash: str, prefix: str, l
         f" VALUES (%s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}",
         (account, key_hash, prefix, label, created_at)).fetchone()
     bump_settings(cur)
-    return _api_key(row)
+    return api_key_from_row(row)
 
 
 def list_api_keys(cur: psycopg.Cursor, account: str) -> list[ApiKey]:
     require_account(cur, account)
     rows = cur.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE account = %s ORDER BY id",
                        (account,))
-    return [_api_key(r) for r in rows]
+    return [api_key_from_row(r) for r in rows]
 
 
 def revoke_api_key(cur: psycopg.Cursor, account: str, key_id: int, revoked_at: float) -> bool:

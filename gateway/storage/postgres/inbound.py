@@ -16,6 +16,7 @@ from gateway.model import Address, InboundPart, NewOutboxItem, OutboxItem
 from gateway.storage.postgres.accounts import bump_settings, require_account
 from gateway.storage.postgres.connection import LOCK_SPACE
 from gateway.storage.postgres.outbox import outbox_rows, queue_rows
+from gateway.storage.records import inbound_part_row
 
 __all__ = [
     "add_inbound_part", "add_number", "complete_inbound", "held_inbound", "list_numbers",
@@ -63,14 +64,6 @@ _PART_COLUMNS = (
 _GROUP = "source_addr, destination_addr, ref, total"
 
 
-def _part_row(p: InboundPart) -> tuple:
-    if not 1 <= p.seq <= p.total:
-        raise ValueError(f"part {p.seq} of {p.total}: seq must be 1 to total")
-    s, d = p.source, p.destination
-    return (p.id, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, p.ref, p.total,
-            p.seq, p.body, p.data_coding, p.connector, p.received_at)
-
-
 def _part(r: tuple) -> InboundPart:
     return InboundPart(
         id=r[0], source=Address(ton=r[1], npi=r[2], addr=r[3]),
@@ -79,7 +72,7 @@ def _part(r: tuple) -> InboundPart:
 
 
 def add_inbound_part(cur: psycopg.Cursor, part: InboundPart) -> list[InboundPart]:
-    row = _part_row(part)
+    row = inbound_part_row(part)
     group = (part.source.addr, part.destination.addr, part.ref, part.total)
     cur.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE}, hashtext(%s))",
                 ("mo:" + "\x1f".join(map(str, group)),))

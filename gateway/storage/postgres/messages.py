@@ -13,10 +13,11 @@ from decimal import Decimal
 import psycopg
 
 from gateway.core.ports import UnknownAccount
-from gateway.model import Address, Message, MessageState, NewOutboxItem, OutboxItem
-from gateway.storage.money import from_micro, to_micro
+from gateway.model import Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.storage.money import to_micro
 from gateway.storage.postgres.outbox import outbox_rows, queue_rows
 from gateway.storage.postgres.rows import unnest_insert
+from gateway.storage.records import id_key, message_from_row, message_row
 
 MESSAGE_COLUMNS = (
     "id, account, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
@@ -52,34 +53,6 @@ _FINISH_ROWS = (
 )
 
 
-def id_key(message_id: str) -> tuple[int, str]:
-    return len(message_id), message_id
-
-
-def _message_row(m: Message) -> tuple:
-    s, d = m.source, m.destination
-    return (
-        m.id, m.account, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, m.body, m.data_coding,
-        m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
-        to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
-        m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref, m.owner,
-        m.transport,
-    )
-
-
-def message_from_row(r: tuple) -> Message:
-    return Message(
-        id=r[0], account=r[1],
-        source=Address(ton=r[2], npi=r[3], addr=r[4]),
-        destination=Address(ton=r[5], npi=r[6], addr=r[7]),
-        body=bytes(r[8]), data_coding=r[9], esm_class=r[10], protocol_id=r[11],
-        priority=r[12], registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
-        state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
-        scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
-        client_ref=r[24], owner=r[25], transport=r[26],
-    )
-
-
 def _insert(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     if not rows:
         return
@@ -95,7 +68,7 @@ def accept(cur: psycopg.Cursor, account: str, messages: Sequence[Message],
     micro = to_micro(cost)
     if micro < 0:
         raise ValueError(f"negative cost {cost}")
-    rows = [_message_row(m) for m in messages]  # bad values fail before anything is written
+    rows = [message_row(m) for m in messages]  # bad values fail before anything is written
     cur.execute(DEBIT, {"cost": micro, "account": account})
     if cur.rowcount == 0:
         if cur.execute("SELECT 1 FROM accounts WHERE system_id = %s", (account,)).fetchone():
@@ -121,7 +94,7 @@ def accept_many(cur: psycopg.Cursor,
         if micro < 0:
             raise OneByOne("negative cost")
         debits[account] = debits.get(account, 0) + micro
-        rows += [_message_row(m) for m in messages]
+        rows += [message_row(m) for m in messages]
     accounts = sorted(debits)
     found = dict(cur.execute(
         "SELECT system_id, balance FROM accounts WHERE system_id = ANY(%s)"

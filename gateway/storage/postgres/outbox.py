@@ -15,6 +15,7 @@ import psycopg
 
 from gateway.model import Address, Channel, DeliveryKind, NewOutboxItem, OutboxItem
 from gateway.storage.postgres.rows import unnest_insert
+from gateway.storage.records import smpp_item_as_stored, smpp_outbox_row, webhook_item_as_stored, webhook_outbox_row
 
 __all__ = [
     "ack_outbox", "ack_outbox_many", "claim_outbox", "expire_outbox", "outbox_rows",
@@ -24,7 +25,6 @@ __all__ = [
 
 _SMPP = Channel.SMPP
 _WEBHOOK = Channel.WEBHOOK
-NO_ADDRESS = Address()
 
 OUTBOX_COLUMNS = (
     "account, kind, source_ton, source_npi, source_addr, destination_ton, destination_npi,"
@@ -41,20 +41,6 @@ _WEBHOOK_COLUMNS = (
 _WEBHOOK_TYPES = ("text", "text", "text", "text", "text", "text", "float8", "float8", "bigint")
 
 
-def _smpp_row(o: NewOutboxItem) -> tuple:
-    s, d = o.source, o.destination
-    return (o.account, o.kind.value, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, o.body,
-            o.esm_class, o.data_coding, o.message_id, o.message_state, o.network_error_code,
-            o.created_at, o.claimed_by)
-
-
-def _webhook_row(o: NewOutboxItem) -> tuple:
-    if not o.url or not o.event_id:
-        raise ValueError(f"a webhook item needs a url and an event_id: {o!r}")
-    return (o.account, o.kind.value, o.message_id, o.url, o.event_id, o.payload,
-            o.created_at, o.created_at, o.claimed_by)
-
-
 QueueRows = tuple[Sequence[NewOutboxItem], list[tuple], list[tuple]]
 
 
@@ -63,9 +49,9 @@ def outbox_rows(items: Sequence[NewOutboxItem]) -> QueueRows:
     smpp, webhook = [], []
     for o in items:
         if o.channel is _SMPP:
-            smpp.append(_smpp_row(o))
+            smpp.append(smpp_outbox_row(o))
         elif o.channel is _WEBHOOK:
-            webhook.append(_webhook_row(o))
+            webhook.append(webhook_outbox_row(o))
         else:
             raise ValueError(f"no outbox for channel {o.channel!r}")
     return items, smpp, webhook
@@ -92,27 +78,10 @@ def queue_rows(cur: psycopg.Cursor, rows: QueueRows) -> list[OutboxItem]:
     queued = []
     for o in items:
         if o.channel is _SMPP:
-            queued.append(_smpp_item(o, next(smpp_next)))
+            queued.append(smpp_item_as_stored(o, next(smpp_next)))
         else:
-            queued.append(_webhook_item(o, next(webhook_next)))
+            queued.append(webhook_item_as_stored(o, next(webhook_next)))
     return queued
-
-
-def _smpp_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    return OutboxItem(
-        id=item_id, account=o.account, kind=o.kind, source=o.source,
-        destination=o.destination, body=o.body, esm_class=o.esm_class,
-        data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
-        network_error_code=o.network_error_code, created_at=o.created_at,
-        claimed_by=o.claimed_by)
-
-
-def _webhook_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    return OutboxItem(
-        id=item_id, account=o.account, kind=o.kind, source=NO_ADDRESS,
-        destination=NO_ADDRESS, body=b"", message_id=o.message_id, created_at=o.created_at,
-        channel=_WEBHOOK, url=o.url, event_id=o.event_id, payload=o.payload,
-        next_attempt_at=o.created_at, claimed_by=o.claimed_by)
 
 
 def queue_outbox(cur: psycopg.Cursor, items: Sequence[NewOutboxItem]) -> list[OutboxItem]:

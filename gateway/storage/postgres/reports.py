@@ -4,16 +4,15 @@ index messages_final with a row comparison on (done_at, id): a deep page costs w
 first one does."""
 from __future__ import annotations
 
-from functools import lru_cache
 
 import psycopg
 
 from gateway.core.ids import first_id_at
 from gateway.core.ports import CdrCursor
-from gateway.model import Cdr, Message, MessageState
-from gateway.storage.money import from_micro
-from gateway.storage.postgres.messages import SELECT_MESSAGE, last_message_id, message_from_row
+from gateway.model import Cdr, Message
+from gateway.storage.postgres.messages import SELECT_MESSAGE, last_message_id
 from gateway.storage.postgres.webhooks import webhook_counts
+from gateway.storage.records import cdr_from_row, message_from_row
 
 __all__ = ["cdrs", "find_messages", "ping", "queue_depths"]
 
@@ -30,15 +29,6 @@ _CDR_SELECT = (
 _CDRS = _CDR_SELECT + " ORDER BY m.done_at, m.id LIMIT %(limit)s"
 _CDRS_OF_ACCOUNT = (_CDR_SELECT + " AND m.account = %(account)s"
                     " ORDER BY m.done_at, m.id LIMIT %(limit)s")
-_price = lru_cache(maxsize=4096)(from_micro)
-_STATES = {int(s): s for s in MessageState}
-
-
-def _cdr(r: tuple) -> Cdr:
-    return Cdr(id=r[0], account=r[1], transport=r[2], source=r[3], destination=r[4],
-               parts=r[5], data_coding=r[6], price=_price(r[7]), connector=r[8],
-               upstream_id=r[9], submitted_at=r[10], done_at=r[11], state=_STATES[r[12]],
-               error_code=r[13])
 
 
 def cdrs(cur: psycopg.Cursor, since: float, until: float, account: str | None,
@@ -50,7 +40,7 @@ def cdrs(cur: psycopg.Cursor, since: float, until: float, account: str | None,
     params = {"since": since, "until": until, "after_done": after_done, "after_id": after_id,
               "limit": limit, "account": account}
     rows = cur.execute(_CDRS if account is None else _CDRS_OF_ACCOUNT, params)
-    return [_cdr(r) for r in rows]
+    return [cdr_from_row(r) for r in rows]
 
 
 def ping(cur: psycopg.Cursor) -> None:

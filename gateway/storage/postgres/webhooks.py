@@ -9,8 +9,8 @@ from functools import cache
 
 import psycopg
 
-from gateway.model import Channel, DeliveryKind, OutboxItem
-from gateway.storage.postgres.outbox import NO_ADDRESS
+from gateway.model import OutboxItem
+from gateway.storage.records import webhook_item_from_row
 
 __all__ = [
     "claim_webhooks", "list_webhooks", "release_webhooks", "replay_webhooks", "webhook_counts",
@@ -21,16 +21,6 @@ _COLUMNS = (
     "id, account, kind, message_id, url, event_id, payload, created_at, attempts,"
     " next_attempt_at, last_error, dead_at, claimed_by"
 )
-_WEBHOOK = Channel.WEBHOOK
-_KINDS = {kind.value: kind for kind in DeliveryKind}
-
-
-def _item(r: tuple) -> OutboxItem:
-    return OutboxItem(
-        id=r[0], account=r[1], kind=_KINDS[r[2]], source=NO_ADDRESS, destination=NO_ADDRESS,
-        body=b"", message_id=r[3], created_at=r[7], channel=_WEBHOOK, url=r[4],
-        event_id=r[5], payload=r[6], attempts=r[8], next_attempt_at=r[9], last_error=r[10],
-        dead_at=r[11], claimed_by=r[12])
 
 
 def _ids(item_ids: Sequence[int]) -> list[int]:
@@ -51,7 +41,7 @@ def claim_webhooks(cur: psycopg.Cursor, owner: int, now: float, limit: int,
     if limit <= 0:
         return []
     rows = cur.execute(_CLAIM, (owner, now, list(exclude_urls), limit)).fetchall()
-    return sorted((_item(r) for r in rows), key=lambda item: (item.next_attempt_at, item.id))
+    return sorted((webhook_item_from_row(r) for r in rows), key=lambda item: (item.next_attempt_at, item.id))
 
 
 def webhooks_delivered(cur: psycopg.Cursor, item_ids: Sequence[int]) -> None:
@@ -116,7 +106,7 @@ def list_webhooks(cur: psycopg.Cursor, dead: bool | None, account: str | None,
         rows = cur.execute(_list_sql(dead, False), (after_id, limit))
     else:
         rows = cur.execute(_list_sql(dead, True), (after_id, account, limit))
-    return [_item(r) for r in rows]
+    return [webhook_item_from_row(r) for r in rows]
 
 
 def replay_webhooks(cur: psycopg.Cursor, ids: Sequence[int] | None, account: str | None,

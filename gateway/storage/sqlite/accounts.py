@@ -10,6 +10,7 @@ from decimal import Decimal
 from gateway.core.ports import AccountExists, UnknownAccount
 from gateway.model import Account, DeliverVia
 from gateway.storage.money import from_micro, to_micro
+from gateway.storage.records import account_from_row
 from gateway.storage.sqlite.rows import placeholders
 
 ACCOUNT_COLUMNS = (
@@ -18,22 +19,6 @@ ACCOUNT_COLUMNS = (
 )
 _SELECT_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
 BUMP_SETTINGS = "UPDATE meta SET settings_version = settings_version + 1 WHERE id = 1"
-
-
-def account_from_row(row: tuple) -> Account:
-    return Account(
-        system_id=row[0],
-        password_hash=row[1],
-        balance=from_micro(row[2]),
-        max_binds=row[3],
-        throughput=row[4],
-        window=row[5],
-        allow_ips=tuple(json.loads(row[6])),
-        enabled=bool(row[7]),
-        webhook_url=row[8],
-        webhook_secret=row[9],
-        deliver_via=DeliverVia(row[10]),
-    )
 
 
 def _settings(a: Account) -> tuple:
@@ -88,8 +73,6 @@ def topup(cur: sqlite3.Cursor, system_id: str, amount: Decimal) -> Decimal:
 
 def settings_version(cur: sqlite3.Cursor) -> int:
     return cur.execute("SELECT settings_version FROM meta WHERE id = 1").fetchone()[0]
-
-
 
 
 def require_account(cur: sqlite3.Cursor, system_id: str) -> None:

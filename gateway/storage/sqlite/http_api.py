@@ -13,6 +13,7 @@ from gateway.core.idempotency import OnceOutcome, Remembered
 from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry
 from gateway.model import Account, Message
 from gateway.storage.money import from_micro, to_micro
+from gateway.storage.records import api_key_from_row
 from gateway.storage.sqlite.accounts import (
     ACCOUNT_COLUMNS,
     BUMP_SETTINGS,
@@ -31,11 +32,6 @@ __all__ = [
 _KEY_COLUMNS = "id, account, prefix, label, created_at, revoked_at"
 
 
-def _api_key(row: tuple) -> ApiKey:
-    return ApiKey(id=row[0], account=row[1], prefix=row[2], label=row[3], created_at=row[4],
-                  revoked_at=row[5])
-
-
 def add_api_key(
     cur: sqlite3.Cursor, account: str, key_hash: str, prefix: str, label: str, created_at: float
 ) -> ApiKey:
@@ -45,14 +41,14 @@ def add_api_key(
         f" VALUES (?, ?, ?, ?, ?) RETURNING {_KEY_COLUMNS}",
         (account, key_hash, prefix, label, created_at)).fetchone()
     cur.execute(BUMP_SETTINGS)
-    return _api_key(row)
+    return api_key_from_row(row)
 
 
 def list_api_keys(cur: sqlite3.Cursor, account: str) -> list[ApiKey]:
     require_account(cur, account)
     rows = cur.execute(
         f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE account = ? ORDER BY id", (account,))
-    return [_api_key(r) for r in rows]
+    return [api_key_from_row(r) for r in rows]
 
 
 def revoke_api_key(cur: sqlite3.Cursor, account: str, key_id: int, revoked_at: float) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from gateway.core.numbers import OwnedNumber, normalize_keyword, normalize_number
 from gateway.core.ports import NumberTaken, UnknownAccount
 from gateway.model import Address, InboundPart, NewOutboxItem, OutboxItem
+from gateway.storage.records import inbound_part_row
 from gateway.storage.sqlite.accounts import BUMP_SETTINGS
 from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
 
@@ -91,14 +92,6 @@ _HELD = (
 )
 
 
-def _part_row(p: InboundPart) -> tuple:
-    if not 1 <= p.seq <= p.total:
-        raise ValueError(f"part {p.seq} of {p.total}: seq must be 1 to total")
-    s, d = p.source, p.destination
-    return (p.id, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, p.ref, p.total,
-            p.seq, p.body, p.data_coding, p.connector, p.received_at)
-
-
 def _part(r: tuple) -> InboundPart:
     return InboundPart(
         id=r[0], source=Address(ton=r[1], npi=r[2], addr=r[3]),
@@ -109,7 +102,7 @@ def _part(r: tuple) -> InboundPart:
 
 def add_inbound_part(cur: sqlite3.Cursor, part: InboundPart) -> list[InboundPart]:
     """Hold `part` (once); the group's parts by seq."""
-    cur.execute(_HOLD, _part_row(part))
+    cur.execute(_HOLD, inbound_part_row(part))
     group = (part.source.addr, part.destination.addr, part.ref, part.total)
     return [_part(r) for r in cur.execute(_GROUP_PARTS, group)]
 

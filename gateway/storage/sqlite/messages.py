@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from gateway.core.ports import UnknownAccount
-from gateway.model import Address, Message, MessageState, NewOutboxItem, OutboxItem
-from gateway.storage.money import from_micro, to_micro
+from gateway.model import Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.storage.money import to_micro
+from gateway.storage.records import id_key, message_from_row, message_row
 from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
 from gateway.storage.sqlite.rows import execute_rows, placeholders
 
@@ -52,35 +53,6 @@ _FINISH_ROWS = (
 )
 
 
-
-def _id_key(message_id: str) -> tuple[int, str]:
-    return len(message_id), message_id
-
-
-def _message_row(m: Message) -> tuple:
-    s, d = m.source, m.destination
-    return (
-        m.id, m.account, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, m.body, m.data_coding,
-        m.esm_class, m.protocol_id, m.priority, m.registered_delivery, m.parts,
-        to_micro(m.price), int(m.state), m.error_code, m.submitted_at, m.done_at,
-        m.scheduled_at, m.expires_at, m.connector, m.callback_url, m.client_ref, m.owner,
-        m.transport,
-    )
-
-
-def message_from_row(r: tuple) -> Message:
-    return Message(
-        id=r[0], account=r[1],
-        source=Address(ton=r[2], npi=r[3], addr=r[4]),
-        destination=Address(ton=r[5], npi=r[6], addr=r[7]),
-        body=r[8], data_coding=r[9], esm_class=r[10], protocol_id=r[11], priority=r[12],
-        registered_delivery=r[13], parts=r[14], price=from_micro(r[15]),
-        state=MessageState(r[16]), error_code=r[17], submitted_at=r[18], done_at=r[19],
-        scheduled_at=r[20], expires_at=r[21], connector=r[22], callback_url=r[23],
-        client_ref=r[24], owner=r[25], transport=r[26],
-    )
-
-
 def accept(cur: sqlite3.Cursor, account: str, messages: Sequence[Message], cost: Decimal) -> bool:
     """Debit `cost` and insert `messages`, or write nothing and return False.
 
@@ -90,7 +62,7 @@ def accept(cur: sqlite3.Cursor, account: str, messages: Sequence[Message], cost:
     micro = to_micro(cost)
     if micro < 0:
         raise ValueError(f"negative cost {cost}")
-    rows = [_message_row(m) for m in messages]  # bad values fail before anything is written
+    rows = [message_row(m) for m in messages]  # bad values fail before anything is written
     cur.execute(DEBIT, (micro, account))
     if cur.rowcount == 0:
         if cur.execute("SELECT 1 FROM accounts WHERE system_id = ?", (account,)).fetchone():
@@ -99,7 +71,7 @@ def accept(cur: sqlite3.Cursor, account: str, messages: Sequence[Message], cost:
     for row in rows:
         cur.execute(_INSERT_MESSAGE, row)
     if rows:
-        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=_id_key),))
+        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=id_key),))
     return True
 
 
@@ -122,14 +94,14 @@ def accept_many(
         if micro < 0:
             raise OneByOne("negative cost")
         debits[account] = debits.get(account, 0) + micro
-        rows += [_message_row(m) for m in messages]
+        rows += [message_row(m) for m in messages]
     for account, micro in debits.items():
         cur.execute(DEBIT, (micro, account))
         if cur.rowcount == 0:
             raise OneByOne(f"{account}: balance short of the run's total, or unknown")
     execute_rows(cur, _INSERT_MESSAGES, _MESSAGE_PLACEHOLDERS, rows)
     if rows:
-        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=_id_key),))
+        cur.execute(_RAISE_LAST_ID, (max((r[0] for r in rows), key=id_key),))
     return [True] * len(calls)
 
 
@@ -209,7 +181,7 @@ def accept_replacing(cur: sqlite3.Cursor, account: str, message: Message) -> lis
     refunds included, cannot cover it (the caller's transaction rolls back on a raise)."""
     rows = cur.execute(_SUPERSEDED, (account, message.source.addr,
                                      message.destination.addr)).fetchall()
-    superseded = sorted((message_from_row(r) for r in rows), key=lambda m: _id_key(m.id))
+    superseded = sorted((message_from_row(r) for r in rows), key=lambda m: id_key(m.id))
     refund = sum(to_micro(m.price) for m in superseded)
     price = to_micro(message.price)
     balance = cur.execute("SELECT balance FROM accounts WHERE system_id = ?",
@@ -251,4 +223,4 @@ def adopt_messages(cur: sqlite3.Cursor, from_owner: int, to_owner: int,
     if not ids:
         return []
     rows = cur.execute(_ADOPT, (to_owner, json.dumps(ids), from_owner)).fetchall()
-    return sorted((message_from_row(r) for r in rows), key=lambda m: _id_key(m.id))
+    return sorted((message_from_row(r) for r in rows), key=lambda m: id_key(m.id))

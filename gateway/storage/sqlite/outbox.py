@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from gateway.model import Address, Channel, DeliveryKind, NewOutboxItem, OutboxItem
+from gateway.storage.records import smpp_item_as_stored, smpp_outbox_row, webhook_item_as_stored, webhook_outbox_row
 from gateway.storage.sqlite.rows import execute_rows, placeholders
 
 __all__ = [
@@ -30,8 +31,6 @@ __all__ = [
 
 _SMPP = Channel.SMPP
 _WEBHOOK = Channel.WEBHOOK
-# A webhook item is its payload: it keeps no addresses or SMPP body (frozen: one is enough).
-NO_ADDRESS = Address()
 
 # --- writing either table ------------------------------------------------------------------
 
@@ -51,23 +50,6 @@ _INSERT_WEBHOOKS = f"INSERT INTO webhook_outbox ({_WEBHOOK_INSERT_COLUMNS}) VALU
 _WEBHOOK_PLACEHOLDERS = placeholders(9)
 
 
-def _smpp_row(o: NewOutboxItem) -> tuple:
-    s, d = o.source, o.destination
-    return (
-        o.account, o.kind.value, s.ton, s.npi, s.addr, d.ton, d.npi, d.addr, o.body,
-        o.esm_class, o.data_coding, o.message_id, o.message_state, o.network_error_code,
-        o.created_at, o.claimed_by,
-    )
-
-
-def _webhook_row(o: NewOutboxItem) -> tuple:
-    if not o.url or not o.event_id:
-        raise ValueError(f"a webhook item needs a url and an event_id: {o!r}")
-    # a new item is due at once: its first attempt is when it was made
-    return (o.account, o.kind.value, o.message_id, o.url, o.event_id, o.payload,
-            o.created_at, o.created_at, o.claimed_by)
-
-
 # (items, SMPP rows, WEBHOOK rows): rows are built before anything is written, so a bad
 # item fails its operation without a write to undo.
 QueueRows = tuple[Sequence[NewOutboxItem], list[tuple], list[tuple]]
@@ -79,9 +61,9 @@ def outbox_rows(items: Sequence[NewOutboxItem]) -> QueueRows:
     for o in items:
         channel = o.channel
         if channel is _SMPP:
-            smpp.append(_smpp_row(o))
+            smpp.append(smpp_outbox_row(o))
         elif channel is _WEBHOOK:
-            webhook.append(_webhook_row(o))
+            webhook.append(webhook_outbox_row(o))
         else:
             raise ValueError(f"no outbox for channel {channel!r}")
     return items, smpp, webhook
@@ -102,10 +84,10 @@ def queue_rows(cur: sqlite3.Cursor, rows: QueueRows) -> list[OutboxItem]:
     queued = []
     for o in items:
         if o.channel is _SMPP:
-            queued.append(_smpp_item(o, smpp_id))
+            queued.append(smpp_item_as_stored(o, smpp_id))
             smpp_id += 1
         else:
-            queued.append(_webhook_item(o, webhook_id))
+            queued.append(webhook_item_as_stored(o, webhook_id))
             webhook_id += 1
     return queued
 
@@ -113,27 +95,6 @@ def queue_rows(cur: sqlite3.Cursor, rows: QueueRows) -> list[OutboxItem]:
 def queue_items(cur: sqlite3.Cursor, items: Sequence[NewOutboxItem]) -> list[OutboxItem]:
     """Queue `items` (any mix of channels); the stored items, in order."""
     return queue_rows(cur, outbox_rows(items))
-
-
-def _smpp_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    # as pending_outbox reads it back
-    return OutboxItem(
-        id=item_id, account=o.account, kind=o.kind, source=o.source,
-        destination=o.destination, body=o.body, esm_class=o.esm_class,
-        data_coding=o.data_coding, message_id=o.message_id, message_state=o.message_state,
-        network_error_code=o.network_error_code, created_at=o.created_at,
-        claimed_by=o.claimed_by,
-    )
-
-
-def _webhook_item(o: NewOutboxItem, item_id: int) -> OutboxItem:
-    # as webhooks.py reads it back: the payload carries everything else
-    return OutboxItem(
-        id=item_id, account=o.account, kind=o.kind, source=NO_ADDRESS,
-        destination=NO_ADDRESS, body=b"", message_id=o.message_id, created_at=o.created_at,
-        channel=_WEBHOOK, url=o.url, event_id=o.event_id, payload=o.payload,
-        next_attempt_at=o.created_at, claimed_by=o.claimed_by,
-    )
 
 
 def queue_outbox(cur: sqlite3.Cursor, items: Sequence[NewOutboxItem]) -> list[OutboxItem]:

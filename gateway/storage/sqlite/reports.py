@@ -9,13 +9,12 @@ one does (no OFFSET, no row-value comparison, which SQLite would not seek with).
 from __future__ import annotations
 
 import sqlite3
-from functools import lru_cache
 
 from gateway.core.ids import first_id_at
 from gateway.core.ports import CdrCursor
-from gateway.model import Cdr, Message, MessageState
-from gateway.storage.money import from_micro
-from gateway.storage.sqlite.messages import SELECT_MESSAGE, message_from_row
+from gateway.model import Cdr, Message
+from gateway.storage.records import cdr_from_row, message_from_row
+from gateway.storage.sqlite.messages import SELECT_MESSAGE
 from gateway.storage.sqlite.webhooks import webhook_counts
 
 __all__ = ["CDR_SQL", "cdrs", "find_messages", "ping", "queue_depths"]
@@ -45,18 +44,6 @@ _FIND_MESSAGES = (
 )
 
 
-# an export maps millions of rows: prices repeat, and a dict beats calling the enum
-_price = lru_cache(maxsize=4096)(from_micro)
-_STATES = {int(s): s for s in MessageState}
-
-
-def _cdr(r: tuple) -> Cdr:
-    return Cdr(id=r[0], account=r[1], transport=r[2], source=r[3], destination=r[4],
-               parts=r[5], data_coding=r[6], price=_price(r[7]), connector=r[8],
-               upstream_id=r[9], submitted_at=r[10], done_at=r[11], state=_STATES[r[12]],
-               error_code=r[13])
-
-
 def cdrs(cur: sqlite3.Cursor, since: float, until: float, account: str | None,
          after: CdrCursor | None, limit: int) -> list[Cdr]:
     if limit <= 0:
@@ -65,7 +52,7 @@ def cdrs(cur: sqlite3.Cursor, since: float, until: float, account: str | None,
     params = {"low": max(since, after_done), "until": until, "after_done": after_done,
               "after_id": after_id, "limit": limit, "account": account}
     sql = CDR_SQL if account is None else _CDR_SQL_ACCOUNT
-    return [_cdr(r) for r in cur.execute(sql, params)]
+    return [cdr_from_row(r) for r in cur.execute(sql, params)]
 
 
 def ping(cur: sqlite3.Cursor) -> None:

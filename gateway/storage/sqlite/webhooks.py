@@ -9,8 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from functools import cache
 
-from gateway.model import Channel, DeliveryKind, OutboxItem
-from gateway.storage.sqlite.outbox import NO_ADDRESS
+from gateway.model import OutboxItem
+from gateway.storage.records import webhook_item_from_row
 
 __all__ = [
     "claim_webhooks", "list_webhooks", "release_webhooks", "replay_webhooks", "webhook_counts",
@@ -22,17 +22,6 @@ _COLUMNS = (
     " next_attempt_at, last_error, dead_at, claimed_by"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM webhook_outbox"
-_WEBHOOK = Channel.WEBHOOK
-_KINDS = {kind.value: kind for kind in DeliveryKind}
-
-
-def _item(r: tuple) -> OutboxItem:
-    return OutboxItem(
-        id=r[0], account=r[1], kind=_KINDS[r[2]], source=NO_ADDRESS, destination=NO_ADDRESS,
-        body=b"", message_id=r[3], created_at=r[7], channel=_WEBHOOK, url=r[4],
-        event_id=r[5], payload=r[6], attempts=r[8], next_attempt_at=r[9], last_error=r[10],
-        dead_at=r[11], claimed_by=r[12],
-    )
 
 
 def _ids(item_ids: Sequence[int]) -> str:
@@ -63,7 +52,7 @@ def claim_webhooks(
     ids = [r[0] for r in cur.execute(_CLAIMABLE, (now, json.dumps(list(exclude_urls)), limit))]
     if not ids:
         return []
-    items = [_item(r) for r in cur.execute(_CLAIM, (owner, _ids(ids)))]
+    items = [webhook_item_from_row(r) for r in cur.execute(_CLAIM, (owner, _ids(ids)))]
     return sorted(items, key=lambda item: (item.next_attempt_at, item.id))
 
 
@@ -125,7 +114,7 @@ def list_webhooks(cur: sqlite3.Cursor, dead: bool | None, account: str | None,
         rows = cur.execute(list_sql(dead, False), (after_id, limit))
     else:
         rows = cur.execute(list_sql(dead, True), (after_id, account, limit))
-    return [_item(r) for r in rows]
+    return [webhook_item_from_row(r) for r in rows]
 
 
 def replay_webhooks(cur: sqlite3.Cursor, ids: Sequence[int] | None, account: str | None,
