@@ -126,24 +126,41 @@ class SimulatorConnector:
     def _fire(self) -> None:
         self._timer = None
         now = self._clock.seconds()
-        final = self._sink.message_final
         echo = self._mo.echo if self._config.echo else None
+        outcomes: list[tuple[Message, MessageState, int, float]] = []
+        echoes: list[Message] = []
         next_due = None
         for queue in self._queues.values():
             while queue and queue[0][0] <= now:
                 due, message, rule = queue.popleft()
                 expires_at = message.expires_at
                 if expires_at is not None and due > expires_at:
-                    final(message, MessageState.EXPIRED, 0, now)
+                    outcomes.append((message, MessageState.EXPIRED, 0, now))
                 elif rule is None:
-                    final(message, MessageState.DELIVERED, 0, now)
+                    outcomes.append((message, MessageState.DELIVERED, 0, now))
                     if echo is not None:
-                        echo(message)
+                        echoes.append(message)
                 else:
-                    final(message, rule.state, rule.error_code, now)
+                    outcomes.append((message, rule.state, rule.error_code, now))
                     if echo is not None and rule.state is MessageState.DELIVERED:
-                        echo(message)
+                        echoes.append(message)
             if queue and (next_due is None or queue[0][0] < next_due):
                 next_due = queue[0][0]
+        self._report(outcomes)
+        for message in echoes:
+            echo(message)
         if next_due is not None:
             self._timer = self._clock.callLater(max(next_due - now, 0), self._fire)
+
+    def _report(self, outcomes: list[tuple[Message, MessageState, int, float]]) -> None:
+        # a tick's outcomes go to the sink together when it takes them so (Router does:
+        # one store operation each, queued at once, one callback for all)
+        if not outcomes:
+            return
+        together = getattr(self._sink, "messages_final", None)
+        if together is not None and len(outcomes) > 1:
+            together(outcomes)
+            return
+        final = self._sink.message_final
+        for outcome in outcomes:
+            final(*outcome)

@@ -57,10 +57,18 @@ class Admission:
     def track(self, d: Deferred) -> Deferred:
         """Count `d` among the submits waiting for the store until it fires."""
         self.pending += 1
-        return d.addBoth(self._done)
+        return d.addBoth(self._done, 1)
 
-    def _done(self, result: Any) -> Any:
-        self.pending -= 1
+    def hold(self) -> None:
+        """Count a submit that waits to be handed on with others (`release_with`)."""
+        self.pending += 1
+
+    def release_with(self, d: Deferred, held: int) -> Deferred:
+        """`held` submits counted by `hold` wait for `d` now: uncount them when it fires."""
+        return d.addBoth(self._done, held)
+
+    def _done(self, result: Any, count: int) -> Any:
+        self.pending -= count
         return result
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -83,7 +83,19 @@ class Store(Protocol):
         """Atomically debit `cost` and insert `messages`, or do neither and return False
         when the balance cannot cover `cost`. One transaction: no race goes negative."""
 
+    def accept_each(self, account: str, messages: Sequence[Message]
+                    ) -> Deferred[list[tuple[bool, Any]]]:
+        """`accept` of each message alone at its own price, in order (the submits of one
+        read): one Deferred for all, firing with each one's (True, accepted) or (False,
+        the exception its accept failed with)."""
+
     def get_message(self, message_id: str) -> Deferred[Message | None]: ...
+
+    def finish_each(
+        self, calls: Sequence[tuple[str, MessageState, int, float, Sequence[NewOutboxItem]]]
+    ) -> Deferred[list[tuple[bool, Any]]]:
+        """`finish(*call)` for each call, in order (the receipts of one connector tick):
+        one Deferred for all, firing with each one's (True, items) or (False, exception)."""
 
     def finish(
         self,

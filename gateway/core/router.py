@@ -14,6 +14,7 @@ from typing import Protocol
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from gateway.core.content import check_content
 from gateway.core.delivery import Delivery, Owner
@@ -119,6 +120,48 @@ class Router:
         d = self._track(self._store.accept(account.system_id, [message], message.price))
         d.addCallbacks(self._accepted, _store_refused, callbackArgs=(message,))
         return d
+
+    def submit_each(self, account: Account, requests: Sequence[SubmitRequest]
+                    ) -> Deferred[list[Message | Exception]]:
+        """`submit` of each request alone (its own validation, price and debit), in order,
+        for a front-end that read several at once (the submit_sm of one TCP read): one
+        store operation each, queued together, and one Deferred for all. It fires with one
+        result per request: the stored Message, or the exception `submit` would have
+        failed with (SubmitRejected, StoreUnavailable)."""
+        self._subscriptions.know(account)
+        now = self._clock.seconds()
+        results: list[Message | Exception] = []
+        messages: list[Message] = []
+        next_id = self._ids.next_id
+        for request in requests:
+            try:
+                message = self._prepare(account, request, next_id(), now)
+            except SubmitRejected as rejected:
+                results.append(rejected)
+                continue
+            results.append(message)
+            messages.append(message)
+        if not messages:
+            return succeed(results)
+        d = self._track(self._store.accept_each(account.system_id, messages))
+        return d.addCallback(self._each_accepted, results)
+
+    def _each_accepted(self, outcomes: list[tuple[bool, object]],
+                       results: list[Message | Exception]) -> list[Message | Exception]:
+        stored = iter(outcomes)
+        for index, result in enumerate(results):
+            if isinstance(result, Exception):
+                continue
+            ok, value = next(stored)
+            if not ok:
+                results[index] = _refusal(value)
+            elif value:
+                self._route(result)
+            else:
+                results[index] = SubmitRejected(
+                    CommandStatus.ESME_RINVBALANCE,
+                    f"balance of {result.account} cannot cover {result.price}", "balance")
+        return results
 
     def submit_replacing(self, account: Account, request: SubmitRequest) -> Deferred[Message]:
         """submit_sm with replace_if_present_flag=1 (SMPP 3.4 §5.2.18): in one store
@@ -309,6 +352,28 @@ class Router:
                        errbackArgs=(message, state, error_code, done_at))
         return d
 
+    def messages_final(self, outcomes: Sequence[tuple[Message, MessageState, int, float]]
+                       ) -> Deferred[None]:
+        """`message_final(*outcome)` for each outcome (the receipts of one connector tick),
+        as one store operation each, queued together; fires once all are durable (or, for
+        one the store could not take, once its retry is scheduled)."""
+        calls = []
+        for message, state, error_code, done_at in outcomes:
+            outbox = self._subscriptions.receipt_items(
+                message, state, error_code, done_at, self._delivery.claims(message.account))
+            calls.append((message.id, state, error_code, done_at, outbox))
+        d = self._track(self._store.finish_each(calls))
+        return d.addCallback(self._each_finished, outcomes)
+
+    def _each_finished(self, results: list[tuple[bool, object]],
+                       outcomes: Sequence[tuple[Message, MessageState, int, float]]) -> None:
+        for (ok, value), (message, state, error_code, done_at) in zip(
+                results, outcomes, strict=True):
+            if ok:
+                self._finished(value, state)
+            else:
+                self._finish_failed(Failure(value), message, state, error_code, done_at)
+
     def _finish_failed(self, failure, message: Message, state: MessageState, error_code: int,
                        done_at: float) -> None:
         if failure.check(ValueError, TypeError):  # a bug, not the store: retrying cannot help
@@ -397,3 +462,11 @@ def _store_refused(failure):
         return failure
     log.failure("the store refused a submit", failure)
     raise StoreUnavailable(failure.getErrorMessage() or failure.type.__name__)
+
+
+def _refusal(error: BaseException) -> Exception:
+    """`_store_refused` for one submit of `submit_each`: the exception it fails with."""
+    if isinstance(error, StoreUnavailable):
+        return error
+    log.failure("the store refused a submit", Failure(error))
+    return StoreUnavailable(str(error) or type(error).__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -52,6 +52,9 @@ class Executor(Protocol):
 
     def submit(self, op: Op, args: tuple) -> Deferred: ...
 
+    def submit_each(self, op: Op, calls: list[tuple]) -> Deferred[list[tuple[bool, Any]]]:
+        """`submit` of each call, fired once for all: each call's (ok, value or exception)."""
+
     def close(self) -> Deferred[None]: ...
 
 
@@ -68,6 +71,7 @@ class BatchedStore:
         self._executor = executor
         self._ops = ops
         self._submit = executor.submit
+        self._submit_each = executor.submit_each
 
     @property
     def commits(self) -> int:
@@ -120,6 +124,11 @@ class BatchedStore:
     def accept(self, account: str, messages: Sequence[Message], cost: Decimal) -> Deferred[bool]:
         return self._submit(self._ops.accept, (account, messages, cost))
 
+    def accept_each(self, account: str, messages: Sequence[Message]
+                    ) -> Deferred[list[tuple[bool, Any]]]:
+        accept = self._ops.accept
+        return self._submit_each(accept, [(account, (m,), m.price) for m in messages])
+
     def accept_replacing(self, account: str, message: Message) -> Deferred[list[Message] | None]:
         return self._submit(self._ops.accept_replacing, (account, message))
 
@@ -129,6 +138,11 @@ class BatchedStore:
     def finish(self, message_id: str, state: MessageState, error_code: int, done_at: float,
                outbox: Sequence[NewOutboxItem]) -> Deferred[list[OutboxItem]]:
         return self._submit(self._ops.finish, (message_id, state, error_code, done_at, outbox))
+
+    def finish_each(self, calls: Sequence[tuple[str, MessageState, int, float,
+                                                Sequence[NewOutboxItem]]]
+                    ) -> Deferred[list[tuple[bool, Any]]]:
+        return self._submit_each(self._ops.finish, list(calls))
 
     def last_message_id(self) -> Deferred[str | None]:
         return self._submit(self._ops.last_message_id, ())

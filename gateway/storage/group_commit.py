@@ -68,7 +68,7 @@ from twisted.python.failure import Failure
 
 from gateway.storage.ops import Op
 
-__all__ = ["BatchObserver", "GroupCommitWriter", "StoreClosed", "Transactions"]
+__all__ = ["BatchObserver", "Gathered", "GroupCommitWriter", "StoreClosed", "Transactions"]
 
 MAX_BATCH = 10_000
 MAX_RERUNS = 5  # a batch that keeps meeting transient conflicts fails after this many
@@ -115,6 +115,42 @@ class Transactions(Protocol):
     def close(self) -> None: ...
 
 
+class Gathered:
+    """The results of a `submit_each`, filled in by its parts; its Deferred fires with the
+    list once the last part is in (in the reactor thread, from `_deliver`)."""
+
+    __slots__ = ("_missing", "deferred", "results")
+
+    def __init__(self, n: int) -> None:
+        self.deferred: Deferred[list[tuple[bool, Any]]] = Deferred()
+        self.results: list[tuple[bool, Any]] = [(False, None)] * n
+        self._missing = n
+        if not n:
+            self.deferred.callback(self.results)
+
+    def put(self, index: int, ok: bool, value: Any) -> None:
+        self.results[index] = (ok, value)
+        self._missing -= 1
+        if not self._missing:
+            self.deferred.callback(self.results)
+
+
+class _Part:
+    """Stands in for an operation's Deferred in the queue: `_deliver` fires it like one."""
+
+    __slots__ = ("_gathered", "_index")
+
+    def __init__(self, gathered: Gathered, index: int) -> None:
+        self._gathered = gathered
+        self._index = index
+
+    def callback(self, value: Any) -> None:
+        self._gathered.put(self._index, True, value)
+
+    def errback(self, failure: Failure) -> None:
+        self._gathered.put(self._index, False, failure.value)
+
+
 _STOP = object()
 
 
@@ -154,6 +190,18 @@ class GroupCommitWriter:
         d: Deferred = Deferred()
         self._queue.put((op, args, d))
         return d
+
+    def submit_each(self, op: Op, calls: list[tuple]) -> Deferred[list[tuple[bool, Any]]]:
+        """Queue `op(*args)` for each of `calls` as consecutive operations (a run, step 6):
+        one Deferred for all of them, firing after COMMIT with each call's (ok, value or
+        exception), in order. Each call succeeds or fails alone, as if submitted alone."""
+        if self._closing is not None:
+            return fail(StoreClosed("the store is closed"))
+        gathered = Gathered(len(calls))
+        put = self._queue.put
+        for index, args in enumerate(calls):
+            put((op, args, _Part(gathered, index)))
+        return gathered.deferred
 
     def close(self) -> Deferred[None]:
         """Run and commit everything queued, close the connection, end the thread."""

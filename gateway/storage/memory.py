@@ -5,6 +5,8 @@ no real waits; it passes the same contract suites as the file and PostgreSQL sto
 """
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.defer import Deferred, fail, succeed
 
 from gateway.storage.batched import BatchedStore
@@ -43,6 +45,16 @@ class _InlineExecutor:
         self.batches += 1
         self.commits += op.writes
         return succeed(value)
+
+    def submit_each(self, op: Op, calls: list[tuple]) -> Deferred[list[tuple[bool, Any]]]:
+        if self._closed:
+            return fail(StoreClosed("the store is closed"))
+        results: list[tuple[bool, Any]] = []
+        for args in calls:
+            self.submit(op, args).addCallbacks(
+                lambda value: results.append((True, value)),
+                lambda failure: results.append((False, failure.value)))
+        return succeed(results)
 
     def close(self) -> Deferred[None]:
         if not self._closed:

@@ -132,6 +132,21 @@ class SmppProtocol(Protocol):
             settled = False
         self._flush(rearm=not settled)
 
+    def send_responses(self, pdus: list[Any]) -> None:
+        """`send_response` of each, written together (the answers to one read's submits)."""
+        if self.closed or self.session is None:
+            return
+        settled = self.session.is_bound and self._timer_armed()
+        send = self.session.send_response
+        for pdu in pdus:
+            events = send(pdu)
+            if events:
+                self._handle(events)
+                settled = False
+                if self.closed or self.session is None:
+                    return
+        self._flush(rearm=not settled)
+
     def lose_connection(self) -> None:
         """Close once what is buffered is written (a registered producer would hold the
         close back while paused, so it lets go first)."""

@@ -14,6 +14,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from gateway.core.accounts import Authenticator, BindRejected
 from gateway.core.admission import Admission
@@ -58,6 +59,8 @@ class SmscProtocol(SmppProtocol):
         self.admission: Admission | None = None
         self.bind_id: int | None = None  # counted in the cluster's binds (BindLedger)
         self._bind_check: Deferred | None = None  # the pending bind's authentication
+        # submit_sm read and admitted, not yet handed to the router: (seq, read at, request)
+        self._read_submits: list[tuple[int, float, Any]] = []
 
     # --- DeliveryChannel -----------------------------------------------------------------------
     def load(self) -> int:
@@ -81,7 +84,10 @@ class SmscProtocol(SmppProtocol):
         kind = type(pdu)
         if kind is P.SubmitSm:
             self._submit(pdu)
-        elif kind in _BIND_KIND:
+            return
+        if self._read_submits:  # in order: what came before this request goes first
+            self._submit_read()
+        if kind in _BIND_KIND:
             self._bind(pdu)
         elif kind is P.QuerySm:
             self._query(pdu)
@@ -161,6 +167,11 @@ class SmscProtocol(SmppProtocol):
         elif not self.closed:
             self._apply_account(account)
 
+    def _handle(self, events: list) -> None:
+        super()._handle(events)
+        if self._read_submits:
+            self._submit_read()
+
     def _submit(self, pdu: P.SubmitSm) -> None:
         started = perf_counter()  # for the submit latency metric: read to answer written
         seq = pdu.sequence_number
@@ -173,14 +184,51 @@ class SmscProtocol(SmppProtocol):
         except SubmitRejected as rejected:
             self._answer_submit(seq, rejected.status)
             return
-        router = self.server.router
         if request.replace_if_present:
-            d = router.submit_replacing(self.account_settings, request)
-        else:
-            d = router.submit(self.account_settings, request)
-        self.admission.track(d)
-        d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq, started),
-                       errbackArgs=(seq,))
+            if self._read_submits:
+                self._submit_read()
+            d = self.server.router.submit_replacing(self.account_settings, request)
+            self.admission.track(d)
+            d.addCallbacks(self._submitted, self._submit_failed, callbackArgs=(seq, started),
+                           errbackArgs=(seq,))
+            return
+        # the submits of one read go to the router together, once the read is handled
+        self._read_submits.append((seq, started, request))
+        self.admission.hold()
+
+    def _submit_read(self) -> None:
+        submits, self._read_submits = self._read_submits, []
+        d = self.server.router.submit_each(self.account_settings, [s[2] for s in submits])
+        self.admission.release_with(d, len(submits))
+        d.addCallbacks(self._each_submitted, self._each_failed, callbackArgs=(submits,),
+                       errbackArgs=(submits,))
+
+    def _each_submitted(self, results: list[Message | Exception],
+                        submits: list[tuple[int, float, Any]]) -> None:
+        answers = []
+        metrics = self.server.metrics
+        for result, (seq, started, _) in zip(results, submits, strict=True):
+            if isinstance(result, Message):
+                answers.append(P.SubmitSmResp(sequence_number=seq, message_id=result.id))
+                if metrics is not None:
+                    metrics.smpp_submitted(self.account, started)
+                continue
+            status = self._refusal_status(result)
+            answers.append(P.SubmitSmResp(sequence_number=seq, command_status=status))
+            if metrics is not None:
+                metrics.submit_refused("smpp", status)
+        self.send_responses(answers)
+
+    def _each_failed(self, failure, submits: list[tuple[int, float, Any]]) -> None:
+        log.failure("submits from {account} failed", failure, account=self.account)
+        for seq, _, _ in submits:
+            self._answer_submit(seq, CommandStatus.ESME_RSYSERR)
+
+    def _refusal_status(self, error: Exception) -> int:
+        if isinstance(error, SubmitRejected):
+            return error.status
+        log.failure("submit from {account} failed", Failure(error), account=self.account)
+        return CommandStatus.ESME_RSYSERR
 
     def _submitted(self, message: Message, seq: int, started: float) -> None:
         self.send_response(P.SubmitSmResp(sequence_number=seq, message_id=message.id))

@@ -272,6 +272,41 @@ class StoreContract:
         assert await store.get_message("4") is not None
 
     @pytest_twisted.ensureDeferred
+    async def test_accept_each_takes_each_message_alone_at_its_price(self, store):
+        await store.add_account(make_account(balance="0.25"))
+        await store.accept("acme", [make_message("1")], Decimal("0.05"))
+        messages = [make_message("2", price=Decimal("0.10")),
+                    make_message("3", price=Decimal("0.15")),  # beyond what is left
+                    make_message("1"),  # a duplicate id: fails alone
+                    make_message("4", price=Decimal("0.10"))]
+        results = await store.accept_each("acme", messages)
+        assert [ok for ok, _ in results] == [True, True, False, True]
+        assert [value for ok, value in results if ok] == [True, False, True]
+        assert isinstance(results[2][1], Exception)
+        assert (await store.get_account("acme")).balance == 0
+        assert await store.get_message("3") is None
+        assert [await store.get_message(m) is not None for m in ("2", "4")] == [True, True]
+        assert await store.accept_each("acme", []) == []
+
+    @pytest_twisted.ensureDeferred
+    async def test_finish_each_finishes_each_alone_and_reports_each(self, store):
+        await store.add_account(make_account())
+        await store.accept("acme", [make_message(n) for n in ("1", "2")], Decimal("0.1"))
+        done = MessageState.DELIVERED
+        results = await store.finish_each([
+            ("1", done, 0, 5.0, [make_outbox("1")]),
+            ("2", MessageState.ENROUTE, 0, 5.0, []),  # not final: refused alone
+            ("1", done, 0, 6.0, [make_outbox("1")]),  # already final: no second receipt
+            ("2", MessageState.UNDELIVERABLE, 7, 5.0, [make_outbox("2")]),
+        ])
+        assert [ok for ok, _ in results] == [True, False, True, True]
+        assert [item.message_id for item in results[0][1]] == ["1"]
+        assert isinstance(results[1][1], ValueError)
+        assert results[2][1] == []
+        assert [item.message_id for item in results[3][1]] == ["2"]
+        assert (await store.get_message("2")).state is MessageState.UNDELIVERABLE
+
+    @pytest_twisted.ensureDeferred
     async def test_last_message_id_is_the_numerically_greatest(self, store):
         await store.add_account(make_account())
         assert await store.last_message_id() is None

@@ -77,6 +77,11 @@ class _View:
             return defer.fail(StoreClosed("the store is closed"))
         return self._executor.submit(op, args)
 
+    def submit_each(self, op: Op, calls: list[tuple]):
+        if self._closed:
+            return defer.fail(StoreClosed("the store is closed"))
+        return self._executor.submit_each(op, calls)
+
     def close(self):
         self._closed = True
         return defer.succeed(None)

@@ -169,14 +169,14 @@ async def test_bind_errors_name_what_is_wrong(harness):
 async def test_submit_is_acknowledged_only_after_the_store_committed_it(harness, monkeypatch):
     await harness.account()
     client = await harness.bound()
-    commit, accepts = harness.store.accept, []
+    commit, accepts = harness.store.accept_each, []
 
     def held(*args):  # the commit happens when the test says so
         d = Deferred()
         accepts.append((d, args))
         return d
 
-    monkeypatch.setattr(harness.store, "accept", held)
+    monkeypatch.setattr(harness.store, "accept_each", held)
     client.send(submit(2))
     assert client.pdus() == []  # nothing before the commit
     [(d, args)] = accepts
@@ -187,6 +187,27 @@ async def test_submit_is_acknowledged_only_after_the_store_committed_it(harness,
     stored = await harness.store.get_message(response.message_id)
     assert stored is not None and stored.account == "acme"
     assert (await harness.store.get_account("acme")).balance == Decimal("9.95")
+
+
+@pytest_twisted.ensureDeferred
+async def test_submits_of_one_read_are_answered_each_in_order(harness):
+    await harness.account(balance="0.10")  # covers two at 0.05
+    client = await harness.bound()
+    bad_udh = submit(4, esm_class=0x40, short_message=b"\x05")  # refused before the store
+    client.protocol.dataReceived(b"".join(encode(pdu) for pdu in (
+        submit(2), submit(3), bad_udh, submit(5), submit(6),
+        P.EnquireLink(sequence_number=7))))
+    answers = client.pdus()
+    by_seq = {pdu.sequence_number: pdu for pdu in answers}
+    assert sorted(by_seq) == [2, 3, 4, 5, 6, 7]
+    assert [by_seq[n].command_status for n in (2, 3, 5, 6)] == [
+        S.ESME_ROK, S.ESME_ROK, S.ESME_RINVBALANCE, S.ESME_RINVBALANCE]
+    assert by_seq[4].command_status != S.ESME_ROK
+    assert [pdu.sequence_number for pdu in answers if isinstance(pdu, P.SubmitSmResp)
+            and pdu.command_status == S.ESME_ROK] == [2, 3]
+    assert by_seq[2].message_id < by_seq[3].message_id
+    assert (await harness.store.get_account("acme")).balance == 0
+    assert client.protocol.admission.pending == 0
 
 
 @pytest_twisted.ensureDeferred
