@@ -167,25 +167,40 @@ class Delivery:
 
     def enqueue(self, item: OutboxItem) -> None:
         """A committed outbox item: push it now if it is this node's and its leg can."""
+        aq = self._take(item)
+        if aq is not None:
+            self._pump(item.account, aq)
+
+    def enqueue_many(self, items: Sequence[OutboxItem]) -> None:
+        """`enqueue` of each (the receipts of one commit), pushing each account once."""
+        to_pump: dict[str, _AccountQueue] = {}
+        for item in items:
+            aq = self._take(item)
+            if aq is not None:
+                to_pump[item.account] = aq
+        for account, aq in to_pump.items():
+            self._pump(account, aq)
+
+    def _take(self, item: OutboxItem) -> _AccountQueue | None:
+        """Put a committed item where it goes; its account's queue when it needs a pump."""
         if item.channel is Channel.WEBHOOK:
             if self.webhooks is not None:
                 self.webhooks.enqueue(item)
-            return
-        aq = self._accounts.get(item.account)
+            return None
+        account = item.account
+        aq = self._accounts.get(account)
         if aq is None:
-            aq = self._accounts[item.account] = _AccountQueue()
+            aq = self._accounts[account] = _AccountQueue()
         if item.claimed_by != self._owner.owner:
             # for whichever node claims it: here too, if a receiver is bound
             aq.backlog = True
-            if self._binds.has_receiver(item.account):
-                self._pump(item.account, aq)
-            return
+            return aq if self._binds.has_receiver(account) else None
         aq.known.add(item.id)
-        if not self._binds.has_receiver(item.account):
+        if not self._binds.has_receiver(account):
             self._release(aq, [item])  # the bind went away since `claim`
-            return
+            return None
         aq.queue.append(item)
-        self._pump(item.account, aq)
+        return aq
 
     def wake(self, account: str) -> None:
         """A receiver bound, a bind's window freed, or items were queued by another node:

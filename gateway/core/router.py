@@ -367,12 +367,17 @@ class Router:
 
     def _each_finished(self, results: list[tuple[bool, object]],
                        outcomes: Sequence[tuple[Message, MessageState, int, float]]) -> None:
+        items: list[OutboxItem] = []
+        on_final = self._on_final
         for (ok, value), (message, state, error_code, done_at) in zip(
                 results, outcomes, strict=True):
             if ok:
-                self._finished(value, state)
+                if on_final is not None:
+                    on_final(state)
+                items += value
             else:
                 self._finish_failed(Failure(value), message, state, error_code, done_at)
+        self._delivery.enqueue_many(items)
 
     def _finish_failed(self, failure, message: Message, state: MessageState, error_code: int,
                        done_at: float) -> None:

@@ -86,6 +86,8 @@ def decode(data: bytes) -> str:
     - 0x1B 0x1B, or 0x1B as the last octet -> a space;
     - an octet >= 0x80 -> '?' (see INVALID_SEPTET).
     """
+    if ESCAPE not in data:  # the usual text: one table lookup per octet, done in C
+        return data.decode("latin-1").translate(_DECODE_BY_ORDINAL)
     out: list[str] = []
     i = 0
     n = len(data)
@@ -102,6 +104,10 @@ def decode(data: bytes) -> str:
         out.append(EXTENSION_TABLE.get(ext) or _DECODE_BASIC[ext])
         i += 2
     return "".join(out)
+
+
+# _DECODE_BASIC as a str.translate table over the octets read as Latin-1 code points
+_DECODE_BY_ORDINAL = dict(enumerate(_DECODE_BASIC))
 
 
 def septet_length(text: str) -> int:

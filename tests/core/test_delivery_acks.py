@@ -118,3 +118,17 @@ def test_stop_queues_the_waiting_acks_before_the_store_closes():
     channel.sent[1][1].callback(0)
     delivery.stop()
     assert [ids for ids, _ in store.acks] == [[1], [2]]
+
+
+def test_enqueue_many_sends_each_in_order_and_leaves_the_others_to_their_node():
+    delivery, store, channel = setup()
+    other = OutboxItem(id=9, account=ACCOUNT, kind=DeliveryKind.RECEIPT,
+                       source=Address(addr="1"), destination=Address(addr="2"),
+                       body=b"id:9 stat:DELIVRD", message_id="9", created_at=1000.0,
+                       claimed_by=None)  # unclaimed: for whichever node claims it
+    claims = []
+    store.claim_outbox = lambda account, owner, limit: claims.append(account) or succeed([])
+    delivery.enqueue_many([item(1), other, item(2), item(3)])
+    assert [sent.id for sent, _ in channel.sent] == [1, 2, 3]
+    assert known(delivery) == {1, 2, 3}
+    assert claims == [ACCOUNT]  # the unclaimed one is claimed from the store, once
