@@ -56,6 +56,7 @@ from gateway.http.connection_guard import ConnectionLimits
 from gateway.http.site import make_site
 from gateway.http.webhook_client import WebhookClient
 from gateway.http.webhooks import HttpPoster, WebhookSender
+from gateway.ops.collector import settle_the_heap
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.runtime import OpsRuntime
 from gateway.storage.batched import BatchedStore
@@ -153,6 +154,7 @@ class GatewayService(MultiService):
         self._sweeper = LoopingCall(self._sweep_idempotency)
         self._sweeper.clock = self.reactor
         self._sweeper.start(IDEMPOTENCY_SWEEP_INTERVAL, now=True)
+        settle_the_heap()  # startup's objects out of every later collection
         if demo_password:
             self._print_demo_banner(demo_password)
 
