@@ -42,6 +42,9 @@ class Target:
     url: str = ""
 
 
+_SMPP_ONLY = Target(smpp=True)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Claims:
     """The owner that will push an event's new items on each leg (None: whichever node
@@ -97,9 +100,11 @@ class Subscriptions:
         settings = self._settings.get(account, _DEFAULT)
         via = settings.via
         if via is DeliverVia.SMPP:
-            return Target(smpp=True, url=callback_url)
+            return Target(smpp=True, url=callback_url) if callback_url else _SMPP_ONLY
         url = callback_url or settings.url
-        return Target(smpp=via is DeliverVia.BOTH or not url, url=url)
+        if not url:
+            return _SMPP_ONLY  # the usual answer: one value, not one per receipt
+        return Target(smpp=via is DeliverVia.BOTH, url=url)
 
     def receipt_items(self, message: Message, state: MessageState, error_code: int,
                       done_at: float, claims: Claims = UNCLAIMED) -> list[NewOutboxItem]:

@@ -37,6 +37,9 @@ class SubmitTimes:
     expires_at: float | None
 
 
+_AT_ONCE = SubmitTimes(scheduled_at=None, expires_at=None)
+
+
 def validate_submit(request: SubmitRequest, now: float) -> SubmitTimes:
     """Raise SubmitRejected for the first invalid field; return the parsed times."""
     _check_source(request.source)
@@ -75,6 +78,8 @@ def validate_submit(request: SubmitRequest, now: float) -> SubmitTimes:
             "validity_period")
     if scheduled_at is not None and scheduled_at <= now:
         scheduled_at = None  # a time in the past means "now"
+    if scheduled_at is None and expires_at is None:
+        return _AT_ONCE  # most submits: one value for all of them
     return SubmitTimes(scheduled_at=scheduled_at, expires_at=expires_at)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.smpp.frozen_init import fast_init
+
 
 class Event:
     """Base of every session event."""
@@ -24,6 +26,7 @@ class RequestReceived(Event):
     pdu: Any
 
 
+@fast_init  # one per deliver_sm_resp: see frozen_init.py
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ResponseReceived(Event):
     """The peer answered a request we sent (`response` may be a generic_nack)."""

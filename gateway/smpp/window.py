@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.smpp.frozen_init import fast_init
+
 # Theory of operation
 # -------------------
 # Two different limits guard what we send (cloudhopper's vocabulary):
@@ -28,7 +30,8 @@ class WindowFull(Exception):
     """The window already holds `size` outstanding requests: try later."""
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init  # one per request sent: see frozen_init.py
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WindowEntry:
     """One outstanding request and what the caller wanted remembered with it."""
 
@@ -80,7 +83,8 @@ class Window:
             deadline = self._last_deadline
         else:
             self._last_deadline = deadline
-        entry = entries[sequence_number] = WindowEntry(sequence_number, request, context, deadline)
+        entry = entries[sequence_number] = WindowEntry(
+            sequence_number=sequence_number, request=request, context=context, deadline=deadline)
         return entry
 
     def get(self, sequence_number: int) -> WindowEntry | None:

@@ -26,9 +26,11 @@ def test_pop_returns_the_entry_once():
     window = Window(3)
     window.add(7, "req", "ctx", 60.0)
     assert 7 in window
-    assert window.get(7) == WindowEntry(7, "req", "ctx", 60.0)
+    assert window.get(7) == WindowEntry(sequence_number=7, request="req", context="ctx",
+                                        deadline=60.0)
     assert len(window) == 1
-    assert window.pop(7) == WindowEntry(7, "req", "ctx", 60.0)
+    assert window.pop(7) == WindowEntry(sequence_number=7, request="req", context="ctx",
+                                        deadline=60.0)
     assert window.pop(7) is None
     assert 7 not in window
     assert len(window) == 0
