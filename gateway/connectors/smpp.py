@@ -24,8 +24,9 @@ cap allows. Each submit goes through these steps, so that nothing is sent twice 
      message ends UNKNOWN (the customer's receipt says stat:UNKNOWN), not refunded. At
      most once, never twice; see README "Upstream connectors and routing".
 
-Receipts (deliver_sm/data_sm with a receipt esm_class or receipted_message_id) are looked
-up by their id keys in the store; the final state is recorded through the router (which
+Receipts (deliver_sm/data_sm with a receipt esm_class or receipted_message_id) are matched
+to the messages this connector saw accepted (awaiting_receipts.py), or else looked up by
+their id keys in the store; the final state is recorded through the router (which
 queues the customer's receipt with our id), and only after that is durable do we answer
 deliver_sm_resp. A receipt whose id is not known yet while submits are unanswered is held
 up to `receipt_hold` seconds for the submit_sm_resp, unanswered (so the upstream would
@@ -40,6 +41,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 
+from gateway.connectors.awaiting_receipts import AwaitingReceipts
 from gateway.connectors.fair_queue import FairQueue
 from gateway.connectors.upstream_pdus import (
     UpstreamReceipt,
@@ -100,6 +102,7 @@ class SmppConnector:
         self._paused_until = 0.0
         self._pump_timer: IDelayedCall | None = None
         self._held: list[_HeldReceipt] = []
+        self._awaiting = AwaitingReceipts()  # matched without a store lookup
         self.counters = Counters()
         self._rate_mark = (clock.seconds(), 0)  # for the submits-per-second in health()
         kinds = (["transmitter", "receiver"] if settings.bind == "pair" else [settings.bind])
@@ -258,10 +261,14 @@ class SmppConnector:
                                          self._clock.seconds())
 
         def recorded(_: None) -> None:
+            if keys:
+                self._awaiting.remember(keys[0], message)
             wanted = set(keys)
             for held in list(self._held):
                 if wanted.intersection(held.keys):
                     self._release_held(held)
+                    if held.receipt.state is not None and held.receipt.state.is_final:
+                        self._awaiting.forget(keys[0])
                     self._apply_receipt(message, held.receipt, held.answer)
 
         d.addCallbacks(recorded, lambda f: log.failure(
@@ -275,6 +282,12 @@ class SmppConnector:
             return self._mo(pdu)
         answer: Deferred[int] = Deferred()
         keys = id_keys(receipt.upstream_id)
+        known = self._awaiting.get(keys[0]) if keys else None
+        if known is not None:
+            if receipt.state is not None and receipt.state.is_final:
+                self._awaiting.forget(keys[0])  # a repeat of it is looked up in the store
+            self._apply_receipt(known, receipt, answer)
+            return answer
         d = self._store.find_by_upstream_id(self.name, keys)
         d.addCallback(self._found, keys, receipt, answer, True)
         d.addErrback(answer.errback)

@@ -70,6 +70,10 @@ class _WeightedRoundRobin:
 
     def pick(self, is_up: Callable[[str], bool], advance: bool = True) -> str | None:
         """The next target that is up; `advance=False` answers without taking the turn."""
+        targets = self._targets
+        if len(targets) == 1:  # most routes: no turn to take
+            only = targets[0].connector
+            return only if is_up(only) else None
         best, total = -1, 0
         current = list(self._current)
         for i, target in enumerate(self._targets):

@@ -106,12 +106,29 @@ def _field_name(key: str) -> str:
     return _FIELD[key]
 
 
+# The format as we (and most SMSCs) write it, every field in order: one match instead of
+# the general parse below, which gives the same Receipt for such a text (tests say so).
+_CANONICAL = re.compile(
+    r"id:(\S+) sub:(\S*) dlvrd:(\S*) submit date:(\S*) done date:(\S*)"
+    r" stat:(\S*) err:(\S*) text:\s?(.*)", re.DOTALL)
+
+
 def parse_receipt(text: str) -> Receipt | None:
     """Parse a receipt text; None when it has neither `id:` nor `stat:`.
 
     The text value runs to the end, unless fields not seen before it follow
     it (a receipt with the text in the middle): then it stops at the first.
     """
+    canonical = _CANONICAL.fullmatch(text)
+    if canonical is not None:
+        message_id, sub, dlvrd, submit_date, done_date, stat, err, body = canonical.groups()
+        return Receipt(message_id=message_id, sub=_number(sub), dlvrd=_number(dlvrd),
+                       submit_date=submit_date, done_date=done_date, stat=stat.upper(),
+                       err=err, text=body)
+    return _parse_any(text)
+
+
+def _parse_any(text: str) -> Receipt | None:
     matches = list(_KEY.finditer(text))
     first_text = next((i for i, m in enumerate(matches) if m.group("text")), None)
     keyed = matches if first_text is None else matches[:first_text]

@@ -322,3 +322,22 @@ def test_stop_hands_back_what_was_queued():
     protocol, _ = rig.endpoint.connections[0]
     protocol.connectionLost(None)
     assert [m.id for m in queued] == [b.id]
+
+
+def test_receipt_for_a_submit_answered_here_needs_no_store_lookup():
+    rig = Rig()
+    lookups = []
+    find = rig.store.find_by_upstream_id
+    rig.store.find_by_upstream_id = lambda *args: lookups.append(args) or find(*args)
+    m = rig.message()
+    rig.send(m)
+    [submit] = rig.smsc.take_submits()
+    rig.smsc.answer_submit(submit, "abc")
+    rig.smsc.deliver(receipt_pdu("abc", "ENROUTE"))  # intermediate: still awaited
+    rig.smsc.deliver(receipt_pdu("abc"))
+    assert lookups == []
+    assert rig.sink.finals == [(m.id, MessageState.DELIVERED, 0)]
+    rig.smsc.deliver(receipt_pdu("abc"))  # a repeat: the store says it is final already
+    assert len(lookups) == 1
+    assert rig.sink.finals == [(m.id, MessageState.DELIVERED, 0)]
+    assert [r.command_status for r in rig.smsc.responses] == [0, 0, 0]

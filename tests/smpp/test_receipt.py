@@ -4,8 +4,11 @@ from __future__ import annotations
 import calendar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.smpp.constants import MessageState
+from gateway.smpp import receipt as receipt_module
 from gateway.smpp.receipt import Receipt, format_receipt, parse_receipt
 
 SUBMITTED = calendar.timegm((2024, 1, 2, 13, 45, 59))
@@ -138,3 +141,17 @@ def test_text_without_id_or_stat_is_not_a_receipt(text):
 def test_message_state_of_the_stat_word(stat, state):
     assert Receipt(stat=stat).message_state == state
     assert Receipt().message_state is None
+
+
+_TOKEN = st.text(alphabet=st.sampled_from("aZ09:_-."), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.lists(_TOKEN, min_size=7, max_size=7),
+       text=st.text(alphabet=st.sampled_from("ab :\t\nidstaterrxt"), max_size=30),
+       spacer=st.sampled_from([" ", "  ", "\t"]))
+def test_the_canonical_fast_path_reads_what_the_general_parse_reads(fields, text, spacer):
+    message_id, sub, dlvrd, submit, done, stat, err = fields
+    written = (f"id:{message_id or 'x'} sub:{sub} dlvrd:{dlvrd} submit date:{submit}"
+               f" done date:{done} stat:{stat} err:{err}{spacer}text:{text}")
+    assert parse_receipt(written) == receipt_module._parse_any(written)
