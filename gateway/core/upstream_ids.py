@@ -18,7 +18,7 @@ import string
 
 __all__ = ["id_keys", "best_match"]
 
-_HEX = frozenset(string.hexdigits)
+_HEX_DIGITS = string.hexdigits
 _MAX_DIGITS = 40  # longer is no number anyone sends; keep it as text only
 
 
@@ -36,7 +36,7 @@ def id_keys(upstream_id: str) -> list[str]:
     if len(raw) <= _MAX_DIGITS:
         if raw.isascii() and raw.isdigit():
             keys.append(f"n:{int(raw, 10)}")
-        if all(c in _HEX for c in raw):
+        if raw.isascii() and not raw.strip(_HEX_DIGITS):  # all hex digits (strip: in C)
             key = f"n:{int(raw, 16)}"
             if key not in keys:
                 keys.append(key)
