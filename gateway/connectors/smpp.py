@@ -103,6 +103,9 @@ class SmppConnector:
         self._pump_timer: IDelayedCall | None = None
         self._held: list[_HeldReceipt] = []
         self._awaiting = AwaitingReceipts()  # matched without a store lookup
+        # receipts of one read, recorded together at its end: (message, state, error, answer)
+        self._read_finals: list[tuple[Message, MessageState, int, Deferred]] = []
+        self._reads = 0  # reads being handled (a read's answers may start another)
         self.counters = Counters()
         self._rate_mark = (clock.seconds(), 0)  # for the submits-per-second in health()
         kinds = (["transmitter", "receiver"] if settings.bind == "pair" else [settings.bind])
@@ -324,6 +327,32 @@ class SmppConnector:
             held.timer.cancel()
         held.timer = None
 
+    def reading(self) -> None:
+        self._reads += 1
+
+    def read_done(self) -> None:
+        self._reads -= 1
+        if self._reads or not self._read_finals:
+            return
+        finals, self._read_finals = self._read_finals, []
+        together = getattr(self._sink, "messages_final", None)
+        if together is None or len(finals) == 1:
+            for message, state, error, answer in finals:
+                self._record_final(message, state, error, answer)
+            return
+        now = self._clock.seconds()
+        d = together([(message, state, error, now) for message, state, error, _ in finals])
+
+        def answer_all(_: Any) -> None:
+            for *_, answer in finals:
+                answer.callback(CommandStatus.ESME_ROK)
+
+        def fail_all(failure: Any) -> None:
+            for *_, answer in finals:
+                answer.errback(failure)
+
+        d.addCallbacks(answer_all, fail_all)
+
     def _apply_receipt(self, message: Message, receipt: UpstreamReceipt,
                        answer: Deferred) -> None:
         state = receipt.state
@@ -331,7 +360,14 @@ class SmppConnector:
             answer.callback(CommandStatus.ESME_ROK)  # intermediate, or already settled
             return
         self.counters.receipts += 1
-        d = self._final(message, state, receipt.error_code, refund=False)
+        if self._reads:  # the receipts of this read go to the store together, at its end
+            self._read_finals.append((message, state, receipt.error_code, answer))
+            return
+        self._record_final(message, state, receipt.error_code, answer)
+
+    def _record_final(self, message: Message, state: MessageState, error: int,
+                      answer: Deferred) -> None:
+        d = self._final(message, state, error, refund=False)
         if d is None:
             answer.callback(CommandStatus.ESME_ROK)
             return

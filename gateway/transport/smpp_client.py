@@ -52,12 +52,25 @@ class BindOwner(Protocol):
     def inbound(self, pdu: Any) -> Deferred[int]:
         """A deliver_sm/data_sm from upstream; fires with the status to answer it with."""
 
+    def reading(self) -> None:
+        """What `inbound` gets until `read_done` came in one read: it may go on together."""
+
+    def read_done(self) -> None: ...
+
 
 class UpstreamProtocol(SmppProtocol):
     def __init__(self, bind: UpstreamBind) -> None:
         super().__init__(bind.session_config, bind.clock)
         self.bind = bind
         self.bound = False
+
+    def _handle(self, events: list) -> None:
+        owner = self.bind.owner
+        owner.reading()
+        try:
+            super()._handle(events)
+        finally:
+            owner.read_done()
 
     def connectionMade(self) -> None:
         super().connectionMade()

@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal
 
 import pytest
-from twisted.internet.defer import fail
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from gateway.connectors.smpp import SmppConnector
@@ -340,4 +340,39 @@ def test_receipt_for_a_submit_answered_here_needs_no_store_lookup():
     rig.smsc.deliver(receipt_pdu("abc"))  # a repeat: the store says it is final already
     assert len(lookups) == 1
     assert rig.sink.finals == [(m.id, MessageState.DELIVERED, 0)]
+    assert [r.command_status for r in rig.smsc.responses] == [0, 0, 0]
+
+
+class BatchingSink(RecordingSink):
+    """A sink that records a read's receipts together, as Router.messages_final does."""
+
+    def __init__(self, store) -> None:
+        super().__init__(store)
+        self.batches: list[list[str]] = []
+        self.held: list[Deferred] = []
+
+    def messages_final(self, outcomes):
+        self.batches.append([message.id for message, *_ in outcomes])
+        for outcome in outcomes:
+            super().message_final(*outcome)
+        d: Deferred = Deferred()
+        self.held.append(d)
+        return d
+
+
+def test_receipts_of_one_read_are_recorded_together_and_answered_once_durable():
+    rig = Rig()
+    rig.sink = rig.connector._sink = BatchingSink(rig.store)
+    messages = [rig.message() for _ in range(3)]
+    rig.send(*messages)
+    for n, submit in enumerate(rig.smsc.take_submits()):
+        rig.smsc.answer_submit(submit, f"id{n}")
+    for n, stat in enumerate(("DELIVRD", "UNDELIV", "DELIVRD")):
+        rig.smsc.session.send_request(receipt_pdu(f"id{n}", stat), rig.clock.seconds())
+    rig.smsc.flush()  # the three deliver_sm reach the connector in one read
+    rig.smsc.pump()
+    assert rig.sink.batches == [[m.id for m in messages]]
+    assert rig.smsc.responses == []  # nothing answered before the store has them
+    rig.sink.held[0].callback(None)
+    rig.smsc.pump()
     assert [r.command_status for r in rig.smsc.responses] == [0, 0, 0]
