@@ -154,9 +154,9 @@ class GatewayService(MultiService):
         self._sweeper = LoopingCall(self._sweep_idempotency)
         self._sweeper.clock = self.reactor
         self._sweeper.start(IDEMPOTENCY_SWEEP_INTERVAL, now=True)
-        settle_the_heap()  # startup's objects out of every later collection
         if demo_password:
             self._print_demo_banner(demo_password)
+        settle_the_heap()  # startup's objects out of every later collection
 
     def _fenced(self) -> None:
         """Another node took this one's work over: stop before doing any of it twice."""
