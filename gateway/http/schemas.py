@@ -11,7 +11,7 @@ goes to `jsonschema` (pure Python), whose verdict and error message are the answ
 what is accepted and every message stay those of `jsonschema`, provided jsonschema-rs is
 never the more lenient of the two: its `$` matches only at the very end (Python's also
 before a final newline), it is told not to check formats (jsonschema does not either),
-its `\s` is ECMAScript's (which leaves out \x1c-\x1f and \x85, both white space to
+its `\\s` is ECMAScript's (which leaves out \\x1c-\\x1f and \\x85, both white space to
 Python) so its copy of callback_url's pattern names them too, and any value it cannot take
 (a huge integer, a lone surrogate) goes to the slow path.
 tests/http/test_schemas.py checks that with random bodies.
