@@ -177,7 +177,7 @@ class PublicApi:
     async def _account(self, request: Any) -> Account | bytes:
         """The caller's account, or the 401/403 answer to return."""
         try:
-            return await self._auth.authenticate(
+            return await self._auth.account_for(
                 request.getHeader(b"authorization"), _peer_ip(request))
         except AuthFailed as e:
             if e.status == 401:

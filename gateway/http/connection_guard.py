@@ -54,9 +54,25 @@ class GuardedChannel(HTTPChannel):
     _phase = "head"
     _deadline: IDelayedCall | None = None
 
+    _host: Any = None
+    _secure: bool | None = None
+
     def connectionMade(self) -> None:
         super().connectionMade()
         self._expect("head")
+
+    # Twisted asks these per request (Request.__init__ and Klein's URL parts, several
+    # times): a getsockname() call and a zope adaptation each. A connection's local
+    # address and whether it is TLS do not change while it is open: work them out once.
+    def getHost(self) -> Any:  # noqa: N802 (Twisted's name)
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
+
+    def isSecure(self) -> bool:  # noqa: N802 (Twisted's name)
+        if self._secure is None:
+            self._secure = bool(super().isSecure())
+        return self._secure
 
     def dataReceived(self, data: bytes) -> None:
         if self._phase == "idle":  # the first byte of the next request on this connection

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from klein import Klein
+from twisted.web.resource import Resource
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
@@ -14,7 +15,7 @@ from gateway.core.accounts import LOOPBACK_NETWORKS, ip_allowed
 from gateway.http.connection_guard import ConnectionLimits, GuardedSite
 from gateway.http.web import error, json_errors
 
-__all__ = ["Root", "make_site"]
+__all__ = ["ApiFirst", "Root", "make_site"]
 
 
 class Root:
@@ -23,7 +24,7 @@ class Root:
     def __init__(self, api: Any, admin: Any, ops: Any = None, console: Any = None,
                  admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> None:
         self._admin_allow = admin_allow
-        self._api = api.app.resource()
+        self.api_resource = api.app.resource()
         self._admin = admin.app.resource()
         self._ops = ops  # ops/endpoints.OpsEndpoints: /metrics, /health, /ready
         self._console = console.app.resource() if console is not None else None
@@ -57,7 +58,7 @@ class Root:
 
     @app.route("/api/v1/", branch=True)
     def api(self, request: Any) -> Any:
-        return self._api
+        return self.api_resource
 
     @app.route("/admin/v1/", branch=True)
     def admin(self, request: Any) -> Any:
@@ -79,11 +80,40 @@ class Root:
     json_errors(app, "/")  # 405 for a known path with another method; JSON 500s
 
 
+class ApiFirst(Resource):
+    """The site's resource: a request under /api/v1/ goes straight to the public API's
+    resource, as Root's /api/v1/ branch route would send it (the same prepath/postpath
+    split, the same resource); every other request goes through Root, unchanged.
+
+    Root's routing step is a whole Klein dispatch (URL parts, a werkzeug match, a Deferred
+    chain) that only ever answers "the API" for these paths, and nearly every request is
+    one of them: this skips it. Only exact b"api", b"v1" segments take the short cut; any
+    other spelling (no trailing slash, an empty segment after them, ...) is Root's to answer
+(postpath is already percent-decoded, for Root as here)."""
+
+    isLeaf = True
+
+    def __init__(self, root: Root) -> None:
+        super().__init__()
+        self._root = root.app.resource()
+        self._api = root.api_resource
+
+    def render(self, request: Any) -> Any:
+        postpath = request.postpath
+        if (len(postpath) > 2 and postpath[0] == b"api" and postpath[1] == b"v1"
+                and b"//" not in b"/" + b"/".join(postpath[2:])):
+            # (an empty segment: Root's werkzeug map merges slashes, a redirect, its 404)
+            # what Klein's branch route does for "/api/v1/" (two segments) before the API
+            request.prepath.extend(postpath[:2])
+            request.postpath = postpath[2:]
+            return self._api.render(request)
+        return self._root.render(request)
+
+
 def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
               console: Any = None, limits: ConnectionLimits = ConnectionLimits(),
               reactor: Any = None,
               admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> GuardedSite:
     """The Site the HTTP port serves (the public API, the admin API and the console)."""
     root = Root(api, admin, ops, console, admin_allow=admin_allow)
-    return GuardedSite(root.app.resource(), max_body=max_body, limits=limits,
-                       reactor=reactor)
+    return GuardedSite(ApiFirst(root), max_body=max_body, limits=limits, reactor=reactor)

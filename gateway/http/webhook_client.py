@@ -8,8 +8,10 @@ time), and a new endpoint (IDNA again) per request. Webhooks need none of that: 
 cookies, the response body is discarded unread, and the few receiver URLs repeat. So
 this client
 
-- turns each URL into its request bytes once (a non-ASCII host through IDNA, by
-  hyperlink, as treq did) and keeps that, bounded;
+- turns each URL into its request target once (a non-ASCII host through IDNA, by
+  hyperlink, as treq did; then checked and parsed as Agent.request does it, with its
+  pool key, endpoint and Host header) and keeps that, bounded: a request hands it
+  straight to Agent's request step, no URL parsing per webhook;
 - keeps one endpoint per (scheme, host, port), TLS checked as treq/Agent do it
   (BrowserLikePolicyForHTTPS: the certificate must match the host);
 - sends the body from memory at once (no FileBodyProducer and its cooperator task).
@@ -20,14 +22,16 @@ uses of treq's HTTPClient, so tests may inject StubTreq instead.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from hyperlink import URL
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.web.client import (
-    Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, _HTTP11ClientFactory)
+    URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, _ensureValidURI,
+    _HTTP11ClientFactory)
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
@@ -88,6 +92,18 @@ class _Endpoints:
         return wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), tcp)
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What Agent.request works out from a URL, worked out once: the parsed URI, its pool
+    key, endpoint, request path and Host header value."""
+
+    uri: URI
+    key: tuple[bytes, bytes, int]
+    endpoint: IStreamClientEndpoint
+    path: bytes
+    host: bytes
+
+
 class _QuietClientFactory(_HTTP11ClientFactory):
     noisy = False  # not a log line per connection
 
@@ -102,27 +118,39 @@ class WebhookClient:
         self.pool.maxPersistentPerHost = per_host
         self.pool.cachedConnectionTimeout = 60
         self.pool._factory = _QuietClientFactory
-        self._agent = Agent.usingEndpointFactory(
-            reactor, _Endpoints(reactor, tls or BrowserLikePolicyForHTTPS()), pool=self.pool)
-        self._uris: dict[str, bytes] = {}
+        self._endpoints = _Endpoints(reactor, tls or BrowserLikePolicyForHTTPS())
+        self._agent = Agent.usingEndpointFactory(reactor, self._endpoints, pool=self.pool)
+        self._targets: dict[str, _Target] = {}
 
     def post(self, url: str, data: bytes, headers: dict[str, str] | None = None,
              **_treq_options: Any) -> Deferred[IResponse]:
         """POST `data` to `url`; fires with the unbuffered response (redirects are never
         followed). treq's keyword options (allow_redirects, unbuffered) are accepted for
         the sender's sake and are what this client does anyway."""
+        target = self._targets.get(url)
+        if target is None:
+            try:
+                target = self._target(url)
+            except Exception:  # noqa: BLE001 (a bad URL or scheme: this request fails,
+                return fail()  # as Agent.request fails it)
+            if len(self._targets) >= MAX_REMEMBERED:
+                self._targets.clear()
+            self._targets[url] = target
         raw = Headers({name.encode("latin-1"): [value.encode("latin-1")]
                        for name, value in (headers or {}).items()})
-        return self._agent.request(b"POST", self._uri(url), raw, _Bytes(data))
+        if not raw.hasHeader(b"Host"):
+            raw.addRawHeader(b"Host", target.host)
+        # Agent.request minus what _target did once: the same step with the same arguments
+        return self._agent._requestWithEndpoint(
+            target.key, target.endpoint, b"POST", target.uri, raw, _Bytes(data), target.path)
 
-    def _uri(self, url: str) -> bytes:
-        uri = self._uris.get(url)
-        if uri is None:
-            if url.isascii():
-                uri = url.encode("ascii")
-            else:  # an IRI: the host through IDNA, the rest percent-encoded
-                uri = URL.from_text(url).to_uri().to_text().encode("ascii")
-            if len(self._uris) >= MAX_REMEMBERED:
-                self._uris.clear()
-            self._uris[url] = uri
-        return uri
+    def _target(self, url: str) -> _Target:
+        if url.isascii():
+            raw = url.encode("ascii")
+        else:  # an IRI: the host through IDNA, the rest percent-encoded
+            raw = URL.from_text(url).to_uri().to_text().encode("ascii")
+        uri = URI.fromBytes(_ensureValidURI(raw.strip()))
+        endpoint = self._endpoints.endpointForURI(uri)
+        return _Target(uri=uri, key=(uri.scheme, uri.host, uri.port), endpoint=endpoint,
+                       path=uri.originForm,
+                       host=self._agent._computeHostValue(uri.scheme, uri.host, uri.port))

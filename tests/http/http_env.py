@@ -24,7 +24,7 @@ from gateway.core.verifier import InlineVerifier
 from gateway.http.admin import AdminApi
 from gateway.http.api import PublicApi
 from gateway.http.auth import HttpAuthenticator
-from gateway.http.site import Root
+from gateway.http.site import ApiFirst, Root
 from gateway.model import Account
 from gateway.service import wire
 from gateway.storage.memory import MemoryStore
@@ -70,7 +70,7 @@ class Env:
         self.admin = AdminApi(token=ADMIN_TOKEN, store=self.store, binds=self.parts.binds,
                               clock=self.clock, run_in_thread=run_now, sections=sections,
                               settings_changed=self.settings_changed)
-        self.stub = StubTreq(Root(self.api, self.admin).app.resource())
+        self.stub = StubTreq(ApiFirst(Root(self.api, self.admin)))  # as make_site serves it
 
     def settings_changed(self):
         """What service.py does when the settings version moves."""

@@ -8,11 +8,11 @@ import pytest_twisted
 from treq.testing import StubTreq
 
 from gateway.core.accounts import LOOPBACK_NETWORKS
-from gateway.http.site import Root
+from gateway.http.site import ApiFirst, Root
 
 
 def serve(env, allow: tuple[str, ...]) -> None:
-    env.stub = StubTreq(Root(env.api, env.admin, admin_allow=allow).app.resource())
+    env.stub = StubTreq(ApiFirst(Root(env.api, env.admin, admin_allow=allow)))
 
 
 @pytest_twisted.ensureDeferred

@@ -178,3 +178,22 @@ def test_bytes_that_are_not_http_get_a_json_400_and_the_close():
         peer.send(garbage)
         status, body = peer.answer()
         assert (status, body["error"]["code"]) == (400, "bad_request") and peer.closing
+
+
+def test_the_local_address_and_tls_state_are_asked_of_the_transport_once_per_connection():
+    clock = Clock()
+    peer = Peer(_site(clock))
+    asked = []
+    local = peer.transport.getHost()
+
+    def get_host():
+        asked.append("host")
+        return local
+
+    peer.transport.getHost = get_host
+    for _ in range(3):
+        peer.transport.clear()
+        peer.send(REQUEST)
+        assert peer.answer() == (200, {"pong": 0})
+    assert asked == ["host"]
+    assert peer.channel.getHost() is local and peer.channel.isSecure() is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest_twisted
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.task import Clock
 
 from gateway.core.accounts import PasswordLogins
@@ -129,3 +129,14 @@ async def test_429_is_rendered_as_json_with_a_retry_after_header(tmp_path):
     finally:
         env.router.stop()
         await env.store.close()
+
+
+def test_account_for_is_authenticate_as_a_coroutine_limiter_and_check_included():
+    a = Auth()
+    account = a.outcome(ensureDeferred(a.auth.account_for(basic("acme", "right1"), CUSTOMER)))
+    assert isinstance(account, Account) and account.system_id == "acme"
+    wrong = a.outcome(ensureDeferred(a.auth.account_for(basic("acme", "nope"), CUSTOMER)))
+    assert isinstance(wrong, AuthFailed) and wrong.status == 401
+    assert a.checked == ["right1", "nope"]  # a new credential is verified, never assumed
+    none = a.outcome(ensureDeferred(a.auth.account_for(None, CUSTOMER)))
+    assert isinstance(none, AuthFailed) and none.status == 401

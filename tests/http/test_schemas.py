@@ -3,7 +3,7 @@ whatever it passes, jsonschema passes too, so the fast path cannot accept a body
 schema's reference implementation would refuse (gateway/http/schemas.py)."""
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gateway.http.schemas import _SEND_VALIDATOR, SEND_REQUEST, passes_fast, validate_send
@@ -34,6 +34,10 @@ def bodies(draw):
 
 @settings(max_examples=800, deadline=None)
 @given(bodies() | _VALUES)
+# white space to Python's `\s` but not to ECMAScript's: found by hypothesis, kept here
+@example({"to": "4917000001", "text": "Hi", "callback_url": "http://\x85"})
+@example({"to": "4917000001", "text": "Hi", "callback_url": "http://a\x1cb"})
+@example({"to": "4917000001", "text": "Hi", "callback_url": "http://a\x1f"})
 def test_fast_path_never_passes_what_jsonschema_refuses(body):
     if passes_fast(body):
         assert list(_SEND_VALIDATOR.iter_errors(body)) == []
@@ -42,6 +46,13 @@ def test_fast_path_never_passes_what_jsonschema_refuses(body):
 def test_fast_path_passes_the_common_requests():
     assert passes_fast({"to": "4917000001", "text": "Hello"})
     assert passes_fast({"to": ["4917000001", "+4917000002"], "text": "Hi", "dlr": True})
+
+
+def test_python_only_white_space_in_a_callback_url_is_refused_with_jsonschemas_message():
+    body = {"to": "4917000001", "text": "Hi", "callback_url": "http://\x85"}
+    assert not passes_fast(body)
+    assert list(_SEND_VALIDATOR.iter_errors(body)) != []
+    assert passes_fast({"to": "4917000001", "text": "Hi", "callback_url": "https://x.test/cb?a=1"})
 
 
 def test_a_trailing_newline_goes_to_jsonschema_and_keeps_its_verdict():

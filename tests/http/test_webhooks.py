@@ -384,6 +384,14 @@ def test_sign_is_hmac_sha256_of_timestamp_dot_body():
     assert sign("k", 1700000000, b'{"a":1}') == "v1=" + expected
 
 
+def test_a_secrets_prehashed_key_is_copied_per_body_not_fed_by_it():
+    # the keyed HMAC is kept per secret: every signature must still be of its body alone
+    for body in (b"", b'{"a":1}', b'{"b":2}', b'{"a":1}'):
+        for secret in ("k", "other", "k\u00e9"):
+            expected = hmac.new(secret.encode(), b"17." + body, hashlib.sha256).hexdigest()
+            assert sign(secret, 17, body) == "v1=" + expected
+
+
 @pytest_twisted.ensureDeferred
 async def test_the_signature_verifies_and_fails_with_a_wrong_secret_or_a_stale_timestamp(env):
     await env.enqueue()
