@@ -47,7 +47,7 @@ _FINISH = (
 )
 _FINISH_ROWS = (
     "UPDATE messages m SET state = v.state, error_code = v.error_code, done_at = v.done_at"
-    " FROM unnest(%s::text[], %s::smallint[], %s::integer[], %s::float8[])"
+    " FROM unnest(%b::text[], %b::smallint[], %b::integer[], %b::float8[])"
     " AS v (id, state, error_code, done_at)"
     " WHERE m.id = v.id AND m.state <= 1 RETURNING m.id"
 )

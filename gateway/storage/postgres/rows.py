@@ -1,6 +1,7 @@
 """Many rows per statement on PostgreSQL: a run's rows go as one array per column through
 `unnest`, so a whole group-commit run is one statement (one round trip), whatever its
-length, and one prepared statement serves every run."""
+length, and one prepared statement serves every run. The arrays go in psycopg's binary
+format (`%b`): the server then parses no array literal, and the client builds none."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ __all__ = ["unnest_insert"]
 
 @cache
 def _insert_sql(table: str, columns: str, types: tuple[str, ...], returning: str) -> str:
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
     sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
     return f"{sql} RETURNING {returning}" if returning else sql
 
