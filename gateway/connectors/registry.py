@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from gateway.connectors.smpp import SmppConnector
@@ -31,9 +30,8 @@ class _Parking:
         self.name = name
         self._parked = parked
 
-    def send(self, message: Message) -> Deferred[None]:
+    def send(self, message: Message) -> None:
         self._parked.append(message)
-        return succeed(None)
 
 
 class ConnectorRegistry:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from gateway.connectors.simulator_mo import MoSource, Order, Split
@@ -86,7 +86,7 @@ class SimulatorConnector:
                                data_coding=data_coding, split=split, order=order, drop=drop,
                                ref=ref)
 
-    def send(self, message: Message) -> Deferred[None]:
+    def send(self, message: Message) -> None:
         rule = self._rule_for(message)
         delay = self._config.delay if rule is None or rule.delay is None else rule.delay
         due = self._clock.seconds() + delay
@@ -99,7 +99,6 @@ class SimulatorConnector:
             self._timer = self._clock.callLater(delay, self._fire)
         elif timer.getTime() > due:
             timer.reset(delay)
-        return succeed(None)
 
     def outcome(self, message: Message) -> tuple[MessageState, int]:
         """The final state and error code the rules give `message` (drawing its percentage)."""

@@ -117,10 +117,9 @@ class SmppConnector:
         self._running = False
 
     # --- Connector -------------------------------------------------------------------------
-    def send(self, message: Message) -> Deferred[None]:
+    def send(self, message: Message) -> None:
         self._queue.push(message)
         self._pump()
-        return succeed(None)
 
     @property
     def is_up(self) -> bool:

@@ -333,11 +333,13 @@ class OutcomeSink(Protocol):
 
 
 class Connector(Protocol):
-    """An upstream that delivers messages. `send` fires once the connector has taken it."""
+    """An upstream that delivers messages."""
 
     name: str
 
-    def send(self, message: Message) -> Deferred[None]: ...
+    def send(self, message: Message) -> None:
+        """Take `message` for sending (connectors queue it; what becomes of it goes to the
+        OutcomeSink). Raises if the connector cannot take it: the router tries again."""
 
 
 class InboundRejected(Exception):

@@ -328,8 +328,10 @@ class Router:
             self.message_final(message, MessageState.EXPIRED, 0, now)
             return
         connector = self.connector_for(message)
-        d = connector.send(message)
-        d.addErrback(self._dispatch_failed, message, connector.name)
+        try:
+            connector.send(message)
+        except Exception:
+            self._dispatch_failed(Failure(), message, connector.name)
 
     def _dispatch_failed(self, failure, message: Message, connector: str) -> None:
         log.failure("connector {connector} refused {id}; retrying in {delay}s", failure,

@@ -27,9 +27,8 @@ class FakeConnector:
         self.stopped = True
         return succeed(list(self.sent))
 
-    def send(self, message: Message):
+    def send(self, message: Message) -> None:
         self.sent.append(message)
-        return succeed(None)
 
     def health(self) -> dict:
         return {"up": self.is_up}
@@ -79,7 +78,7 @@ async def test_disabled_or_missing_connector_parks_messages_until_it_exists():
     await registry.apply([settings("op1", enabled=False)], [only("", "op1")])
     parked = registry.connector_for(message())
     assert parked.name == "op1" and "op1" not in registry.connectors
-    await parked.send(message())
+    parked.send(message())
     await registry.apply([settings("op1")], [only("", "op1")])
     assert [m.id for m in redispatched] == ["1"]
 
@@ -91,7 +90,7 @@ async def test_changed_or_removed_connectors_are_stopped_and_their_queue_reroute
     registry.redispatch = redispatched.append
     await registry.apply([settings("op1")], [only("", "op1")])
     first = registry.connectors["op1"]
-    await first.send(message())
+    first.send(message())
     await registry.apply([settings("op1", window=5)], [only("", "op1")])
     assert first.stopped and registry.connectors["op1"] is not first
     assert registry.connectors["op1"].settings.window == 5
