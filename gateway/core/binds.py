@@ -4,9 +4,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from twisted.internet.defer import Deferred
-
 from gateway.model import BindKind, OutboxItem
+
+
+class DeliveryAnswers(Protocol):
+    """Where a channel reports what became of an item it sent (core/delivery.Delivery):
+    plain calls rather than a Deferred per item, as receipts are the busiest path."""
+
+    def answered(self, item: OutboxItem, status: int) -> None:
+        """The peer answered `item` with `status` (0: it took it)."""
+
+    def not_answered(self, item: OutboxItem) -> None:
+        """The bind went away, or the peer did not answer in time."""
 
 
 class DeliveryChannel(Protocol):
@@ -21,9 +30,10 @@ class DeliveryChannel(Protocol):
     def has_room(self) -> bool:
         """False while the bind's window of unanswered server PDUs is full."""
 
-    def deliver(self, item: OutboxItem) -> Deferred[int]:
-        """Send the item; fire with the response's command_status, or fail if the
-        bind goes away or the peer does not answer in time."""
+    def deliver(self, item: OutboxItem, answers: DeliveryAnswers) -> bool:
+        """Send the item and tell `answers` of its outcome once there is one. False, and
+        nothing sent, when the bind cannot take it now (its window is full or it is
+        closing): the caller keeps the item."""
 
 
 class BindRegistry:

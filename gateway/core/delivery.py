@@ -255,13 +255,13 @@ class Delivery:
             self._load(account, aq)
 
     def _send(self, channel: DeliveryChannel, account: str, item: OutboxItem) -> None:
-        d = channel.deliver(item)
-        d.addCallbacks(
-            self._answered, self._not_answered,
-            callbackArgs=(account, item), errbackArgs=(account, item),
-        )
+        if not channel.deliver(item, self):
+            self._requeue(account, item)  # full or closing: another bind may take it now
 
-    def _answered(self, status: int, account: str, item: OutboxItem) -> None:
+    # --- DeliveryAnswers: what the channels report -------------------------------------------
+    def answered(self, item: OutboxItem, status: int) -> None:
+        """The customer answered a receipt or MO (deliver_sm_resp) with `status`."""
+        account = item.account
         if status == 0:
             if self._delivered is not None:
                 self._delivered(item)
@@ -273,9 +273,9 @@ class Delivery:
         self._clock.callLater(self._config.retry_delay, self._requeue, account, item)
         self.wake(account)
 
-    def _not_answered(self, failure, account: str, item: OutboxItem) -> None:
-        # the bind went away or never answered: another bind may take it right now
-        self._requeue(account, item)
+    def not_answered(self, item: OutboxItem) -> None:
+        """The bind went away or never answered: another bind may take it right now."""
+        self._requeue(item.account, item)
 
     def _acked(self, acks: list[tuple[str, OutboxItem]]) -> None:
         accounts = {}

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.error import ConnectionLost
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -19,7 +18,7 @@ from twisted.python.failure import Failure
 from gateway.core.accounts import Authenticator, BindRejected
 from gateway.core.admission import Admission
 from gateway.core.bind_ledger import BindLedger
-from gateway.core.binds import BindRegistry
+from gateway.core.binds import BindRegistry, DeliveryAnswers
 from gateway.core.delivery import Delivery
 from gateway.core.router import Router
 from gateway.core.validation import SubmitRejected
@@ -43,6 +42,13 @@ _BIND_KIND = {
 }
 
 
+class _Pushed(NamedTuple):
+    """What a deliver_sm waits for its answer with: the item and who is told of it."""
+
+    item: OutboxItem
+    answers: DeliveryAnswers
+
+
 @dataclass(frozen=True, kw_only=True)
 class SmscSettings:
     session: SessionConfig
@@ -61,6 +67,7 @@ class SmscProtocol(SmppProtocol):
         self._bind_check: Deferred | None = None  # the pending bind's authentication
         # submit_sm read and admitted, not yet handed to the router: (seq, read at, request)
         self._read_submits: list[tuple[int, float, Any]] = []
+        self._answers_read = False  # a deliver_sm_resp was read: wake the fan-out after the read
 
     # --- DeliveryChannel -----------------------------------------------------------------------
     def load(self) -> int:
@@ -71,13 +78,12 @@ class SmscProtocol(SmppProtocol):
         return (not self.closed and not self.paused and session is not None
                 and session.is_bound and not session.window_full)
 
-    def deliver(self, item: OutboxItem) -> Deferred[int]:
-        d: Deferred[int] = Deferred()
+    def deliver(self, item: OutboxItem, answers: DeliveryAnswers) -> bool:
         try:
-            self.send_request(deliver_sm_for(item), context=d)
-        except (WindowFull, SessionUsageError) as e:  # full or closing: the fan-out retries
-            return fail(e)
-        return d
+            self.send_request(deliver_sm_for(item), context=_Pushed(item, answers))
+        except (WindowFull, SessionUsageError):  # full or closing: the fan-out keeps it
+            return False
+        return True
 
     # --- requests from the customer ----------------------------------------------------------
     def request_received(self, pdu: Any) -> None:
@@ -171,6 +177,10 @@ class SmscProtocol(SmppProtocol):
         super()._handle(events)
         if self._read_submits:
             self._submit_read()
+        if self._answers_read:
+            # the windows freed by one read's deliver_sm_resp are refilled once, not per answer
+            self._answers_read = False
+            self.server.delivery.wake(self.account)
 
     def _submit(self, pdu: P.SubmitSm) -> None:
         started = perf_counter()  # for the submit latency metric: read to answer written
@@ -272,18 +282,18 @@ class SmscProtocol(SmppProtocol):
     # --- responses and endings ---------------------------------------------------------------
     def response_received(self, event: ResponseReceived) -> None:
         context = event.context
-        if isinstance(context, Deferred):
-            context.callback(event.response.command_status)
-            if self.kind.can_receive and self.account:
-                self.server.delivery.wake(self.account)
+        if type(context) is _Pushed:
+            context.answers.answered(context.item, event.response.command_status)
+            self._answers_read = True
 
     def writable_again(self) -> None:
         if self.kind.can_receive and self.account:
             self.server.delivery.wake(self.account)
 
     def request_timed_out(self, event: RequestTimedOut) -> None:
-        if isinstance(event.context, Deferred) and not event.context.called:
-            event.context.errback(TimeoutError("no deliver_sm_resp in time"))
+        context = event.context
+        if type(context) is _Pushed:  # no deliver_sm_resp in time
+            context.answers.not_answered(context.item)
 
     def session_closed(self, unanswered: list[tuple[Any, Any]]) -> None:
         if self._bind_check is not None:  # gone while waiting for its turn: withdraw it
@@ -297,8 +307,8 @@ class SmscProtocol(SmppProtocol):
             self.server.ledger.release(self.bind_id)
             self.bind_id = None
         for _, context in unanswered:
-            if isinstance(context, Deferred) and not context.called:
-                context.errback(ConnectionLost("bind closed before deliver_sm_resp"))
+            if type(context) is _Pushed:  # closed before its deliver_sm_resp
+                context.answers.not_answered(context.item)
         if self.account and self.kind.can_receive:
             self.server.delivery.wake(self.account)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from gateway.core.binds import BindRegistry
+from gateway.core.binds import BindRegistry, DeliveryAnswers
 from gateway.core.delivery import Delivery, DeliveryConfig
 from gateway.model import Address, BindKind, DeliveryKind, OutboxItem
 
@@ -44,7 +44,7 @@ class Channel:
     kind = BindKind.TRANSCEIVER
 
     def __init__(self) -> None:
-        self.sent: list[tuple[OutboxItem, Deferred]] = []
+        self.sent: list[tuple[OutboxItem, DeliveryAnswers]] = []
 
     def load(self) -> int:
         return len(self.sent)
@@ -52,10 +52,14 @@ class Channel:
     def has_room(self) -> bool:
         return True
 
-    def deliver(self, item: OutboxItem) -> Deferred:
-        d: Deferred = Deferred()
-        self.sent.append((item, d))
-        return d
+    def deliver(self, item: OutboxItem, answers: DeliveryAnswers) -> bool:
+        self.sent.append((item, answers))
+        return True
+
+    def answer(self, index: int, status: int = 0) -> None:
+        """The customer's deliver_sm_resp to the `index`th item sent."""
+        sent, answers = self.sent[index]
+        answers.answered(sent, status)
 
 
 def item(n: int) -> OutboxItem:
@@ -83,11 +87,10 @@ def test_receipts_answered_during_an_ack_go_together_in_the_next():
     delivery, store, channel = setup()
     for n in (1, 2, 3):
         delivery.enqueue(item(n))
-    answers = [d for _, d in channel.sent]
-    answers[0].callback(0)
+    channel.answer(0)
     assert [ids for ids, _ in store.acks] == [[1]]
-    answers[1].callback(0)
-    answers[2].callback(0)
+    channel.answer(1)
+    channel.answer(2)
     assert [ids for ids, _ in store.acks] == [[1]]  # waiting for the first to commit
     assert known(delivery) == {1, 2, 3}
     store.acks[0][1].callback(None)
@@ -101,8 +104,8 @@ def test_a_failed_ack_puts_its_receipts_back_in_the_queue():
     delivery, store, channel = setup()
     for n in (1, 2):
         delivery.enqueue(item(n))
-    channel.sent[0][1].callback(0)
-    channel.sent[1][1].callback(0)
+    channel.answer(0)
+    channel.answer(1)
     store.acks[0][1].errback(RuntimeError("disk full"))
     # 1 is sent again at once; 2 (still waiting for an ack) goes in the next operation
     assert [i.id for i, _ in channel.sent] == [1, 2, 1]
@@ -114,8 +117,8 @@ def test_stop_queues_the_waiting_acks_before_the_store_closes():
     delivery, store, channel = setup()
     for n in (1, 2):
         delivery.enqueue(item(n))
-    channel.sent[0][1].callback(0)
-    channel.sent[1][1].callback(0)
+    channel.answer(0)
+    channel.answer(1)
     delivery.stop()
     assert [ids for ids, _ in store.acks] == [[1], [2]]
 

@@ -234,6 +234,89 @@ async def test_receipt_in_the_seed_format_reaches_the_bind_and_is_removed_once_a
 
 
 @pytest_twisted.ensureDeferred
+async def test_answers_read_together_refill_the_window_once_that_read_is_handled(harness):
+    await harness.account(window=2)
+    client = await harness.bound()
+    for seq in (2, 3, 4, 5):
+        client.send(submit(seq))
+    assert len([await client.next_pdu() for _ in range(4)]) == 4
+    harness.clock.advance(0.05)
+    await harness.settle()
+    first = client.pdus()
+    assert [type(p) for p in first] == [P.DeliverSm] * 2  # the window holds two
+    wakes = []
+    wake = harness.parts.delivery.wake
+    harness.parts.delivery.wake = lambda account: wakes.append(account) or wake(account)
+    client.protocol.dataReceived(b"".join(
+        encode(P.DeliverSmResp(sequence_number=p.sequence_number)) for p in first))
+    assert wakes == ["acme"]  # one refill for the read, not one per answer
+    second = client.pdus()
+    assert [type(p) for p in second] == [P.DeliverSm] * 2
+    for pdu in second:
+        client.send(P.DeliverSmResp(sequence_number=pdu.sequence_number))
+    await harness.settle()
+    assert await harness.store.pending_outbox("acme", 0, 10) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_receipt_answered_with_an_error_is_sent_again_after_the_retry_delay(harness):
+    await harness.account()
+    client = await harness.bound()
+    client.send(submit(2))
+    await client.next_pdu()
+    harness.clock.advance(0.05)
+    first = await client.next_pdu()
+    client.send(P.DeliverSmResp(sequence_number=first.sequence_number,
+                                command_status=S.ESME_RSYSERR))
+    assert client.pdus() == []
+    harness.clock.advance(harness.config.receipts.retry_delay)
+    again = await client.next_pdu()
+    assert again.short_message == first.short_message
+    client.send(P.DeliverSmResp(sequence_number=again.sequence_number))
+    await harness.settle()
+    assert await harness.store.pending_outbox("acme", 0, 10) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_receipt_on_a_closed_bind_goes_to_the_other_receiver_at_once(harness):
+    await harness.account(max_binds=2)
+    one = await harness.bound(P.BindReceiver)
+    two = await harness.bound(P.BindTransceiver)
+    two.send(submit(2))
+    await two.next_pdu()
+    harness.clock.advance(0.05)
+    await harness.settle()
+    holder, other = (one, two) if one.transport.value() else (two, one)
+    held = await holder.next_pdu()
+    holder.lose()  # gone before its deliver_sm_resp
+    assert (await other.next_pdu()).short_message == held.short_message
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_connector_refusing_a_message_gets_it_again_after_the_retry_delay(
+    harness, monkeypatch,
+):
+    await harness.account()
+    client = await harness.bound()
+    simulator = harness.parts.simulator
+    take = simulator.send
+
+    def refuse_once(message) -> None:
+        monkeypatch.setattr(simulator, "send", take)
+        raise ConnectionError("upstream gone")
+
+    monkeypatch.setattr(simulator, "send", refuse_once)
+    client.send(submit(2))
+    message_id = (await client.next_pdu()).message_id  # accepted: it is stored
+    harness.clock.advance(1.0)
+    assert client.pdus() == []  # refused, so no receipt yet
+    harness.clock.advance(5.0)  # the router's dispatch retry delay
+    harness.clock.advance(0.05)
+    receipt = await client.next_pdu()
+    assert receipt.tlvs.receipted_message_id == message_id
+
+
+@pytest_twisted.ensureDeferred
 async def test_unanswered_deliver_sm_closes_the_bind_after_60s_and_the_receipt_waits(harness):
     await harness.account()
     client = await harness.bound()
