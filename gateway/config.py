@@ -17,6 +17,7 @@ from gateway.core.accounts import LOOPBACK_NETWORKS
 from gateway.core.cluster import ClusterConfig
 from gateway.core.delivery import DeliveryConfig
 from gateway.core.inbound import InboundConfig
+from gateway.http.access_log import ACCESS_LOG_MODES
 from gateway.http.webhooks import WebhookConfig
 from gateway.smpp.constants import STATE_BY_RECEIPT_STAT
 
@@ -63,6 +64,10 @@ class HttpConfig:
     idle_timeout: float = 60.0  # s a kept-alive connection may wait for its next request
     max_connections: int = 2048  # open HTTP connections, all clients together
     max_connections_per_ip: int = 128  # open HTTP connections from one client address
+    # requests logged (http/access_log.py): "errors" (answers of 400 and up), "all" or
+    # "off"; with access_log_file, to that file in the combined log format
+    access_log: str = "errors"
+    access_log_file: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,6 +338,10 @@ def _check_http_limits(http: HttpConfig) -> None:
             raise ConfigError(f"http.{key}", "must be from 1 to 1000000")
     if http.max_connections_per_ip > http.max_connections:
         raise ConfigError("http.max_connections_per_ip", "must not exceed max_connections")
+    if http.access_log not in ACCESS_LOG_MODES:
+        raise ConfigError("http.access_log", 'must be "errors", "all" or "off"')
+    if http.access_log_file and not Path(http.access_log_file).absolute().parent.is_dir():
+        raise ConfigError("http.access_log_file", "its directory does not exist")
 
 
 def _check(config: Config) -> None:

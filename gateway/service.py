@@ -45,6 +45,7 @@ from gateway.core.pricing import Pricing
 from gateway.core.router import Router
 from gateway.core.store_events import StoreEvents
 from gateway.core.verifier import PasswordVerifier, keep_large_blocks_out_of_the_heap
+from gateway.http.access_log import AccessLog
 from gateway.http.admin import AccountDefaults, AdminApi
 from gateway.http.admin_cdrs import CdrAdmin
 from gateway.http.admin_mo import MessagingAdmin
@@ -146,7 +147,8 @@ class GatewayService(MultiService):
             parts.webhooks.start()
         self.ops.start()
         await self._listen()
-        await self.ops.listen(self.reactor, http_limits(self.config.http))
+        await self.ops.listen(self.reactor, http_limits(self.config.http),
+                              http_access_log(self.config.http))
         store.watch(parts.events)
         parts.membership.start()  # adopts what an earlier run (or a dead node) left
         parts.settings.start()
@@ -230,7 +232,8 @@ class GatewayService(MultiService):
             defaults=admin_defaults)
         return make_site(api, admin, config.http.max_body_size, ops=self.ops.endpoints,
                          console=console, limits=http_limits(config.http),
-                         reactor=self.reactor, admin_allow=config.admin.allow)
+                         reactor=self.reactor, admin_allow=config.admin.allow,
+                         access_log=http_access_log(config.http))
 
     def _print_demo_banner(self, password: str) -> None:
         token_note = ("from [admin] token" if self.config.admin.token
@@ -298,6 +301,11 @@ class Components:
     logins: PasswordLogins  # shared by SMPP binds and HTTP Basic: one limiter, one cache
     verifier: Verifier
     events: StoreEvents
+
+
+def http_access_log(http: HttpConfig) -> AccessLog:
+    """The [http] section's choice of logged requests."""
+    return AccessLog(mode=http.access_log, path=http.access_log_file)
 
 
 def http_limits(http: HttpConfig) -> ConnectionLimits:

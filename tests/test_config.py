@@ -99,6 +99,9 @@ error_code = 11
     ("[admin]\nalow = []", "admin.alow"),
     ("[smpp]\nhost = 'anywhere'", "smpp.host"),
     ("[http]\nhost = 'example.com'", "http.host"),
+    ("[http]\naccess_log = 'some'", "http.access_log"),
+    ("[http]\naccess_log_file = 1", "http.access_log_file"),
+    ("[http]\naccess_log_file = '/nonexistent/smsgw/access.log'", "http.access_log_file"),
     ("[auth]\nfree_attempts = -1", "auth.free_attempts"),
     ("[auth]\nbase_delay = 2\nmax_delay = 1", "auth.max_delay"),
     ("[auth]\nmax_wait = -5", "auth.max_wait"),
@@ -147,6 +150,16 @@ def test_the_http_limits_on_slow_and_greedy_clients(tmp_path):
                                        "max_connections_per_ip = 10\n")).http
     assert (http.header_timeout, http.body_timeout, http.idle_timeout) == (2.0, 5.0, 15.0)
     assert (http.max_connections, http.max_connections_per_ip) == (100, 10)
+
+
+def test_the_access_log_logs_refusals_by_default_and_what_the_file_says_otherwise(tmp_path):
+    from gateway.http.access_log import AccessLog
+    from gateway.service import http_access_log
+
+    assert http_access_log(load_config().http) == AccessLog(mode="errors", path="")
+    http = load_config(write(tmp_path, f"[http]\naccess_log = 'all'\n"
+                                       f"access_log_file = '{tmp_path}/access.log'\n")).http
+    assert http_access_log(http) == AccessLog(mode="all", path=f"{tmp_path}/access.log")
 
 
 def test_admin_token_is_generated_once_into_a_private_file(tmp_path):

@@ -12,6 +12,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
 from gateway.core.accounts import LOOPBACK_NETWORKS, ip_allowed
+from gateway.http.access_log import AccessLog
 from gateway.http.connection_guard import ConnectionLimits, GuardedSite
 from gateway.http.web import error, json_errors
 
@@ -113,7 +114,9 @@ class ApiFirst(Resource):
 def make_site(api: Any, admin: Any, max_body: int, ops: Any = None,
               console: Any = None, limits: ConnectionLimits = ConnectionLimits(),
               reactor: Any = None,
-              admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS) -> GuardedSite:
+              admin_allow: tuple[str, ...] = LOOPBACK_NETWORKS,
+              access_log: AccessLog = AccessLog()) -> GuardedSite:
     """The Site the HTTP port serves (the public API, the admin API and the console)."""
     root = Root(api, admin, ops, console, admin_allow=admin_allow)
-    return GuardedSite(ApiFirst(root), max_body=max_body, limits=limits, reactor=reactor)
+    return GuardedSite(ApiFirst(root), max_body=max_body, limits=limits, reactor=reactor,
+                       access_log=access_log)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
 from gateway.core.json_text import compact_json
+from gateway.http.access_log import AccessLog
 
 __all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_errors", "json_response",
            "raw_json_error", "read_json", "unencodable_field"]
@@ -209,13 +210,21 @@ class CappedRequest(Request):
 
 
 class CappedSite(Site):
-    """A Site for the APIs: request bodies above `max_body` bytes get 413."""
+    """A Site for the APIs: request bodies above `max_body` bytes get 413; `access_log`
+    says which requests are logged, and where."""
 
     requestFactory = CappedRequest
 
-    def __init__(self, resource: Any, *, max_body: int, **kwargs: Any) -> None:
+    def __init__(self, resource: Any, *, max_body: int, access_log: AccessLog = AccessLog(),
+                 **kwargs: Any) -> None:
         # The APIs read JSON only: no parsing of form or multipart bodies (work and memory
         # spent on every POST for nothing).
-        super().__init__(resource, parsePOSTFormSubmission=False, **kwargs)
+        super().__init__(resource, parsePOSTFormSubmission=False,
+                         logPath=access_log.path or None, **kwargs)
         self.max_body = max_body
         self.displayTracebacks = False
+        self.access_log = access_log
+
+    def log(self, request: Any) -> None:
+        if self.access_log.wants(request.code):
+            super().log(request)

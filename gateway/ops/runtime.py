@@ -13,6 +13,7 @@ from twisted.logger import Logger
 
 from gateway.config import MetricsConfig
 from gateway.core.ports import OpsStore
+from gateway.http.access_log import AccessLog
 from gateway.http.connection_guard import ConnectionLimits, GuardedSite
 from gateway.ops.depths import QueueDepths
 from gateway.ops.endpoints import OpsEndpoints
@@ -59,17 +60,17 @@ class OpsRuntime:
         if self.history is not None:
             self.history.start()
 
-    async def listen(self, reactor: Any, limits: ConnectionLimits = ConnectionLimits()
-                     ) -> None:
+    async def listen(self, reactor: Any, limits: ConnectionLimits = ConnectionLimits(),
+                     access_log: AccessLog = AccessLog()) -> None:
         """The metrics listener of `[metrics] port`, when one is set, with the HTTP
-        listener's `limits` on slow and greedy clients."""
+        listener's `limits` on slow and greedy clients and its `access_log`."""
         config = self.config
         if not config.port:
             return
         endpoint_cls = TCP6ServerEndpoint if ":" in config.host else TCP4ServerEndpoint
         # scrapes are GETs: a small body cap is plenty
         site = GuardedSite(self.endpoints.app.resource(), max_body=4096, limits=limits,
-                           reactor=reactor)
+                           reactor=reactor, access_log=access_log)
         site.noisy = False
         self._port = await endpoint_cls(reactor, config.port, interface=config.host).listen(site)
         log.info("metrics listening on {host}:{port}", host=config.host,
