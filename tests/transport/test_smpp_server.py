@@ -114,6 +114,32 @@ def submit(seq: int, **fields) -> P.SubmitSm:
     return P.SubmitSm(sequence_number=seq, **defaults)
 
 
+async def first_receipt(harness):
+    """A transceiver of a new account, and the receipt of the one message it submitted."""
+    await harness.account()
+    client = await harness.bound()
+    client.send(submit(2))
+    await client.next_pdu()
+    harness.clock.advance(0.05)  # the simulator's delay
+    return client, await client.next_pdu()
+
+
+async def submit_one(harness, client) -> None:
+    """`client` submits a message; it is accepted, delivered and its receipt queued."""
+    client.send(submit(2))
+    await client.next_pdu()
+    harness.clock.advance(0.05)  # the simulator's delay
+    await harness.settle()
+
+
+async def acknowledge(harness, client, *receipts) -> None:
+    """Answer `receipts` with ESME_ROK; then nothing of the account is left in the outbox."""
+    for receipt in receipts:
+        client.send(P.DeliverSmResp(sequence_number=receipt.sequence_number))
+    await harness.settle()
+    assert await harness.store.pending_outbox("acme", 0, 10) == []
+
+
 @pytest.fixture
 def harness(tmp_path):
     h = Harness(tmp_path)
@@ -228,9 +254,7 @@ async def test_receipt_in_the_seed_format_reaches_the_bind_and_is_removed_once_a
     assert receipt.tlvs.message_state == 2
     assert (receipt.source_addr, receipt.destination_addr) == ("4917600000002", "4915100000001")
     assert len(await harness.store.pending_outbox("acme", 0, 10)) == 1
-    client.send(P.DeliverSmResp(sequence_number=receipt.sequence_number))
-    await harness.settle()
-    assert await harness.store.pending_outbox("acme", 0, 10) == []
+    await acknowledge(harness, client, receipt)
 
 
 @pytest_twisted.ensureDeferred
@@ -252,29 +276,19 @@ async def test_answers_read_together_refill_the_window_once_that_read_is_handled
     assert wakes == ["acme"]  # one refill for the read, not one per answer
     second = client.pdus()
     assert [type(p) for p in second] == [P.DeliverSm] * 2
-    for pdu in second:
-        client.send(P.DeliverSmResp(sequence_number=pdu.sequence_number))
-    await harness.settle()
-    assert await harness.store.pending_outbox("acme", 0, 10) == []
+    await acknowledge(harness, client, *second)
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_receipt_answered_with_an_error_is_sent_again_after_the_retry_delay(harness):
-    await harness.account()
-    client = await harness.bound()
-    client.send(submit(2))
-    await client.next_pdu()
-    harness.clock.advance(0.05)
-    first = await client.next_pdu()
+    client, first = await first_receipt(harness)
     client.send(P.DeliverSmResp(sequence_number=first.sequence_number,
                                 command_status=S.ESME_RSYSERR))
     assert client.pdus() == []
     harness.clock.advance(harness.config.receipts.retry_delay)
     again = await client.next_pdu()
     assert again.short_message == first.short_message
-    client.send(P.DeliverSmResp(sequence_number=again.sequence_number))
-    await harness.settle()
-    assert await harness.store.pending_outbox("acme", 0, 10) == []
+    await acknowledge(harness, client, again)
 
 
 @pytest_twisted.ensureDeferred
@@ -282,10 +296,7 @@ async def test_a_receipt_on_a_closed_bind_goes_to_the_other_receiver_at_once(har
     await harness.account(max_binds=2)
     one = await harness.bound(P.BindReceiver)
     two = await harness.bound(P.BindTransceiver)
-    two.send(submit(2))
-    await two.next_pdu()
-    harness.clock.advance(0.05)
-    await harness.settle()
+    await submit_one(harness, two)
     holder, other = (one, two) if one.transport.value() else (two, one)
     held = await holder.next_pdu()
     holder.lose()  # gone before its deliver_sm_resp
@@ -318,12 +329,7 @@ async def test_a_connector_refusing_a_message_gets_it_again_after_the_retry_dela
 
 @pytest_twisted.ensureDeferred
 async def test_unanswered_deliver_sm_closes_the_bind_after_60s_and_the_receipt_waits(harness):
-    await harness.account()
-    client = await harness.bound()
-    client.send(submit(2))
-    await client.next_pdu()
-    harness.clock.advance(0.05)
-    first = await client.next_pdu()
+    client, first = await first_receipt(harness)
     assert isinstance(first, P.DeliverSm)
     harness.clock.advance(59)
     assert not client.transport.disconnecting
@@ -342,10 +348,7 @@ async def test_receipt_goes_to_the_least_busy_receiver_not_the_submitter(harness
     sender = await harness.bound(P.BindTransmitter)
     busy = await harness.bound(P.BindReceiver)
     idle = await harness.bound(P.BindReceiver)
-    sender.send(submit(2))
-    await sender.next_pdu()
-    harness.clock.advance(0.05)
-    await harness.settle()
+    await submit_one(harness, sender)
     first_receiver, other = (busy, idle) if busy.transport.value() else (idle, busy)
     held = await first_receiver.next_pdu()  # left unanswered: that bind is busy now
     assert isinstance(held, P.DeliverSm)
