@@ -19,7 +19,7 @@ ACCESS_LOG_MODES = ("errors", "all", "off")
 
 @dataclass(frozen=True, kw_only=True)
 class AccessLog:
-    mode: str = "all"
+    mode: str = "all"  # a Site built without [http] (tests, tools) logs every request
     path: str = ""  # empty: the gateway's log
 
     def wants(self, code: int) -> bool:
