@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import orjson
 from klein import Klein
 from twisted.logger import Logger
 from twisted.web.server import Request, Site
@@ -18,7 +19,7 @@ from gateway.core.json_text import compact_json
 from gateway.http.access_log import AccessLog
 
 __all__ = ["BadBody", "CappedSite", "InvalidField", "error", "json_errors", "json_response",
-           "raw_json_error", "read_json", "unencodable_field"]
+           "parse_json", "raw_json_error", "read_json", "unencodable_field"]
 
 log = Logger()
 
@@ -112,7 +113,37 @@ def read_json(request: Any) -> Any:
                                              and media.endswith("+json")):
         raise BadBody(415, "send the body as application/json")
     request.content.seek(0)
-    raw = request.content.read()
+    return parse_json(request.content.read())
+
+
+# Where orjson and the stdlib differ, the body goes to the stdlib: orjson reads an integer
+# past 64 bits (19 digits or more) as a float, where the stdlib keeps it exact; and orjson
+# nests 1,024 deep, where the stdlib stops at the recursion limit, a few hundred levels
+# sooner (what walks a parsed body recursively must not meet a deeper one). One C pass
+# maps each digit to "0" and each "[" or "{" to "[", to count both.
+_DIGITS_AND_OPENERS = bytes(
+    0x30 if 0x30 <= octet <= 0x39 else 0x5B if octet in b"[{" else 0x20
+    for octet in range(256))
+_LONG_NUMBER = b"0" * 19
+_FEW_OPENERS = 256
+
+
+def parse_json(raw: bytes) -> Any:
+    """`raw` as JSON, the stdlib's way; BadBody if it is not UTF-8 or not JSON.
+
+    orjson parses the common body in a fraction of the stdlib's time. A body it refuses,
+    one with a long number, or one with many brackets (perhaps deeply nested) goes to the
+    stdlib instead, so every result and every error message is the stdlib's."""
+    shape = raw.translate(_DIGITS_AND_OPENERS)
+    if _LONG_NUMBER not in shape and shape.count(b"[") < _FEW_OPENERS:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _stdlib_json(raw)
+
+
+def _stdlib_json(raw: bytes) -> Any:
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
