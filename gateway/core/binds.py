@@ -35,6 +35,12 @@ class DeliveryChannel(Protocol):
         nothing sent, when the bind cannot take it now (its window is full or it is
         closing): the caller keeps the item."""
 
+    def hold_writes(self) -> None:
+        """The next delivers may keep their PDUs until release_writes sends them together."""
+
+    def release_writes(self) -> None:
+        """Send what the delivers since hold_writes kept."""
+
 
 class BindRegistry:
     def __init__(self) -> None:

@@ -241,15 +241,23 @@ class Delivery:
     def _pump(self, account: str, aq: _AccountQueue) -> None:
         queue = aq.queue
         oldest_allowed = self._clock.seconds() - self._config.expiry
-        while queue:
-            channel = self._binds.least_busy_receiver(account)
-            if channel is None:
-                break
-            item = queue.popleft()
-            if item.created_at < oldest_allowed:
-                aq.known.discard(item.id)  # the sweep deletes it from the store
-                continue
-            self._send(channel, account, item)
+        held: list[DeliveryChannel] = []  # each bind writes its share of the run at once
+        try:
+            while queue:
+                channel = self._binds.least_busy_receiver(account)
+                if channel is None:
+                    break
+                item = queue.popleft()
+                if item.created_at < oldest_allowed:
+                    aq.known.discard(item.id)  # the sweep deletes it from the store
+                    continue
+                if channel not in held:
+                    channel.hold_writes()
+                    held.append(channel)
+                self._send(channel, account, item)
+        finally:
+            for channel in held:
+                channel.release_writes()
         # only a bind with room pulls more: a full one leaves them to binds elsewhere
         if not queue and aq.backlog and not aq.loading and self._binds.receiver_has_room(account):
             self._load(account, aq)

@@ -53,6 +53,8 @@ class SmppProtocol(Protocol):
         self.paused = False  # the transport's write buffer is over its high-water mark
         self._producing = False  # registered with the transport as its producer
         self._reads_paused = False  # pauseProducing stopped reading the peer
+        self._holding = False  # hold_writes: send_request leaves its PDU in the session
+        self._held_rearm = False  # a held send_request asked for the timer to be re-armed
 
     # --- hooks for subclasses ----------------------------------------------------------------
     def request_received(self, pdu: Any) -> None:
@@ -118,8 +120,24 @@ class SmppProtocol(Protocol):
         timer = self._timer
         settled = (timer is not None and timer.active()
                    and timer.getTime() <= now + self.session_config.response_timeout)
+        if self._holding:
+            self._held_rearm = self._held_rearm or not settled
+            return sequence
         self._flush(rearm=not settled)
         return sequence
+
+    def hold_writes(self) -> None:
+        """Let the following send_requests encode without writing, until release_writes:
+        a burst of deliver_sm goes out in one transport write, not one write each."""
+        self._holding = True
+
+    def release_writes(self) -> None:
+        """Write what the sends since hold_writes encoded, and arm their deadline."""
+        if not self._holding:
+            return
+        self._holding = False
+        rearm, self._held_rearm = self._held_rearm, False
+        self._flush(rearm=rearm)
 
     def send_response(self, pdu: Any) -> None:
         if self.closed or self.session is None:

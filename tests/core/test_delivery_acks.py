@@ -56,6 +56,12 @@ class Channel:
         self.sent.append((item, answers))
         return True
 
+    def hold_writes(self) -> None:
+        pass
+
+    def release_writes(self) -> None:
+        pass
+
     def answer(self, index: int, status: int = 0) -> None:
         """The customer's deliver_sm_resp to the `index`th item sent."""
         sent, answers = self.sent[index]

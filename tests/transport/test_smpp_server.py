@@ -375,6 +375,36 @@ async def test_receipts_wait_in_the_store_until_a_receiver_binds(harness):
     assert {r.tlvs.receipted_message_id for r in receipts} == ids
 
 
+class CountingTransport(StringTransport):
+    """A StringTransport that counts its writes."""
+
+    writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_run_of_receipts_for_one_bind_goes_out_in_one_write(harness):
+    await harness.account()
+    sender = await harness.bound(P.BindTransmitter)
+    for seq in range(2, 7):
+        sender.send(submit(seq))
+    assert len(sender.pdus()) == 5
+    harness.clock.advance(0.05)
+    await harness.settle()
+    protocol = harness.parts.smsc.buildProtocol(None)
+    transport = CountingTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40001))
+    protocol.makeConnection(transport)
+    receiver = Client(protocol, transport)
+    receiver.send(P.BindReceiver(sequence_number=1, system_id="acme", password=PASSWORD))
+    await harness.settle()
+    pdus = receiver.pdus()
+    assert [type(p) for p in pdus] == [P.BindReceiverResp] + [P.DeliverSm] * 5
+    assert transport.writes == 2  # the bind's answer, then the five receipts together
+
+
 @pytest_twisted.ensureDeferred
 async def test_throughput_above_the_account_limit_is_throttled(harness):
     await harness.account(throughput=5)
