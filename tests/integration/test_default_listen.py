@@ -4,6 +4,7 @@ other machines while the admin API still answers this machine only."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import psutil
 import pytest
@@ -32,10 +33,10 @@ def test_with_no_configuration_file_it_listens_on_this_machine_only(tmp_path):
     try:
         gw.start()
         assert listening_addresses(gw) == {"127.0.0.1"}
+        gw.wait_log(re.escape("listening on this machine only (127.0.0.1)"))  # the banner
         log = gw.log()
         assert "SMPP listening on 127.0.0.1:" in log and "HTTP listening on 127.0.0.1:" in log
-        assert "listening on this machine only (127.0.0.1)" in log
-        assert "twistd -n smsgw --listen 0.0.0.0" in log
+        gw.wait_log(re.escape("twistd -n smsgw --listen 0.0.0.0"))
         with Esme(gw, "demo", gw.password, "transceiver") as esme:
             assert esme.bind_resp.status == 0
         assert gw.admin("GET", "/admin/v1/accounts")[0] == 200
@@ -49,7 +50,8 @@ def test_listen_opens_smpp_and_http_but_the_admin_api_stays_on_this_machine(tmp_
     try:
         gw.start()
         assert listening_addresses(gw) == {"0.0.0.0"}
-        assert "listening for other machines too (SMPP 0.0.0.0, HTTP 0.0.0.0)" in gw.log()
+        # the banner follows the listeners' lines that start() waits for
+        gw.wait_log(re.escape("listening for other machines too (SMPP 0.0.0.0, HTTP 0.0.0.0)"))
         assert gw.admin("GET", "/admin/v1/accounts")[0] == 200  # from 127.0.0.1
         gw.host = outside  # from here on, clients come from another interface
         with Esme(gw, "demo", gw.password, "transceiver") as esme:
