@@ -54,7 +54,6 @@ class SmppProtocol(Protocol):
         self._producing = False  # registered with the transport as its producer
         self._reads_paused = False  # pauseProducing stopped reading the peer
         self._holding = False  # hold_writes: send_request leaves its PDU in the session
-        self._held_rearm = False  # a held send_request asked for the timer to be re-armed
 
     # --- hooks for subclasses ----------------------------------------------------------------
     def request_received(self, pdu: Any) -> None:
@@ -113,6 +112,8 @@ class SmppProtocol(Protocol):
         assert self.session is not None
         now = self.clock.seconds()
         sequence = self.session.send_request(pdu, now, context)
+        if self._holding:
+            return sequence  # release_writes writes it and arms its deadline
         # Its deadline (now + response_timeout) is no earlier than any outstanding one, and
         # sending moves no other deadline earlier: the timer needs arming only when it is
         # missing or set later than that deadline (the bind or enquire_link timer can be,
@@ -120,9 +121,6 @@ class SmppProtocol(Protocol):
         timer = self._timer
         settled = (timer is not None and timer.active()
                    and timer.getTime() <= now + self.session_config.response_timeout)
-        if self._holding:
-            self._held_rearm = self._held_rearm or not settled
-            return sequence
         self._flush(rearm=not settled)
         return sequence
 
@@ -136,8 +134,7 @@ class SmppProtocol(Protocol):
         if not self._holding:
             return
         self._holding = False
-        rearm, self._held_rearm = self._held_rearm, False
-        self._flush(rearm=rearm)
+        self._flush()  # one _rearm for the burst: it moves the timer only to an earlier deadline
 
     def send_response(self, pdu: Any) -> None:
         if self.closed or self.session is None:

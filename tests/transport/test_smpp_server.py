@@ -43,9 +43,9 @@ class Harness:
             system_id=system_id, password_hash=hash_password(PASSWORD), **settings))
         await self.store.topup(system_id, Decimal(balance))
 
-    def connect(self, ip="127.0.0.1"):
+    def connect(self, ip="127.0.0.1", transport_class=StringTransport):
         protocol = self.parts.smsc.buildProtocol(None)
-        transport = StringTransport(peerAddress=IPv4Address("TCP", ip, 40000))
+        transport = transport_class(peerAddress=IPv4Address("TCP", ip, 40000))
         protocol.makeConnection(transport)
         return Client(protocol, transport)
 
@@ -394,15 +394,12 @@ async def test_a_run_of_receipts_for_one_bind_goes_out_in_one_write(harness):
     assert len(sender.pdus()) == 5
     harness.clock.advance(0.05)
     await harness.settle()
-    protocol = harness.parts.smsc.buildProtocol(None)
-    transport = CountingTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40001))
-    protocol.makeConnection(transport)
-    receiver = Client(protocol, transport)
+    receiver = harness.connect(transport_class=CountingTransport)
     receiver.send(P.BindReceiver(sequence_number=1, system_id="acme", password=PASSWORD))
     await harness.settle()
     pdus = receiver.pdus()
     assert [type(p) for p in pdus] == [P.BindReceiverResp] + [P.DeliverSm] * 5
-    assert transport.writes == 2  # the bind's answer, then the five receipts together
+    assert receiver.transport.writes == 2  # the bind's answer, then the five receipts together
 
 
 @pytest_twisted.ensureDeferred
