@@ -40,6 +40,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from gateway.connectors.awaiting_receipts import AwaitingReceipts
 from gateway.connectors.fair_queue import FairQueue
@@ -101,10 +102,14 @@ class SmppConnector:
         self._bucket = TokenBucket(settings.throughput, clock.seconds())
         self._paused_until = 0.0
         self._pump_timer: IDelayedCall | None = None
+        self._pump_call: IDelayedCall | None = None  # send's pump, after the caller's turn
+        self._pump_after_read = False
         self._held: list[_HeldReceipt] = []
         self._awaiting = AwaitingReceipts()  # matched without a store lookup
         # receipts of one read, recorded together at its end: (message, state, error, answer)
         self._read_finals: list[tuple[Message, MessageState, int, Deferred]] = []
+        # submit_resp of one read, recorded together at its end: record_submitted's args
+        self._read_records: list[tuple[str, str, str, list[str], float]] = []
         self._reads = 0  # reads being handled (a read's answers may start another)
         self.counters = Counters()
         self._rate_mark = (clock.seconds(), 0)  # for the submits-per-second in health()
@@ -119,7 +124,10 @@ class SmppConnector:
     # --- Connector -------------------------------------------------------------------------
     def send(self, message: Message) -> None:
         self._queue.push(message)
-        self._pump()
+        # the messages a commit hands over one by one go out as one pump run, marked in one
+        # store call and written in one transport write
+        if self._pump_call is None:
+            self._pump_call = self._clock.callLater(0, self._pump_called)
 
     @property
     def is_up(self) -> bool:
@@ -138,6 +146,9 @@ class SmppConnector:
         if self._pump_timer is not None and self._pump_timer.active():
             self._pump_timer.cancel()
         self._pump_timer = None
+        if self._pump_call is not None and self._pump_call.active():
+            self._pump_call.cancel()
+        self._pump_call = None
         for held in self._held:
             if held.timer is not None and held.timer.active():
                 held.timer.cancel()
@@ -158,21 +169,36 @@ class SmppConnector:
         if not self._running:
             return
         now = self._clock.seconds()
+        run: list[tuple[Message, UpstreamBind]] = []
         while len(self._queue):
             if now < self._paused_until:
                 self._pump_later(self._paused_until - now)
-                return
+                break
             bind = self._free_bind()
             if bind is None:
-                return  # bind_up or an answer pumps again
+                break  # bind_up or an answer pumps again
             if not self._bucket.try_take(now):
                 self._pump_later(1.0 / self.settings.throughput)
-                return
+                break
             message = self._queue.pop()
             if message.expires_at is not None and now >= message.expires_at:
                 self._sink.message_final(message, MessageState.EXPIRED, 0, now)
                 continue
-            self._submit(message, bind)
+            bind.reserved += 1
+            run.append((message, bind))
+        if run:
+            self._submit_run(run, now)
+
+    def _pump_called(self) -> None:
+        self._pump_call = None
+        self._pump()
+
+    def _pump_soon(self) -> None:
+        """Pump now, or at the end of the read being handled (one run for its answers)."""
+        if self._reads:
+            self._pump_after_read = True
+        else:
+            self._pump()
 
     def _pump_later(self, delay: float) -> None:
         if self._pump_timer is None or not self._pump_timer.active():
@@ -190,21 +216,42 @@ class SmppConnector:
                 best = bind
         return best
 
-    def _submit(self, message: Message, bind: UpstreamBind) -> None:
-        bind.reserved += 1
-        d = self._store.mark_submitting(message.id, self.name, self._clock.seconds())
-        d.addCallbacks(self._marked, self._mark_failed, callbackArgs=(message, bind),
-                       errbackArgs=(message, bind))
+    def _submit_run(self, run: list[tuple[Message, UpstreamBind]], now: float) -> None:
+        """Mark a pump run's messages durably in one store call; send them once it is."""
+        d = self._store.mark_submitting_each([(m.id, self.name, now) for m, _ in run])
+        d.addCallbacks(self._marked_run, self._run_mark_failed, callbackArgs=(run,),
+                       errbackArgs=(run,))
 
-    def _mark_failed(self, failure, message: Message, bind: UpstreamBind) -> None:
-        bind.reserved -= 1
-        log.failure("upstream {name}: marking {id} failed; queued again", failure,
+    def _run_mark_failed(self, failure: Failure, run: list[tuple[Message, UpstreamBind]]
+                         ) -> None:
+        self._marked_run([(False, failure.value)] * len(run), run)
+
+    def _marked_run(self, results: list[tuple[bool, Any]],
+                    run: list[tuple[Message, UpstreamBind]]) -> None:
+        # the run's submit_sm leave in one transport write per bind, not one write each
+        protocols = {bind.protocol for _, bind in run if bind.protocol is not None}
+        for protocol in protocols:
+            protocol.hold_writes()
+        try:
+            for (ok, value), (message, bind) in zip(results, run, strict=True):
+                bind.reserved -= 1
+                if ok:
+                    self._marked(message, bind)
+                else:
+                    self._mark_failed(value, message)
+        finally:
+            for protocol in protocols:
+                protocol.release_writes()
+
+    def _mark_failed(self, error: BaseException, message: Message) -> None:
+        log.failure("upstream {name}: marking {id} failed; queued again", Failure(error),
                     name=self.name, id=message.id)
         self._queue.push_front(message)
-        self._pause(self.settings.throttle_backoff or 1.0)
+        backoff = self.settings.throttle_backoff or 1.0
+        self._pause(backoff)
+        self._pump_later(backoff)  # nothing else may come to pump it again
 
-    def _marked(self, _: None, message: Message, bind: UpstreamBind) -> None:
-        bind.reserved -= 1
+    def _marked(self, message: Message, bind: UpstreamBind) -> None:
         protocol = bind.protocol
         try:
             if protocol is None:
@@ -234,7 +281,7 @@ class SmppConnector:
             log.info("upstream {name} refused {id} with {status:#x}", name=self.name,
                      id=message.id, status=status)
             self._final(message, MessageState.REJECTED, status, refund=True)
-        self._pump()
+        self._pump_soon()
 
     def _no_answer(self, failure, message: Message) -> None:
         failure.trap(SubmitOutcomeUnknown)
@@ -259,23 +306,38 @@ class SmppConnector:
 
     def _accepted(self, message: Message, upstream_id: str) -> None:
         keys = id_keys(upstream_id)
-        d = self._store.record_submitted(message.id, self.name, upstream_id, keys,
-                                         self._clock.seconds())
+        call = (message.id, self.name, upstream_id, keys, self._clock.seconds())
+        if self._reads:
+            # recorded with the read's other answers at its end, before the read's receipts:
+            # the writer keeps their order, so no receipt's outcome is durable before the
+            # record that matched it
+            self._read_records.append(call)
+            self._matchable(message, keys)
+            return
+        d = self._store.record_submitted(*call)
+        d.addCallbacks(lambda _: self._matchable(message, keys), self._record_failed,
+                       errbackArgs=(message.id, upstream_id))
 
-        def recorded(_: None) -> None:
-            if keys:
-                self._awaiting.remember(keys[0], message)
-            wanted = set(keys)
-            for held in list(self._held):
-                if wanted.intersection(held.keys):
-                    self._release_held(held)
-                    if held.receipt.state is not None and held.receipt.state.is_final:
-                        self._awaiting.forget(keys[0])
-                    self._apply_receipt(message, held.receipt, held.answer)
+    def _record_failed(self, failure: Failure, message_id: str, upstream_id: str) -> None:
+        log.failure("upstream {name}: recording {id} as {uid} failed", failure,
+                    name=self.name, id=message_id, uid=upstream_id)
 
-        d.addCallbacks(recorded, lambda f: log.failure(
-            "upstream {name}: recording {id} as {uid} failed", f, name=self.name,
-            id=message.id, uid=upstream_id))
+    def _records_done(self, results: list[tuple[bool, Any]], calls: list[tuple]) -> None:
+        for (ok, value), (message_id, _, upstream_id, _, _) in zip(results, calls, strict=True):
+            if not ok:
+                self._record_failed(Failure(value), message_id, upstream_id)
+
+    def _matchable(self, message: Message, keys: list[str]) -> None:
+        """Receipts for `keys` find `message` from now on, and those held for it apply."""
+        if keys:
+            self._awaiting.remember(keys[0], message)
+        wanted = set(keys)
+        for held in list(self._held):
+            if wanted.intersection(held.keys):
+                self._release_held(held)
+                if held.receipt.state is not None and held.receipt.state.is_final:
+                    self._awaiting.forget(keys[0])
+                self._apply_receipt(message, held.receipt, held.answer)
 
     # --- from upstream ---------------------------------------------------------------------
     def inbound(self, pdu: Any) -> Deferred[int]:
@@ -290,6 +352,7 @@ class SmppConnector:
                 self._awaiting.forget(keys[0])  # a repeat of it is looked up in the store
             self._apply_receipt(known, receipt, answer)
             return answer
+        self._flush_records()  # a record of this read may be the one it looks for
         d = self._store.find_by_upstream_id(self.name, keys)
         d.addCallback(self._found, keys, receipt, answer, True)
         d.addErrback(answer.errback)
@@ -331,9 +394,28 @@ class SmppConnector:
 
     def read_done(self) -> None:
         self._reads -= 1
-        if self._reads or not self._read_finals:
+        if self._reads:
             return
-        finals, self._read_finals = self._read_finals, []
+        self._flush_records()
+        if self._read_finals:
+            finals, self._read_finals = self._read_finals, []
+            self._record_finals(finals)
+        if self._pump_after_read:
+            self._pump_after_read = False
+            self._pump()
+
+    def _flush_records(self) -> None:
+        """Queue the read's submit records: ahead of its receipts' outcomes and lookups."""
+        if not self._read_records:
+            return
+        records, self._read_records = self._read_records, []
+        d = self._store.record_submitted_each(records)
+        d.addCallbacks(self._records_done, lambda f: log.failure(
+            "upstream {name}: recording {n} submits failed", f, name=self.name,
+            n=len(records)), callbackArgs=(records,))
+
+    def _record_finals(self, finals: list[tuple[Message, MessageState, int, Deferred]]
+                       ) -> None:
         together = getattr(self._sink, "messages_final", None)
         if together is None or len(finals) == 1:
             for message, state, error, answer in finals:

@@ -417,6 +417,16 @@ class UpstreamStore(Protocol):
         """The upstream accepted the message as `upstream_id`; `keys` (upstream_ids.id_keys)
         find it again from a receipt."""
 
+    def mark_submitting_each(self, calls: Sequence[tuple[str, str, float]]
+                             ) -> Deferred[list[tuple[bool, Any]]]:
+        """`mark_submitting(*call)` for each call, in order (the submits of one pump run):
+        one Deferred for all, firing with each one's (True, None) or (False, exception)."""
+
+    def record_submitted_each(
+        self, calls: Sequence[tuple[str, str, str, Sequence[str], float]]
+    ) -> Deferred[list[tuple[bool, Any]]]:
+        """`record_submitted(*call)` for each call, in order (the answers of one read)."""
+
     def release_submit(self, message_id: str) -> Deferred[None]:
         """The upstream refused the submit: the message was never accepted upstream."""
 

@@ -300,6 +300,15 @@ class BatchedStore:
         return self._submit(self._ops.record_submitted,
                             (message_id, connector, upstream_id, keys, at))
 
+    def mark_submitting_each(self, calls: Sequence[tuple[str, str, float]]
+                             ) -> Deferred[list[tuple[bool, Any]]]:
+        return self._submit_each(self._ops.mark_submitting, list(calls))
+
+    def record_submitted_each(
+        self, calls: Sequence[tuple[str, str, str, Sequence[str], float]]
+    ) -> Deferred[list[tuple[bool, Any]]]:
+        return self._submit_each(self._ops.record_submitted, list(calls))
+
     def release_submit(self, message_id: str) -> Deferred[None]:
         return self._submit(self._ops.release_submit, (message_id,))
 

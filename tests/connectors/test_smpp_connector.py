@@ -70,6 +70,7 @@ class Rig:
         for m in messages:
             self.store.messages[m.id] = m
             self.connector.send(m)
+        self.clock.advance(0)  # send pumps after the caller's turn
 
 
 def receipt_pdu(upstream_id: str, stat: str = "DELIVRD", *, tlv_id: str | None = None,
@@ -100,10 +101,55 @@ def test_submit_is_marked_durably_before_it_leaves():
     rig.send(m)
     assert rig.smsc.take_submits() == []  # the mark is not durable yet: nothing sent
     assert rig.store.records[m.id]["status"] == "submitting"
-    rig.store.hold[0].callback(None)
+    rig.store.hold[0].callback([(True, None)])
     [submit] = rig.smsc.take_submits()
     assert submit.destination_addr == "4917000000" and submit.registered_delivery == 1
 
+
+
+def test_a_pump_run_is_marked_in_one_store_call_and_its_answers_recorded_in_one():
+    rig = Rig(window=10)
+    rig.store.hold = []
+    messages = [rig.message(destination=f"491700000{i}") for i in range(3)]
+    rig.send(*messages)
+    assert rig.store.calls == [("mark_submitting_each", 3)]
+    assert rig.smsc.take_submits() == []
+    rig.store.hold[0].callback([(True, None)] * 3)
+    submits = rig.smsc.take_submits()
+    assert [s.destination_addr for s in submits] == [m.destination.addr for m in messages]
+    for n, submit in enumerate(submits):  # the three answers arrive in one read
+        rig.smsc.session.send_response(P.SubmitSmResp(
+            sequence_number=submit.sequence_number, message_id=f"AB{n}"))
+    rig.smsc.flush()
+    assert rig.store.calls[1:] == [("record_submitted_each", 3)]
+    assert [rig.store.records[m.id]["upstream_id"] for m in messages] == ["AB0", "AB1", "AB2"]
+
+
+def test_a_message_whose_mark_failed_waits_while_the_rest_of_its_run_goes():
+    rig = Rig(window=10, throttle_backoff=5.0)
+    rig.store.hold = []
+    first, second = rig.message(destination="4917000001"), rig.message(destination="4917000002")
+    rig.send(first, second)
+    rig.store.hold[0].callback([(False, OSError("disk full")), (True, None)])
+    [submit] = rig.smsc.take_submits()
+    assert submit.destination_addr == "4917000002"
+    assert rig.connector.health()["queued"] == 1  # again, after the pause
+    rig.store.hold = None
+    rig.clock.advance(5.0)
+    [again] = rig.smsc.take_submits()
+    assert again.destination_addr == "4917000001"
+
+
+def test_a_receipt_in_the_read_of_its_answer_is_matched_in_another_spelling():
+    rig = Rig()
+    m = rig.message()
+    rig.send(m)
+    [submit] = rig.smsc.take_submits()
+    rig.smsc.session.send_response(P.SubmitSmResp(sequence_number=submit.sequence_number,
+                                                  message_id="1A2B3C"))
+    rig.smsc.session.send_request(receipt_pdu(str(0x1A2B3C)), rig.clock.seconds())
+    rig.smsc.flush()  # the answer and its receipt in one read, nothing else in flight
+    assert rig.sink.finals == [(m.id, MessageState.DELIVERED, 0)]
 
 @pytest.mark.parametrize("resp_id, receipt_id", [
     ("1A2B3C", "1A2B3C"),          # the same
@@ -276,17 +322,16 @@ def test_messages_wait_while_no_bind_is_up_and_go_when_one_binds():
 
 def test_accounts_are_served_round_robin_not_in_order_of_arrival():
     rig = Rig(window=2)
-    bulk = [rig.message("bulk") for _ in range(10)]
-    small = [rig.message("small") for _ in range(2)]
-    rig.send(*bulk, *small)  # the window takes two; ten wait, the small ones last
-    by_id = {m.id: m.account for m in bulk + small}
+    bulk = [rig.message("bulk", destination=f"49170000{i:02}") for i in range(10)]
+    small = [rig.message("small", destination=f"49171000{i:02}") for i in range(2)]
+    rig.send(*bulk)  # the window takes two; eight wait
+    rig.send(*small)  # and the small ones after them
+    by_destination = {m.destination.addr: m.account for m in bulk + small}
     sent: list[str] = []
     for round_ in range(3):
         submits = rig.smsc.take_submits()
         for submit in submits:
-            message_id = next(i for i, r in rig.store.records.items()
-                              if r["status"] == "submitting")
-            sent.append(by_id[message_id])
+            sent.append(by_destination[submit.destination_addr])
             rig.smsc.answer_submit(submit, f"{round_}{len(sent)}")
     # first window: bulk, bulk; then the small account gets every other slot
     assert sent == ["bulk", "bulk", "bulk", "small", "bulk", "small"]

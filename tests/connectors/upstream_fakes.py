@@ -21,20 +21,29 @@ class MemoryUpstreamStore:
         self.records: dict[str, dict] = {}
         self.keys: list[tuple[str, str, str]] = []  # connector, key, message_id
         self.refunds: list[str] = []
-        self.hold: list[Deferred] | None = None  # set to a list to hold mark_submitting
+        self.hold: list[Deferred] | None = None  # set to a list to hold the marks
+        self.calls: list[tuple[str, int]] = []  # (method, calls in it) of the *_each calls
 
-    def mark_submitting(self, message_id: str, connector: str, at: float) -> Deferred:
-        self.records[message_id] = {"status": "submitting", "connector": connector}
+    def mark_submitting_each(self, calls: list[tuple[str, str, float]]) -> Deferred:
+        self.calls.append(("mark_submitting_each", len(calls)))
+        for message_id, connector, _ in calls:
+            self.records[message_id] = {"status": "submitting", "connector": connector}
         if self.hold is not None:
             d: Deferred = Deferred()
             self.hold.append(d)
             return d
-        return succeed(None)
+        return succeed([(True, None)] * len(calls))
 
     def record_submitted(self, message_id, connector, upstream_id, keys, at) -> Deferred:
         self.records[message_id] = {"status": "submitted", "upstream_id": upstream_id}
         self.keys += [(connector, key, message_id) for key in keys]
         return succeed(None)
+
+    def record_submitted_each(self, calls: list[tuple]) -> Deferred:
+        self.calls.append(("record_submitted_each", len(calls)))
+        for call in calls:
+            self.record_submitted(*call)
+        return succeed([(True, None)] * len(calls))
 
     def release_submit(self, message_id: str) -> Deferred:
         self.records.pop(message_id, None)

@@ -73,6 +73,22 @@ class UpstreamStoreContract:
         assert await store.find_by_upstream_id("op1", id_keys("AC")) is None
 
     @pytest_twisted.ensureDeferred
+    async def test_marks_and_records_of_a_run_each_succeed_alone(self, store):
+        await store.add_account(make_account(balance="10"))
+        await store.accept("acme", [make_message("1"), make_message("2")], Decimal("0.10"))
+        marks = await store.mark_submitting_each([("1", "op1", 5.0), ("2", "op1", 5.0)])
+        assert marks == [(True, None), (True, None)]
+        records = await store.record_submitted_each([
+            ("1", "op1", "00AB", id_keys("00AB"), 6.0),
+            ("2", "op1", "00AC", id_keys("00AC"), 6.0)])
+        assert [ok for ok, _ in records] == [True, True]
+        stored = await store.upstream_records(["1", "2"])
+        assert {k: (r.status, r.upstream_id) for k, r in stored.items()} == {
+            "1": ("submitted", "00AB"), "2": ("submitted", "00AC")}
+        assert (await store.find_by_upstream_id("op1", id_keys(str(0xAC)))).id == "2"
+        assert await store.mark_submitting_each([]) == []
+
+    @pytest_twisted.ensureDeferred
     async def test_refund_happens_once(self, store):
         await store.add_account(make_account(balance="1"))
         await store.accept("acme", [make_message("1", price=Decimal("0.25"))], Decimal("0.25"))
