@@ -232,21 +232,26 @@ class SmppConnector:
         protocols = {bind.protocol for _, bind in run if bind.protocol is not None}
         for protocol in protocols:
             protocol.hold_writes()
+        failed: list[Message] = []
         try:
             for (ok, value), (message, bind) in zip(results, run, strict=True):
                 bind.reserved -= 1
                 if ok:
                     self._marked(message, bind)
                 else:
-                    self._mark_failed(value, message)
+                    log.failure("upstream {name}: marking {id} failed; queued again",
+                                Failure(value), name=self.name, id=message.id)
+                    failed.append(message)
         finally:
             for protocol in protocols:
                 protocol.release_writes()
+        if failed:
+            self._mark_failed(failed)
 
-    def _mark_failed(self, error: BaseException, message: Message) -> None:
-        log.failure("upstream {name}: marking {id} failed; queued again", Failure(error),
-                    name=self.name, id=message.id)
-        self._queue.push_front(message)
+    def _mark_failed(self, messages: list[Message]) -> None:
+        """Queue a run's unmarked messages again, first and in their order, after a pause."""
+        for message in reversed(messages):  # push_front: the last put back goes first
+            self._queue.push_front(message)
         backoff = self.settings.throttle_backoff or 1.0
         self._pause(backoff)
         self._pump_later(backoff)  # nothing else may come to pump it again

@@ -106,7 +106,6 @@ def test_submit_is_marked_durably_before_it_leaves():
     assert submit.destination_addr == "4917000000" and submit.registered_delivery == 1
 
 
-
 def test_a_pump_run_is_marked_in_one_store_call_and_its_answers_recorded_in_one():
     rig = Rig(window=10)
     rig.store.hold = []
@@ -150,6 +149,20 @@ def test_a_receipt_in_the_read_of_its_answer_is_matched_in_another_spelling():
     rig.smsc.session.send_request(receipt_pdu(str(0x1A2B3C)), rig.clock.seconds())
     rig.smsc.flush()  # the answer and its receipt in one read, nothing else in flight
     assert rig.sink.finals == [(m.id, MessageState.DELIVERED, 0)]
+
+
+def test_messages_whose_marks_failed_go_again_in_their_order():
+    rig = Rig(window=10, throttle_backoff=5.0)
+    rig.store.hold = []
+    messages = [rig.message(destination=f"491700000{i}") for i in range(3)]
+    rig.send(*messages)
+    rig.store.hold[0].callback([(False, OSError("disk full"))] * 3)
+    assert rig.smsc.take_submits() == []
+    rig.store.hold = None
+    rig.clock.advance(5.0)
+    assert [s.destination_addr for s in rig.smsc.take_submits()] == [
+        m.destination.addr for m in messages]
+
 
 @pytest.mark.parametrize("resp_id, receipt_id", [
     ("1A2B3C", "1A2B3C"),          # the same
