@@ -88,8 +88,10 @@ class UpstreamProtocol(SmppProtocol):
         self.send_request(pdu, context=d)
         # SmppProtocol.send_request re-arms only a missing timer, assuming no deadline moves
         # earlier; with a response_timeout shorter than the enquire_link interval (usual
-        # upstream) this submit's deadline may be the earliest: re-arm (cheap if not).
-        self._rearm()
+        # upstream) this submit's deadline may be the earliest: re-arm (cheap if not). While
+        # writes are held, release_writes re-arms once for the whole run.
+        if not self._holding:
+            self._rearm()
         return d
 
     @property
