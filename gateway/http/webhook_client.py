@@ -1,78 +1,67 @@
-"""The HTTP client webhooks go out through: twisted.web's Agent over a persistent
-connection pool, with what treq added per request taken out of the hot path.
+"""The HTTP client webhooks go out through: persistent HTTP/1.1 connections per receiver
+(http/webhook_connection.py), each request one buffer (http/webhook_request.py), each
+response parsed by httptools (llhttp, in C).
 
-A profile of bench/webhooks.py (bench/profiles/webhooks.md) put about half the sender's
-CPU in treq's per-request layers: a CookieAgent and a ContentDecoderAgent built for every
-request, the URL parsed into a hyperlink URL and back (IDNA checks of the host each
-time), and a new endpoint (IDNA again) per request. Webhooks need none of that: no
-cookies, the response body is discarded unread, and the few receiver URLs repeat. So
-this client
+Why not twisted.web's Agent (bench/profiles/webhooks.md): in the webhook bench the
+sender's reactor thread was the bottleneck, and Agent's per-request machinery (a Request
+and its body producer, Headers objects, a parser in Python, a Response with its
+transport proxy, the pool's retrying wrapper) was about a third of it. Webhooks need
+little of that: one method (POST), a body already in memory, no cookies, no redirects,
+the response body discarded. So this client
 
 - turns each URL into its request target once (a non-ASCII host through IDNA, by
-  hyperlink, as treq did; then checked and parsed as Agent.request does it, with its
-  pool key, endpoint and Host header) and keeps that, bounded: a request hands it
-  straight to Agent's request step, no URL parsing per webhook;
+  hyperlink; then checked and parsed as Agent.request does it) and keeps that, bounded;
 - keeps one endpoint per (scheme, host, port), TLS checked as treq/Agent do it
   (BrowserLikePolicyForHTTPS: the certificate must match the host);
-- sends the body from memory at once (no FileBodyProducer and its cooperator task).
+- keeps idle connections per (scheme, host, port), at most `per_host`, newest used
+  first, each closed after IDLE_TIMEOUT unused; a response that is not keep-alive
+  (HTTP/1.0, `Connection: close`, a body read until the close) closes its connection;
+- retries a request once, on a new connection, when a reused connection closes before
+  any byte of its response: the receiver closed it, idle, as it was taken (the race
+  every keep-alive client has). Agent retries only idempotent methods; a webhook is
+  de-duplicated by its event id, so a second copy is harmless, while a failure would
+  cost the URL a backoff;
+- answers as IResponse does, for the part the sender uses: `code`, and
+  `deliverBody(protocol)`, which streams the body and ends it with ResponseDone
+  (PotentialDataLoss for a body read until the close) or ResponseFailed.
 
-Redirects are not followed (Agent never does) and the response is unbuffered: the
-caller reads (discards) it, as WebhookSender does. It offers the one method the sender
-uses of treq's HTTPClient, so tests may inject StubTreq instead.
+Errors are Agent's: the endpoint's own when connecting (refused, DNS, TLS, timeout);
+ResponseNeverReceived / ResponseFailed wrapping the reason when the connection drops;
+BadResponse (ours) when the bytes are not an HTTP/1.x response. Cancelling the Deferred
+(the sender's timeout) aborts the connection. Redirects are never followed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from hyperlink import URL
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.web.client import (
-    URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, _ensureValidURI,
-    _HTTP11ClientFactory)
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.web.client import URI, BrowserLikePolicyForHTTPS, _ensureValidURI
 from twisted.web.error import SchemeNotSupported
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer, IResponse
-from zope.interface import implementer
 
-__all__ = ["WebhookClient"]
+from gateway.http.webhook_connection import BadResponse, Connection, Exchange, Response
+from gateway.http.webhook_request import Target, host_value, request_bytes
+
+__all__ = ["BadResponse", "WebhookClient"]
 
 MAX_REMEMBERED = 10_000  # URLs and endpoints kept: receivers repeat, memory stays bounded
+IDLE_TIMEOUT = 60.0  # seconds an unused connection is kept open
 
-
-@implementer(IBodyProducer)
-class _Bytes:
-    """A request body already in memory: written at once."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: Any) -> Deferred[None]:
-        consumer.write(self._data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
+_Key = tuple[bytes, bytes, int]  # (scheme, host, port)
 
 
 class _Endpoints:
-    """Agent's endpoint factory: one endpoint per (scheme, host, port), made once."""
+    """One endpoint per (scheme, host, port), made once."""
 
     def __init__(self, reactor: Any, tls: BrowserLikePolicyForHTTPS) -> None:
         self._reactor = reactor
         self._tls = tls
-        self._made: dict[tuple[bytes, bytes, int], IStreamClientEndpoint] = {}
+        self._made: dict[_Key, IStreamClientEndpoint] = {}
 
-    def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
+    def endpoint_for(self, uri: URI) -> IStreamClientEndpoint:
         key = (uri.scheme, uri.host, uri.port)
         endpoint = self._made.get(key)
         if endpoint is None:
@@ -82,7 +71,7 @@ class _Endpoints:
             self._made[key] = endpoint
         return endpoint
 
-    def _make(self, uri: Any) -> IStreamClientEndpoint:
+    def _make(self, uri: URI) -> IStreamClientEndpoint:
         if uri.scheme not in (b"http", b"https"):
             raise SchemeNotSupported(f"unsupported scheme: {uri.scheme!r}")
         host = uri.host.decode("ascii")  # the URI bytes hold the IDNA form already
@@ -92,65 +81,127 @@ class _Endpoints:
         return wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), tcp)
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """What Agent.request works out from a URL, worked out once: the parsed URI, its pool
-    key, endpoint, request path and Host header value."""
-
-    uri: URI
-    key: tuple[bytes, bytes, int]
-    endpoint: IStreamClientEndpoint
-    path: bytes
-    host: bytes
-
-
-class _QuietClientFactory(_HTTP11ClientFactory):
+class _ConnectionFactory(Factory):
     noisy = False  # not a log line per connection
+
+    def __init__(self, pool: _Pool, key: _Key) -> None:
+        self._pool = pool
+        self._key = key
+
+    def buildProtocol(self, addr: Any) -> Connection:
+        return Connection(self._pool, self._key)
+
+
+class _Pool:
+    """Idle connections per (scheme, host, port), the newest used first."""
+
+    def __init__(self, clock: IReactorTime, per_host: int) -> None:
+        self._clock = clock
+        self._per_host = per_host
+        self._idle: dict[_Key, list[Connection]] = {}
+
+    def send(self, target: Target, data: bytes) -> Deferred[Response]:
+        exchange = Exchange(target, data)
+        idle = self._idle.get(target.key)
+        if idle:
+            connection = idle.pop()
+            if connection.idle_timer is not None:
+                connection.idle_timer.cancel()
+                connection.idle_timer = None
+            connection.request(exchange)
+        else:
+            self.connect(exchange)
+        return exchange.result
+
+    def connect(self, exchange: Exchange) -> None:
+        """A new connection for `exchange`."""
+        target = exchange.target
+        connecting = target.endpoint.connect(_ConnectionFactory(self, target.key))
+        exchange.connecting = connecting
+
+        def connected(connection: Connection) -> None:
+            if exchange.result.called:  # cancelled while connecting
+                connection.drop()
+            else:
+                connection.request(exchange)
+
+        def failed(failure: Any) -> None:
+            exchange.connecting = None
+            if not exchange.result.called:
+                exchange.result.errback(failure)
+
+        connecting.addCallbacks(connected, failed)
+
+    def release(self, connection: Connection) -> None:
+        """`connection` answered and may serve another request."""
+        idle = self._idle.setdefault(connection.key, [])
+        if len(idle) >= self._per_host:
+            connection.transport.loseConnection()
+            return
+        idle.append(connection)
+        connection.idle_timer = self._clock.callLater(IDLE_TIMEOUT, self._expire, connection)
+
+    def lost(self, connection: Connection) -> None:
+        if connection.idle_timer is not None:
+            if connection.idle_timer.active():
+                connection.idle_timer.cancel()
+            connection.idle_timer = None
+        idle = self._idle.get(connection.key)
+        if idle and connection in idle:
+            idle.remove(connection)
+            if not idle:
+                del self._idle[connection.key]
+
+    def close(self) -> Deferred[None]:
+        """Close every idle connection; fires once they are closed."""
+        closing = [c.close() for idle in list(self._idle.values()) for c in list(idle)]
+        d = DeferredList(closing)
+        d.addCallback(lambda _: None)
+        return d
+
+    def _expire(self, connection: Connection) -> None:
+        connection.idle_timer = None
+        connection.close()
 
 
 class WebhookClient:
-    """POSTs over persistent connections: `per_host` kept open per receiver (as many as
-    requests may be in flight: a receiver taking them all keeps them all open)."""
+    """POSTs over persistent connections, up to `per_host` kept idle per receiver (as
+    many as requests may be in flight: a receiver taking them all keeps them all)."""
 
     def __init__(self, reactor: Any, per_host: int,
-                 tls: BrowserLikePolicyForHTTPS | None = None) -> None:
-        self.pool = HTTPConnectionPool(reactor, persistent=True)
-        self.pool.maxPersistentPerHost = per_host
-        self.pool.cachedConnectionTimeout = 60
-        self.pool._factory = _QuietClientFactory
+                 tls: BrowserLikePolicyForHTTPS | None = None,
+                 clock: IReactorTime | None = None) -> None:
+        self._pool = _Pool(clock or reactor, per_host)  # the clock: idle connections' timers
         self._endpoints = _Endpoints(reactor, tls or BrowserLikePolicyForHTTPS())
-        self._agent = Agent.usingEndpointFactory(reactor, self._endpoints, pool=self.pool)
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[str, Target] = {}
 
     def post(self, url: str, data: bytes, headers: dict[str, str] | None = None,
-             **_treq_options: Any) -> Deferred[IResponse]:
-        """POST `data` to `url`; fires with the unbuffered response (redirects are never
-        followed). treq's keyword options (allow_redirects, unbuffered) are accepted for
-        the sender's sake and are what this client does anyway."""
-        target = self._targets.get(url)
-        if target is None:
-            try:
+             **_treq_options: Any) -> Deferred[Response]:
+        """POST `data` to `url`; fires with the response once its headers are in (its
+        body follows through deliverBody). treq's keyword options (allow_redirects,
+        unbuffered) are accepted for the sender's sake and are what it does anyway."""
+        try:
+            target = self._targets.get(url)
+            if target is None:
                 target = self._target(url)
-            except Exception:  # noqa: BLE001 (a bad URL or scheme: this request fails,
-                return fail()  # as Agent.request fails it)
-            if len(self._targets) >= MAX_REMEMBERED:
-                self._targets.clear()
-            self._targets[url] = target
-        raw = Headers({name.encode("latin-1"): [value.encode("latin-1")]
-                       for name, value in (headers or {}).items()})
-        if not raw.hasHeader(b"Host"):
-            raw.addRawHeader(b"Host", target.host)
-        # Agent.request minus what _target did once: the same step with the same arguments
-        return self._agent._requestWithEndpoint(
-            target.key, target.endpoint, b"POST", target.uri, raw, _Bytes(data), target.path)
+                if len(self._targets) >= MAX_REMEMBERED:
+                    self._targets.clear()
+                self._targets[url] = target
+            request = request_bytes(target, data, headers)
+        except Exception:  # noqa: BLE001 (a bad URL, scheme or header: this request
+            return fail()  # fails, as Agent.request fails it)
+        return self._pool.send(target, request)
 
-    def _target(self, url: str) -> _Target:
+    def close(self) -> Deferred[None]:
+        """Close the idle connections (those in flight close as they finish)."""
+        return self._pool.close()
+
+    def _target(self, url: str) -> Target:
         if url.isascii():
             raw = url.encode("ascii")
         else:  # an IRI: the host through IDNA, the rest percent-encoded
             raw = URL.from_text(url).to_uri().to_text().encode("ascii")
         uri = URI.fromBytes(_ensureValidURI(raw.strip()))
-        endpoint = self._endpoints.endpointForURI(uri)
-        return _Target(uri=uri, key=(uri.scheme, uri.host, uri.port), endpoint=endpoint,
-                       path=uri.originForm,
-                       host=self._agent._computeHostValue(uri.scheme, uri.host, uri.port))
+        return Target(uri=uri, key=(uri.scheme, uri.host, uri.port),
+                      endpoint=self._endpoints.endpoint_for(uri), path=uri.originForm,
+                      host=host_value(uri.scheme, uri.host, uri.port))

@@ -70,6 +70,7 @@ from twisted.web.error import SchemeNotSupported
 from gateway.core.delivery import Owner
 from gateway.core.ports import WebhookStore
 from gateway.http.signing import sign, verify
+from gateway.http.webhook_connection import BadResponse
 from gateway.model import Channel, OutboxItem
 
 __all__ = ["HttpPoster", "WebhookConfig", "WebhookSender", "sign", "verify"]
@@ -502,6 +503,8 @@ def _network_error(failure: object, item: OutboxItem) -> str:
     if not isinstance(failure, Failure):
         return "no response"
     exc = failure.value
+    if isinstance(exc, BadResponse):
+        return str(exc)[:200]
     reasons = getattr(exc, "reasons", None)  # ResponseFailed and friends wrap the cause
     if reasons and not reasons[0].check(neterror.ConnectionDone, neterror.ConnectionLost):
         return _network_error(reasons[0], item)
