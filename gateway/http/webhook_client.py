@@ -146,6 +146,9 @@ class _Pool:
             if connection.idle_timer.active():
                 connection.idle_timer.cancel()
             connection.idle_timer = None
+        self._unidle(connection)
+
+    def _unidle(self, connection: Connection) -> None:
         idle = self._idle.get(connection.key)
         if idle and connection in idle:
             idle.remove(connection)
@@ -161,6 +164,7 @@ class _Pool:
 
     def _expire(self, connection: Connection) -> None:
         connection.idle_timer = None
+        self._unidle(connection)  # not handed out while its close is under way
         connection.close()
 
 
