@@ -233,19 +233,23 @@ class SmppConnector:
         for protocol in protocols:
             protocol.hold_writes()
         failed: list[Message] = []
+        first_error: Any = None
         try:
             for (ok, value), (message, bind) in zip(results, run, strict=True):
                 bind.reserved -= 1
                 if ok:
                     self._marked(message, bind)
                 else:
-                    log.failure("upstream {name}: marking {id} failed; queued again",
-                                Failure(value), name=self.name, id=message.id)
+                    first_error = value if first_error is None else first_error
                     failed.append(message)
         finally:
             for protocol in protocols:
                 protocol.release_writes()
         if failed:
+            # one line for the run: a store down fails every mark of it with the same error
+            log.failure("upstream {name}: marking {count} of {total} messages failed "
+                        "(first {id}); queued again", Failure(first_error), name=self.name,
+                        count=len(failed), total=len(run), id=failed[0].id)
             self._mark_failed(failed)
 
     def _mark_failed(self, messages: list[Message]) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 
 from gateway.connectors.smpp import SmppConnector
 from gateway.core.connector_settings import ConnectorSettings
@@ -156,8 +157,12 @@ def test_messages_whose_marks_failed_go_again_in_their_order():
     rig.store.hold = []
     messages = [rig.message(destination=f"491700000{i}") for i in range(3)]
     rig.send(*messages)
-    rig.store.hold[0].callback([(False, OSError("disk full"))] * 3)
+    with capturedLogs() as events:
+        rig.store.hold[0].callback([(False, OSError("disk full"))] * 3)
     assert rig.smsc.take_submits() == []
+    [event] = events  # one line for the run, not one traceback per message
+    assert (event["count"], event["total"], event["id"]) == (3, 3, messages[0].id)
+    assert event["log_failure"].check(OSError)
     rig.store.hold = None
     rig.clock.advance(5.0)
     assert [s.destination_addr for s in rig.smsc.take_submits()] == [
