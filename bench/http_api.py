@@ -2,7 +2,7 @@
 request and batches of many, against the real gateway as a subprocess.
 
     python bench/http_api.py [--single 5000] [--batches 100] [--batch-size 100]
-                             [--clients 8] [--bearer] [--keep]
+                             [--clients 8] [--bearer] [--keep] [--no-null]
 
 It starts the gateway from this checkout on free ports with a fresh temporary data
 directory, creates the `bench` account with the admin CLI (and an API key with --bearer),
@@ -23,6 +23,12 @@ requests per second, p50/p99 request latency, and the gateway's CPU time per mes
 HTTP Basic is checked with scrypt once per connection's credentials and then cached (see
 gateway/http/auth.py); --bearer uses an API key instead.
 
+After the gateway, unless --no-null, the same phases drive bench/null_http.py twice in the
+same invocation: a null API on Klein and twisted.web, as the gateway's (202 and an id per
+recipient, nothing stored or checked), then one on a bare twisted.web Resource. Each
+gateway phase then reports `null_ratio`, its rate divided by the Klein null API's: how
+much of the cost per request is the gateway's own, and how much the HTTP stack's.
+
 Not a test: numbers depend on the machine; on a shared machine they vary from run to run.
 """
 from __future__ import annotations
@@ -31,6 +37,7 @@ import argparse
 import base64
 import json
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -126,6 +133,38 @@ class Gateway:
                 self.proc.wait()
 
 
+class NullApi:
+    """bench/null_http.py as a subprocess on a free port: the HTTP stack's floor."""
+
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "bench" / "null_http.py"), "--stack", self.stack],
+            cwd=REPO, stdout=subprocess.PIPE, text=True)
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout)
+        selector.close()
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("listening on "):
+            self.stop()
+            raise BenchError(f"the null API ({self.stack}) did not start: {line!r}")
+        self.port = int(line.split()[-1])
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 def build_request(port: int, authorization: str, body: dict) -> bytes:
     payload = json.dumps(body).encode()
     return (f"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -219,11 +258,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
     parser.add_argument("--bearer", action="store_true", help="authenticate with an API key")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--no-null", action="store_true",
+                        help="skip the runs against bench/null_http.py (and the ratios)")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def phase_requests(port: int, authorization: str, args: argparse.Namespace) -> list[tuple]:
+    """(name, request, requests to send, recipients per request) of each phase."""
+    recipients = [f"49170{i:07d}" for i in range(args.batch_size)]
+    return [("single", build_request(port, authorization, {"to": "4917000001", "text": "Hello"}),
+             args.single, 1),
+            ("batch", build_request(port, authorization, {"to": recipients, "text": "Hello all"}),
+             args.batches, args.batch_size)]
+
+
+def run_gateway(args: argparse.Namespace) -> list[dict]:
+    """The phases against the gateway, each until its last receipt is recorded."""
     workdir = Path(tempfile.mkdtemp(prefix="smsgw-http-bench-"))
     gateway = Gateway(workdir)
     try:
@@ -241,12 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         stored = args.clients * 5
         gateway.wait_final(stored)
         results = []
-        recipients = [f"49170{i:07d}" for i in range(args.batch_size)]
-        phases = [("single", build_request(port, authorization, {
-            "to": "4917000001", "text": "Hello"}), args.single, 1)]
-        phases.append(("batch", build_request(port, authorization, {
-            "to": recipients, "text": "Hello all"}), args.batches, args.batch_size))
-        for name, request, count, per_request in phases:
+        for name, request, count, per_request in phase_requests(port, authorization, args):
             cpu = gateway.cpu_seconds()
             started = time.perf_counter()
             accept_wall, latencies = run_phase(port, request, count, args.clients)
@@ -255,18 +300,49 @@ def main(argv: list[str] | None = None) -> int:
             wall = time.perf_counter() - started
             results.append(phase_summary(name, wall, accept_wall, latencies, per_request,
                                          gateway.cpu_seconds() - cpu))
+        return results
     finally:
         gateway.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{'phase':<8}{'msg/s':>9}{'accept/s':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'µs CPU/msg':>12}")
-    for r in results:
-        print(f"{r['phase']:<8}{r['messages_per_s']:>9}{r['accepted_per_s']:>10}"
-              f"{r['requests_per_s']:>9}"
-              f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['gateway_cpu_us_per_message']:>12}")
+
+
+def run_null(args: argparse.Namespace, stack: str) -> list[dict]:
+    """The same phases against bench/null_http.py on `stack`: answered is done."""
+    null = NullApi(stack)
+    null.start()
+    try:
+        authorization = "Basic " + base64.b64encode(f"{SYSTEM_ID}:{PASSWORD}".encode()).decode()
+        warmup = build_request(null.port, authorization, {"to": "4917000000", "text": "warm up"})
+        run_phase(null.port, warmup, args.clients * 5, args.clients)
+        results = []
+        for name, request, count, per_request in phase_requests(null.port, authorization, args):
+            cpu = null.cpu_seconds()
+            wall, latencies = run_phase(null.port, request, count, args.clients)
+            results.append(dict(phase_summary(f"{name} null {stack}", wall, wall, latencies,
+                                              per_request, null.cpu_seconds() - cpu)))
+        return results
+    finally:
+        null.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run_gateway(args)
+    nulls = [] if args.no_null else run_null(args, "klein") + run_null(args, "web")
+    for gateway_phase, null_phase in zip(results, nulls[:len(results)]):
+        gateway_phase["null_klein_messages_per_s"] = null_phase["messages_per_s"]
+        gateway_phase["null_ratio"] = round(
+            gateway_phase["messages_per_s"] / null_phase["messages_per_s"], 3)
+    print(f"{'phase':<18}{'msg/s':>9}{'accept/s':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'µs CPU/msg':>12}{'/ null':>8}")
+    for r in results + nulls:
+        print(f"{r['phase']:<18}{r['messages_per_s']:>9}{r['accepted_per_s']:>10}"
+              f"{r['requests_per_s']:>9}{r['p50_ms']:>9}{r['p99_ms']:>9}"
+              f"{r['gateway_cpu_us_per_message']:>12}{r.get('null_ratio', ''):>8}")
     print(json.dumps({"bench": "http_api", "clients": args.clients,
-                      "auth": "bearer" if args.bearer else "basic", "phases": results}))
+                      "auth": "bearer" if args.bearer else "basic", "phases": results,
+                      "null_phases": nulls}))
     return 0
 
 
