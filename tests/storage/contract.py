@@ -272,6 +272,20 @@ class StoreContract:
         assert await store.get_message("4") is not None
 
     @pytest_twisted.ensureDeferred
+    async def test_a_batch_longer_than_one_statement_is_stored_or_refused_whole(self, store):
+        # 100 rows take several multi-row statements (64 + 32 + 4 on SQLite): a duplicate
+        # in the last of them must undo the first ones and the debit too
+        await store.add_account(make_account(balance="100"))
+        await store.accept("acme", [make_message("dup")], Decimal(0))
+        batch = [make_message(f"b{n:03d}", parts=1) for n in range(100)]
+        assert await store.accept("acme", batch, Decimal("5")) is True
+        assert [await store.get_message(m.id) for m in batch] == batch
+        refused = [make_message(f"c{n:03d}") for n in range(99)] + [make_message("dup")]
+        await _fails_with(store.accept("acme", refused, Decimal("5")), Exception)
+        assert (await store.get_account("acme")).balance == Decimal("95")
+        assert [await store.get_message(m.id) for m in refused[:99]] == [None] * 99
+
+    @pytest_twisted.ensureDeferred
     async def test_accept_each_takes_each_message_alone_at_its_price(self, store):
         await store.add_account(make_account(balance="0.25"))
         await store.accept("acme", [make_message("1")], Decimal("0.05"))
