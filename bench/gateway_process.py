@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a free loopback port (all of them); the gateway from a
+"""Shared by the benchmarks: a free loopback port (all of them); a null server as a
+subprocess (NullServer: smpp_e2e.py, http_api.py); the gateway from a
 checkout as a subprocess with its own config and data directory, accounts made through the
 admin API, the gateway's RSS, and a lean asyncio SMPP client (the auth benchmarks:
 bind_storm.py, many_binds.py, auth_burst_rss.py); the gateway on a bare data directory,
@@ -13,6 +14,7 @@ import json
 import os
 import resource
 import secrets
+import selectors
 import signal
 import socket
 import struct
@@ -51,6 +53,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class NullServer:
+    """A bench/ script that prints `listening on PORT` once its port is open (null_smsc.py,
+    null_http.py), as a subprocess: the floor a gateway run is measured against."""
+
+    def __init__(self, name: str, script: str, *args: str) -> None:
+        self.name = name
+        self.command = [sys.executable, str(REPO / "bench" / script), *args]
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.proc = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout)
+        selector.close()
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("listening on "):
+            self.stop()
+            raise BenchError(f"{self.name} did not start: {line!r}")
+        self.port = int(line.split()[-1])
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def raise_fd_limit(wanted: int) -> int:

@@ -37,7 +37,6 @@ import argparse
 import base64
 import json
 import os
-import selectors
 import shutil
 import signal
 import socket
@@ -54,10 +53,7 @@ SYSTEM_ID = "bench"
 PASSWORD = "bench123"
 
 import psutil  # noqa: E402
-
-
-class BenchError(Exception):
-    pass
+from gateway_process import BenchError, NullServer  # noqa: E402
 
 
 def free_port() -> int:
@@ -131,38 +127,6 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-class NullApi:
-    """bench/null_http.py as a subprocess on a free port: the HTTP stack's floor."""
-
-    def __init__(self, stack: str) -> None:
-        self.stack = stack
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "bench" / "null_http.py"), "--stack", self.stack],
-            cwd=REPO, stdout=subprocess.PIPE, text=True)
-        selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout)
-        selector.close()
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("listening on "):
-            self.stop()
-            raise BenchError(f"the null API ({self.stack}) did not start: {line!r}")
-        self.port = int(line.split()[-1])
-
-    def cpu_seconds(self) -> float:
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return times.user + times.system
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def build_request(port: int, authorization: str, body: dict) -> bytes:
@@ -309,7 +273,7 @@ def run_gateway(args: argparse.Namespace) -> list[dict]:
 
 def run_null(args: argparse.Namespace, stack: str) -> list[dict]:
     """The same phases against bench/null_http.py on `stack`: answered is done."""
-    null = NullApi(stack)
+    null = NullServer(f"the null API ({stack})", "null_http.py", "--stack", stack)
     null.start()
     try:
         authorization = "Basic " + base64.b64encode(f"{SYSTEM_ID}:{PASSWORD}".encode()).decode()
@@ -319,8 +283,8 @@ def run_null(args: argparse.Namespace, stack: str) -> list[dict]:
         for name, request, count, per_request in phase_requests(null.port, authorization, args):
             cpu = null.cpu_seconds()
             wall, latencies = run_phase(null.port, request, count, args.clients)
-            results.append(dict(phase_summary(f"{name} null {stack}", wall, wall, latencies,
-                                              per_request, null.cpu_seconds() - cpu)))
+            results.append(phase_summary(f"{name} null {stack}", wall, wall, latencies,
+                                         per_request, null.cpu_seconds() - cpu))
         return results
     finally:
         null.stop()

@@ -77,6 +77,7 @@ if str(REPO) not in sys.path:
 import psutil  # noqa: E402
 
 from gateway.smpp import pdu as P  # noqa: E402
+from gateway_process import BenchError, NullServer  # noqa: E402
 from gateway.smpp.codec import decode, encode  # noqa: E402
 from gateway.smpp.constants import CommandId, Tag  # noqa: E402
 from gateway.smpp.framing import Framer  # noqa: E402
@@ -100,37 +101,7 @@ _RESPONSE_BIT = 0x80000000
 _RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
 
 
-class BenchError(Exception):
-    pass
-
-
 # --- the gateway under test -------------------------------------------------------------------
-
-class NullSmscProcess:
-    """bench/null_smsc.py as a subprocess on a free port: the framing-only floor."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "null_smsc.py")],
-                                     cwd=REPO, stdout=subprocess.PIPE, text=True)
-        selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout)
-        selector.close()
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("listening on "):
-            self.stop()
-            raise BenchError(f"the null SMSC did not start: {line!r}")
-        self.port = int(line.split()[-1])
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
 
 class GatewayProcess:
     """The gateway from this checkout, as a subprocess on its own data directory."""
@@ -769,7 +740,7 @@ def run_once(args, database: str = "", nodes: int = 1, metrics: bool = True) -> 
 
 def run_null(args) -> dict:
     """The same load against the framing-only null SMSC: the floor for the ratio."""
-    null = NullSmscProcess()
+    null = NullServer("the null SMSC", "null_smsc.py")
     null.start()
     try:
         rss = NodesSampler([null.proc.pid])
