@@ -15,7 +15,7 @@ from gateway.smpp.constants import MessageState
 __all__ = [
     "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia", "DeliveryKind",
     "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem",
-    "SubmitRequest",
+    "SubmitBatch", "SubmitRequest",
 ]
 
 
@@ -98,6 +98,22 @@ class SubmitRequest:
     client_ref: str = ""
     # The front-end it came through: "smpp" or "http" (kept with the message for its CDR)
     transport: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubmitBatch:
+    """One SMS for several destinations (an HTTP send to many recipients): `first` is the
+    first recipient's request; the others are the same request with their destination."""
+
+    first: SubmitRequest
+    others: tuple[Address, ...] = ()
+
+    @property
+    def destinations(self) -> list[Address]:
+        return [self.first.destination, *self.others]
+
+    def __len__(self) -> int:
+        return 1 + len(self.others)
 
 
 @fast_init

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from decimal import Decimal
 from typing import Protocol
 
@@ -32,8 +33,15 @@ from gateway.core.ports import (
 from gateway.core.pricing import Pricing
 from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
-from gateway.core.validation import SubmitRejected, validate_submit
-from gateway.model import Account, Message, MessageState, OutboxItem, SubmitRequest
+from gateway.core.validation import SubmitRejected, check_destination, validate_submit
+from gateway.model import (
+    Account,
+    Message,
+    MessageState,
+    OutboxItem,
+    SubmitBatch,
+    SubmitRequest,
+)
 from gateway.smpp.constants import CommandStatus
 
 __all__ = ["Accepted", "BatchRejected", "Pricing", "Router"]
@@ -187,22 +195,21 @@ class Router:
         return self._accepted(True, message)
 
     def submit_batch(
-        self, account: Account, requests: Sequence[SubmitRequest], once: Once | None = None
+        self, account: Account, batch: SubmitBatch, once: Once | None = None
     ) -> Deferred[Accepted]:
-        """Submit every request, all or nothing: one debit for the total, one transaction.
+        """Submit every message of `batch`, all or nothing: one debit for the total, one
+        transaction.
 
-        Fails with BatchRejected (a request is invalid) or SubmitRejected(ESME_RINVBALANCE);
+        Fails with BatchRejected (a message is invalid) or SubmitRejected(ESME_RINVBALANCE);
         nothing is stored or charged then. With `once`, a batch already accepted under its
         key is not submitted again: the result says what the first one remembered.
         """
         now = self._clock.seconds()
         self._subscriptions.know(account)
-        messages = []
-        for index, request in enumerate(requests):
-            try:
-                messages.append(self._prepare(account, request, self._ids.next_id(), now))
-            except SubmitRejected as rejected:
-                return fail(BatchRejected(index, rejected))
+        try:
+            messages = self._prepare_batch(account, batch, self._ids.next_id, now)
+        except BatchRejected as rejected:
+            return fail(rejected)
         cost = sum((m.price for m in messages), Decimal(0))
         # the idempotent accept also reports the balance after the debit (for the answer)
         store: IdempotencyStore = self._store  # type: ignore[assignment]
@@ -212,15 +219,51 @@ class Router:
         return d.addCallbacks(self._batch_accepted, _store_refused,
                               callbackArgs=(account, messages, cost))
 
-    def quote(self, account: Account, request: SubmitRequest) -> Message:
-        """The message `request` would become, validated, routed and priced, without an id
-        and without storing or charging anything (a dry run). Raises SubmitRejected."""
-        message = self._prepare(account, request, "", self._clock.seconds())
-        if self.connector_for(message) is None:
-            raise SubmitRejected(
-                CommandStatus.ESME_RINVDSTADR,
-                f"no route to {message.destination.addr}", "destination_addr")
-        return message
+    def quote(self, account: Account, batch: SubmitBatch) -> list[Message]:
+        """The messages `batch` would become, validated, routed and priced, without ids
+        and without storing or charging anything (a dry run). Raises BatchRejected."""
+        messages = self._prepare_batch(account, batch, lambda: "", self._clock.seconds())
+        for index, message in enumerate(messages):
+            if self.connector_for(message) is None:
+                raise BatchRejected(index, SubmitRejected(
+                    CommandStatus.ESME_RINVDSTADR,
+                    f"no route to {message.destination.addr}", "destination_addr"))
+        return messages
+
+    def _prepare_batch(
+        self, account: Account, batch: SubmitBatch, next_id: Callable[[], str], now: float
+    ) -> list[Message]:
+        """`_prepare` of each request of `batch`, in order (raises BatchRejected). The
+        others differ from the first only in destination, so once the first passed, what
+        `_prepare` would check of them is their destination alone; their times, parts and
+        state are the first's."""
+        try:
+            first = self._prepare(account, batch.first, next_id(), now)
+        except SubmitRejected as rejected:
+            raise BatchRejected(0, rejected) from None
+        messages = [first]
+        if not batch.others:
+            return messages
+        price, parts, route = self._pricing.price, first.parts, self._connector_name
+        system_id, source = account.system_id, first.source
+        build = partial(
+            Message, account=system_id, source=source, body=first.body,
+            data_coding=first.data_coding, esm_class=first.esm_class,
+            protocol_id=first.protocol_id, priority=first.priority,
+            registered_delivery=first.registered_delivery, parts=parts, state=first.state,
+            submitted_at=now, scheduled_at=first.scheduled_at, expires_at=first.expires_at,
+            callback_url=first.callback_url, client_ref=first.client_ref, owner=first.owner,
+            transport=first.transport)
+        for index, destination in enumerate(batch.others, 1):
+            try:
+                check_destination(destination)
+            except SubmitRejected as rejected:
+                raise BatchRejected(index, rejected) from None
+            addr = destination.addr
+            messages.append(build(
+                id=next_id(), destination=destination, price=price(account, addr, parts),
+                connector=route(system_id, source.addr, addr)))
+        return messages
 
     def _prepare(
         self, account: Account, request: SubmitRequest, message_id: str, now: float
@@ -245,7 +288,8 @@ class Router:
             submitted_at=now,
             scheduled_at=times.scheduled_at,
             expires_at=times.expires_at,
-            connector=self._connector_name(account.system_id, request),
+            connector=self._connector_name(
+                account.system_id, request.source.addr, request.destination.addr),
             callback_url=request.callback_url,
             client_ref=request.client_ref,
             owner=self._owner.owner,
@@ -310,12 +354,12 @@ class Router:
         routing = self._routing
         return self._connector if routing is None else routing.connector_for(message)
 
-    def _connector_name(self, account: str, request: SubmitRequest) -> str:
+    def _connector_name(self, account: str, source: str, destination: str) -> str:
         routing = self._routing
         if routing is None or not routing.table:
             return self._connector.name
-        return routing.table.choose(account, request.source.addr, request.destination.addr,
-                                    routing.is_up, advance=False)
+        return routing.table.choose(account, source, destination, routing.is_up,
+                                    advance=False)
 
     def redispatch(self, message: Message) -> None:
         """Send an accepted, unfinished message again through routing (its connector went

@@ -43,7 +43,7 @@ _AT_ONCE = SubmitTimes(scheduled_at=None, expires_at=None)
 def validate_submit(request: SubmitRequest, now: float) -> SubmitTimes:
     """Raise SubmitRejected for the first invalid field; return the parsed times."""
     _check_source(request.source)
-    _check_destination(request.destination)
+    check_destination(request.destination)
     if request.esm_class & ESM_TYPE_MASK:
         # messaging-mode bits (0x03) and UDHI/reply-path (0xC0) are fine; a message
         # type (receipt, ack...) is something only an SMSC sends
@@ -108,7 +108,9 @@ def _check_source(source: Address) -> None:
             "source_addr")
 
 
-def _check_destination(destination: Address) -> None:
+def check_destination(destination: Address) -> None:
+    """Raise SubmitRejected unless `destination` can be sent to (validate_submit's check
+    of it, for the other recipients of a batch)."""
     if destination.ton not in _TONS or destination.ton == Ton.ALPHANUMERIC:
         raise SubmitRejected(
             CommandStatus.ESME_RINVDSTTON,

@@ -28,7 +28,7 @@ from gateway.http import translate
 from gateway.http.auth import AuthFailed, HttpAuthenticator
 from gateway.http.schemas import InvalidRequest, openapi_document, validate_send
 from gateway.http.web import BadBody, error, json_response, read_json
-from gateway.model import Account, Message
+from gateway.model import Account, Message, SubmitBatch
 from gateway.smpp.constants import CommandStatus
 
 __all__ = ["PublicApi"]
@@ -73,21 +73,21 @@ class PublicApi:
             body = validate_send(read_json(request))
             key = _idempotency_key(request)
             dry_run = bool(body.get("dry_run", False)) or _query_flag(request, b"dry_run")
-            requests = translate.submit_requests(body, self._clock.seconds())
+            batch = translate.submit_batch(body, self._clock.seconds())
         except BadBody as e:
             return error(request, e.status, "invalid_body" if e.status == 400
                          else "unsupported_media_type", e.message)
         except (InvalidRequest, translate.SendError) as e:
             return error(request, 400, "invalid_field", e.message, field=e.field)
-        recipients = [r.destination.addr for r in requests]
+        recipients = [d.addr for d in batch.destinations]
         if dry_run:
-            return await self._dry_run(request, account, requests, recipients)
+            return await self._dry_run(request, account, batch, recipients)
         once = None
         if key is not None:
             once = Once(key=key, fingerprint=fingerprint(body),
                         record=lambda messages: json.dumps(_sent(messages, recipients)))
         admission = self._admissions.of(account)
-        status = admission.admit(len(requests))
+        status = admission.admit(len(batch))
         if status:
             self._count_refused(status)
         if status == CommandStatus.ESME_RTHROTTLED:
@@ -100,10 +100,10 @@ class PublicApi:
             return error(request, 503, "ESME_RMSGQFUL", "too many sends of this account are "
                          "waiting to be stored; retry shortly", command_status=f"0x{int(status):X}")
         try:
-            accepted = await admission.track(self._router.submit_batch(account, requests, once))
+            accepted = await admission.track(self._router.submit_batch(account, batch, once))
         except BatchRejected as rejected:
             self._count_refused(rejected.status)
-            return _rejected(request, rejected, _indexed(rejected, len(requests)))
+            return _rejected(request, rejected, _indexed(rejected, len(batch)))
         except SubmitRejected as rejected:
             self._count_refused(rejected.status)
             return _rejected(request, rejected, None)
@@ -186,15 +186,12 @@ class PublicApi:
                 request.setHeader(b"retry-after", b"%d" % max(1, math.ceil(e.retry_after)))
             return error(request, e.status, _AUTH_ERROR_CODE[e.status], str(e))
 
-    async def _dry_run(self, request: Any, account: Account, requests: Sequence,
+    async def _dry_run(self, request: Any, account: Account, batch: SubmitBatch,
                        recipients: list[str]) -> bytes:
-        quoted = []
-        for index, submit in enumerate(requests):
-            try:
-                quoted.append(self._router.quote(account, submit))
-            except SubmitRejected as rejected:
-                field = _indexed(BatchRejected(index, rejected), len(requests))
-                return _rejected(request, rejected, field)
+        try:
+            quoted = self._router.quote(account, batch)
+        except BatchRejected as rejected:
+            return _rejected(request, rejected, _indexed(rejected, len(batch)))
         result = _sent(quoted, recipients)
         fresh = await self._store.get_account(account.system_id)
         balance = fresh.balance if fresh is not None else account.balance

@@ -1,6 +1,6 @@
 """Translation between the HTTP API's JSON and the core's transport-neutral types: a send
-request becomes one SubmitRequest per recipient (a long text stays one message; the core
-counts and bills its parts), and messages become JSON."""
+request becomes a SubmitBatch: one SubmitRequest and the other recipients (a long text
+stays one message; the core counts and bills its parts), and messages become JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.core.events import encoding_name, iso_time
 from gateway.core.validation import SubmitRejected
-from gateway.model import Address, Message, MessageState, SubmitRequest
+from gateway.model import Address, Message, MessageState, SubmitBatch, SubmitRequest
 from gateway.smpp.constants import CommandStatus, DataCoding, Npi, Ton
 from gateway.smpp.timefmt import format_smpp_time
 from gateway.text.encoding import choose_data_coding, encode_text
@@ -18,7 +18,7 @@ from gateway.text.errors import UnencodableText
 
 __all__ = [
     "SendError", "command_status_hex", "encoding_name", "http_field", "iso_time",
-    "message_json", "money", "rejection_detail", "status_json", "status_name", "submit_requests",
+    "message_json", "money", "rejection_detail", "status_json", "status_name", "submit_batch",
 ]
 
 # GSM 03.38 DCS with message class 0 (flash): general data coding group, class bits valid
@@ -53,28 +53,29 @@ class _Content:
     data_coding: int
 
 
-def submit_requests(body: dict[str, Any], now: float) -> list[SubmitRequest]:
-    """One SubmitRequest per recipient of a validated send request (schemas.validate_send)."""
+def submit_batch(body: dict[str, Any], now: float) -> SubmitBatch:
+    """The SubmitBatch of a validated send request (schemas.validate_send): its first
+    recipient's SubmitRequest and the other recipients' addresses."""
     content = _content(body)
     recipients = body["to"] if isinstance(body["to"], list) else [body["to"]]
-    source = _source(body.get("from", ""))
     callback_url = body.get("callback_url", "")
-    shared = {  # the same for every recipient: worked out once per request
-        "source": source,
-        "body": content.body,
-        "data_coding": content.data_coding,
-        "registered_delivery": 1 if body.get("dlr", False) or callback_url else 0,
-        "schedule_delivery_time": _scheduled(body.get("scheduled_at"), now),
-        "validity_period": _validity(body.get("validity")),
-        "from_payload": True,  # one message however long: the gateway cuts it into parts
-        "callback_url": callback_url,
-        "client_ref": body.get("client_ref", ""),
-        "transport": "http",
-    }
     ton, npi = _INTERNATIONAL, _ISDN
-    return [SubmitRequest(destination=Address(ton=ton, npi=npi, addr=to.removeprefix("+")),
-                          **shared)
-            for to in recipients]
+    destinations = tuple(Address(ton=ton, npi=npi, addr=to.removeprefix("+"))
+                         for to in recipients)
+    first = SubmitRequest(
+        source=_source(body.get("from", "")),
+        destination=destinations[0],
+        body=content.body,
+        data_coding=content.data_coding,
+        registered_delivery=1 if body.get("dlr", False) or callback_url else 0,
+        schedule_delivery_time=_scheduled(body.get("scheduled_at"), now),
+        validity_period=_validity(body.get("validity")),
+        from_payload=True,  # one message however long: the gateway cuts it into parts
+        callback_url=callback_url,
+        client_ref=body.get("client_ref", ""),
+        transport="http",
+    )
+    return SubmitBatch(first=first, others=destinations[1:])
 
 
 def _content(body: dict[str, Any]) -> _Content:

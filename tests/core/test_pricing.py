@@ -10,7 +10,7 @@ from test_operations import IN_10_MIN, Core
 
 from gateway.core.operations import ReplaceRequest
 from gateway.core.pricing import PriceEntry, Pricing, normalize_prefix
-from gateway.model import Account, Address, SubmitRequest
+from gateway.model import Account, Address, SubmitBatch, SubmitRequest
 
 ACME = Account(system_id="acme", password_hash="x")
 TABLE = [
@@ -97,11 +97,13 @@ async def test_smpp_submit_and_replace_sm_charge_the_table_price(core):
 
 @pytest_twisted.ensureDeferred
 async def test_batch_is_one_debit_of_the_sum(core):
-    requests = [SubmitRequest(source=Address(ton=1, npi=1, addr="4915100000001"),
-                              destination=Address(ton=1, npi=1, addr=to), body=b"hi")
-                for to in ("4917600000001", "4930000000001")]
+    batch = SubmitBatch(
+        first=SubmitRequest(source=Address(ton=1, npi=1, addr="4915100000001"),
+                            destination=Address(ton=1, npi=1, addr="4917600000001"),
+                            body=b"hi"),
+        others=(Address(ton=1, npi=1, addr="4930000000001"),))
     core.router._pricing.load([PriceEntry(account="*", prefix="4930", price=Decimal("0.5"))])
-    accepted = await core.router.submit_batch(core.account, requests)
+    accepted = await core.router.submit_batch(core.account, batch)
     assert [m.price for m in accepted.messages] == [Decimal("0.05"), Decimal("0.5")]
     assert accepted.balance == Decimal("9.45")
     assert (await core.store.get_account("acme")).balance == Decimal("9.45")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.http.translate import submit_requests
+from gateway.http.translate import submit_batch
 from gateway.smpp.constants import Npi, Ton
 
 
@@ -15,12 +15,12 @@ from gateway.smpp.constants import Npi, Ton
     ("", 0, 0, ""),
 ])
 def test_addresses_hold_plain_ints(sender: str, ton: int, npi: int, addr: str) -> None:
-    requests = submit_requests({"to": ["+4917000002", "4917000003"], "text": "hi",
-                                "from": sender}, 0.0)
-    assert [r.destination.addr for r in requests] == ["4917000002", "4917000003"]
-    for request in requests:
-        source, destination = request.source, request.destination
-        assert (source.ton, source.npi, source.addr) == (ton, npi, addr)
+    batch = submit_batch({"to": ["+4917000002", "4917000003"], "text": "hi",
+                          "from": sender}, 0.0)
+    assert [d.addr for d in batch.destinations] == ["4917000002", "4917000003"]
+    source = batch.first.source
+    assert (source.ton, source.npi, source.addr) == (ton, npi, addr)
+    for destination in batch.destinations:
         assert (destination.ton, destination.npi) == (Ton.INTERNATIONAL, Npi.ISDN)
         values = (source.ton, source.npi, destination.ton, destination.npi)
         assert [type(v) for v in values] == [int] * 4
