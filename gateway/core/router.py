@@ -221,24 +221,24 @@ class Router:
 
     def quote(self, account: Account, batch: SubmitBatch) -> list[Message]:
         """The messages `batch` would become, validated, routed and priced, without ids
-        and without storing or charging anything (a dry run). Raises BatchRejected."""
-        messages = self._prepare_batch(account, batch, lambda: "", self._clock.seconds())
-        for index, message in enumerate(messages):
-            if self.connector_for(message) is None:
-                raise BatchRejected(index, SubmitRejected(
-                    CommandStatus.ESME_RINVDSTADR,
-                    f"no route to {message.destination.addr}", "destination_addr"))
-        return messages
+        and without storing or charging anything (a dry run). Raises BatchRejected, for
+        a recipient with no route too."""
+        return self._prepare_batch(account, batch, lambda: "", self._clock.seconds(),
+                                   require_route=True)
 
     def _prepare_batch(
-        self, account: Account, batch: SubmitBatch, next_id: Callable[[], str], now: float
+        self, account: Account, batch: SubmitBatch, next_id: Callable[[], str], now: float,
+        *, require_route: bool = False,
     ) -> list[Message]:
         """`_prepare` of each request of `batch`, in order (raises BatchRejected). The
         others differ from the first only in destination, so once the first passed, what
         `_prepare` would check of them is their destination alone; their times, parts and
-        state are the first's."""
+        state are the first's. `require_route`: a message no connector would take now is
+        refused too, at its place in that order."""
         try:
             first = self._prepare(account, batch.first, next_id(), now)
+            if require_route:
+                self._check_route(first)
         except SubmitRejected as rejected:
             raise BatchRejected(0, rejected) from None
         messages = [first]
@@ -257,13 +257,22 @@ class Router:
         for index, destination in enumerate(batch.others, 1):
             try:
                 check_destination(destination)
+                addr = destination.addr
+                message = build(
+                    id=next_id(), destination=destination, price=price(account, addr, parts),
+                    connector=route(system_id, source.addr, addr))
+                if require_route:
+                    self._check_route(message)
             except SubmitRejected as rejected:
                 raise BatchRejected(index, rejected) from None
-            addr = destination.addr
-            messages.append(build(
-                id=next_id(), destination=destination, price=price(account, addr, parts),
-                connector=route(system_id, source.addr, addr)))
+            messages.append(message)
         return messages
+
+    def _check_route(self, message: Message) -> None:
+        if self.connector_for(message) is None:
+            raise SubmitRejected(
+                CommandStatus.ESME_RINVDSTADR,
+                f"no route to {message.destination.addr}", "destination_addr")
 
     def _prepare(
         self, account: Account, request: SubmitRequest, message_id: str, now: float
