@@ -207,7 +207,7 @@ class Router:
         now = self._clock.seconds()
         self._subscriptions.know(account)
         try:
-            messages = self._prepare_batch(account, batch, self._ids.next_id, now)
+            messages = self._prepare_batch(account, batch, self._ids.next_ids(len(batch)), now)
         except BatchRejected as rejected:
             return fail(rejected)
         cost = sum((m.price for m in messages), Decimal(0))
@@ -223,20 +223,20 @@ class Router:
         """The messages `batch` would become, validated, routed and priced, without ids
         and without storing or charging anything (a dry run). Raises BatchRejected, for
         a recipient with no route too."""
-        return self._prepare_batch(account, batch, lambda: "", self._clock.seconds(),
+        return self._prepare_batch(account, batch, [""] * len(batch), self._clock.seconds(),
                                    require_route=True)
 
     def _prepare_batch(
-        self, account: Account, batch: SubmitBatch, next_id: Callable[[], str], now: float,
+        self, account: Account, batch: SubmitBatch, ids: Sequence[str], now: float,
         *, require_route: bool = False,
     ) -> list[Message]:
-        """`_prepare` of each request of `batch`, in order (raises BatchRejected). The
-        others differ from the first only in destination, so once the first passed, what
-        `_prepare` would check of them is their destination alone; their times, parts and
-        state are the first's. `require_route`: a message no connector would take now is
+        """`_prepare` of each request of `batch` with its id from `ids`, in order (raises
+        BatchRejected). The others differ from the first only in destination, so once the
+        first passed, what `_prepare` would check of them is their destination alone;
+        their times, parts and state are the first's. `require_route`: a message no connector would take now is
         refused too, at its place in that order."""
         try:
-            first = self._prepare(account, batch.first, next_id(), now)
+            first = self._prepare(account, batch.first, ids[0], now)
             if require_route:
                 self._check_route(first)
         except SubmitRejected as rejected:
@@ -254,12 +254,13 @@ class Router:
             submitted_at=now, scheduled_at=first.scheduled_at, expires_at=first.expires_at,
             callback_url=first.callback_url, client_ref=first.client_ref, owner=first.owner,
             transport=first.transport)
-        for index, destination in enumerate(batch.others, 1):
+        others = zip(batch.others, ids[1:], strict=True)
+        for index, (destination, message_id) in enumerate(others, 1):
             try:
                 check_destination(destination)
                 addr = destination.addr
                 message = build(
-                    id=next_id(), destination=destination, price=price(account, addr, parts),
+                    id=message_id, destination=destination, price=price(account, addr, parts),
                     connector=route(system_id, source.addr, addr))
                 if require_route:
                     self._check_route(message)

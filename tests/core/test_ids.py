@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.core.ids import MAX_NODE_ID, MessageIdGenerator, id_timestamp
 
@@ -44,3 +46,16 @@ def test_id_encodes_its_creation_time():
 def test_node_id_out_of_range_is_refused():
     with pytest.raises(ValueError):
         MessageIdGenerator(MAX_NODE_ID + 1, FixedClock(0))
+
+
+@given(floor_sequence=st.integers(0, 4095), counts=st.lists(st.integers(0, 9000), max_size=4),
+       steps=st.lists(st.sampled_from([0.0, 0.0005, 0.001, -0.002]), min_size=4, max_size=4))
+def test_next_ids_gives_what_as_many_next_id_calls_would(floor_sequence, counts, steps):
+    now = [1_800_000_000.0]
+    floor = str((100 << 22) | floor_sequence)
+    one_by_one = MessageIdGenerator(3, lambda: now[0], floor=floor)
+    batched = MessageIdGenerator(3, lambda: now[0], floor=floor)
+    for count, step in zip(counts, steps):
+        now[0] += step
+        assert batched.next_ids(count) == [one_by_one.next_id() for _ in range(count)]
+    assert batched.next_id() == one_by_one.next_id()
