@@ -7,8 +7,9 @@ a store that answers get_account at once, on a task.Clock: no sockets, threads o
 after the first login of each account. Every login is what a keep-alive client's request
 pays before its submit (a remembered password, a cached account, a clean address). Prints
 the microseconds per login, best of `--repeat`; `--accounts` spreads the logins over
-several accounts (each one's first login runs scrypt, about 50 ms, before the timing). Complements http_api.py, whose single
-sends carry this cost among many others: here a change of a microsecond shows. Not a test.
+several accounts (each one's first login runs scrypt, about 50 ms, before the timing).
+Complements http_api.py, whose single sends carry this cost among many others: here a
+change of a microsecond shows. Not a test.
 """
 from __future__ import annotations
 

@@ -53,13 +53,7 @@ SYSTEM_ID = "bench"
 PASSWORD = "bench123"
 
 import psutil  # noqa: E402
-from gateway_process import BenchError, NullServer  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from gateway_process import BenchError, NullServer, free_port  # noqa: E402
 
 
 class Gateway:

@@ -77,13 +77,12 @@ if str(REPO) not in sys.path:
 import psutil  # noqa: E402
 
 from gateway.smpp import pdu as P  # noqa: E402
-from gateway_process import BenchError, NullServer  # noqa: E402
 from gateway.smpp.codec import decode, encode  # noqa: E402
 from gateway.smpp.constants import CommandId, Tag  # noqa: E402
 from gateway.smpp.framing import Framer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from gateway_process import free_port  # noqa: E402
+from gateway_process import BenchError, NullServer, free_port  # noqa: E402
 
 SYSTEM_ID = "bench"
 PASSWORD = "benchpw"

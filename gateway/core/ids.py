@@ -31,16 +31,7 @@ class MessageIdGenerator:
             self._sequence = _SEQUENCE_MASK  # the next id moves to the next millisecond
 
     def next_id(self) -> str:
-        now_ms = int(self._clock() * 1000) - EPOCH_MS
-        if now_ms > self._last_ms:
-            self._last_ms = now_ms
-            self._sequence = 0
-        elif self._sequence < _SEQUENCE_MASK:
-            self._sequence += 1
-        else:
-            # 4,096 ids in one millisecond (or the clock went back): borrow the next one
-            self._last_ms += 1
-            self._sequence = 0
+        self._sequence = self._next_sequence(int(self._clock() * 1000) - EPOCH_MS)
         return str((self._last_ms << _TIME_SHIFT) | self._node | self._sequence)
 
     def next_ids(self, count: int) -> list[str]:
@@ -49,18 +40,24 @@ class MessageIdGenerator:
         now_ms = int(self._clock() * 1000) - EPOCH_MS
         ids: list[str] = []
         while count > 0:
-            if now_ms > self._last_ms:
-                self._last_ms, start = now_ms, 0
-            elif self._sequence < _SEQUENCE_MASK:
-                start = self._sequence + 1
-            else:
-                self._last_ms, start = self._last_ms + 1, 0
+            start = self._next_sequence(now_ms)
             take = min(count, _SEQUENCE_MASK + 1 - start)
             first = (self._last_ms << _TIME_SHIFT) | self._node | start
             ids += map(str, range(first, first + take))
             self._sequence = start + take - 1
             count -= take
         return ids
+
+    def _next_sequence(self, now_ms: int) -> int:
+        """The sequence number of the next id at `now_ms`, moving its millisecond on."""
+        if now_ms > self._last_ms:
+            self._last_ms = now_ms
+            return 0
+        if self._sequence < _SEQUENCE_MASK:
+            return self._sequence + 1
+        # 4,096 ids in one millisecond (or the clock went back): borrow the next one
+        self._last_ms += 1
+        return 0
 
 
 def id_timestamp(message_id: str) -> float:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, fail, succeed
@@ -233,8 +233,8 @@ class Router:
         """`_prepare` of each request of `batch` with its id from `ids`, in order (raises
         BatchRejected). The others differ from the first only in destination, so once the
         first passed, what `_prepare` would check of them is their destination alone;
-        their times, parts and state are the first's. `require_route`: a message no connector would take now is
-        refused too, at its place in that order."""
+        their times, parts and state are the first's. `require_route`: a message no
+        connector would take now is refused too, at its place in that order."""
         try:
             first = self._prepare(account, batch.first, ids[0], now)
             if require_route:
