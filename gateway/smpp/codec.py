@@ -310,10 +310,15 @@ def _encoder_source(cls: type) -> str:
     args = []
     for name, kind, size in cls.LAYOUT:
         if kind is F.CSTRING:
+            # most C-strings of a receipt or an answer are empty: skip encode and checks
             lines += [
-                f"    f_{name} = p.{name}.encode('latin-1')",
-                f"    if len(f_{name}) >= {size} or 0 in f_{name}:",
-                f"        raise _bad_cstring({name!r}, {size}, f_{name})",
+                f"    f_{name} = p.{name}",
+                f"    if f_{name} == '':",
+                f"        f_{name} = b''",
+                "    else:",
+                f"        f_{name} = f_{name}.encode('latin-1')",
+                f"        if len(f_{name}) >= {size} or 0 in f_{name}:",
+                f"            raise _bad_cstring({name!r}, {size}, f_{name})",
             ]
             template.append("%s\0")
             args.append(f"f_{name}")
