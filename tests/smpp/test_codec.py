@@ -613,6 +613,16 @@ def test_encode_rejects_values_that_do_not_fit(pdu):
         encode(pdu)
 
 
+def test_empty_c_strings_encode_as_a_lone_nul_and_a_non_string_still_fails():
+    # the encoders skip encode() for an empty C-string: the bytes must not change
+    frame = encode(SubmitSm(sequence_number=1, source_addr="", destination_addr="49170"))
+    assert frame[16:19] == b"\x00\x00\x00"  # service_type, then ton and npi
+    assert frame[19:20] == b"\x00"  # source_addr, empty
+    assert decode(frame).destination_addr == "49170"
+    with pytest.raises(AttributeError):
+        encode(dataclasses.replace(SubmitSm(), service_type=None))  # type: ignore[arg-type]
+
+
 def test_encode_rejects_what_is_not_a_pdu():
     with pytest.raises(TypeError):
         encode(object())  # type: ignore[arg-type]
