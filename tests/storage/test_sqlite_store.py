@@ -167,6 +167,24 @@ def test_file_is_wal_with_full_sync_and_foreign_keys(path):
     conn.close()
 
 
+def test_none_and_bytes_skip_the_adapter_search_and_still_bind_as_null_and_blob(path):
+    conn = connection.connect(path, 5.0)
+    try:
+        # connect() registered them: the search then ends at its first, cheap step
+        assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+        body = b"\x00\xffbody"
+        assert sqlite3.adapters[(bytes, sqlite3.PrepareProtocol)](body) is body
+
+        class Blob(bytes):
+            pass  # a subclass is not the registered type: it takes the search as before
+
+        row = conn.execute("SELECT ?, typeof(?), ?, typeof(?), ?, typeof(?)",
+                           (None, None, body, body, Blob(b"ab"), Blob(b"ab"))).fetchone()
+    finally:
+        conn.close()
+    assert row == (None, "null", body, "blob", b"ab", "blob")
+
+
 def test_migrations_are_recorded_once_and_not_reapplied(path):
     newest = connection.migrations()[-1][0]
     for n in range(2):
