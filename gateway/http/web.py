@@ -157,6 +157,17 @@ def _stdlib_json(raw: bytes) -> Any:
 def unencodable_field(value: Any, name: str = "body") -> str | None:
     """The first field (dotted/indexed name) holding a string that is not valid Unicode
     (a lone surrogate, which JSON allows as an escape): nothing downstream can store it."""
+    # orjson writes a value only when every string in it is valid UTF-8, in one C pass: a
+    # twentieth of the walk below for a 100-recipient send. Any refusal (a surrogate, an integer
+    # past 64 bits, a depth past orjson's) leaves the answer to the walk.
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return _first_unencodable(value, name)
+    return None
+
+
+def _first_unencodable(value: Any, name: str) -> str | None:
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -165,13 +176,13 @@ def unencodable_field(value: Any, name: str = "body") -> str | None:
         return None
     if isinstance(value, dict):
         for key, item in value.items():
-            field = unencodable_field(key, name) or unencodable_field(
+            field = _first_unencodable(key, name) or _first_unencodable(
                 item, str(key) if name == "body" else f"{name}.{key}")
             if field is not None:
                 return field
     if isinstance(value, list):
         for index, item in enumerate(value):
-            field = unencodable_field(item, f"{name}[{index}]")
+            field = _first_unencodable(item, f"{name}[{index}]")
             if field is not None:
                 return field
     return None
