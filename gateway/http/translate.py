@@ -160,6 +160,11 @@ def status_name(status: int) -> str:
         return command_status_hex(status)
 
 
+# An enum member's .name is a Python-level descriptor (~0.2 µs); a batch's answer names the
+# state of each of its messages.
+_STATE_NAME = {state: state.name for state in MessageState}
+
+
 def message_json(message: Message, to: str) -> dict[str, Any]:
     """A message as the send response lists it (`id` None in a dry run)."""
     return {
@@ -168,7 +173,7 @@ def message_json(message: Message, to: str) -> dict[str, Any]:
         "parts": message.parts,
         "encoding": encoding_name(message.data_coding),
         "price": money(message.price),
-        "state": message.state.name,
+        "state": _STATE_NAME[message.state],
     }
 
 
