@@ -13,6 +13,7 @@ than without valgrind. Needs valgrind (Debian's package). Not a test.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -27,9 +28,12 @@ _COLLECTED = re.compile(rb"Collected : (\d+)")
 def instructions(command: list[str], n: int) -> int:
     """Instructions callgrind counted for `command` with {n} set to `n`."""
     args = [part.replace("{n}", str(n)) for part in command]
+    # a fixed string hash: with a random one, dict and set layouts (and so the counts)
+    # moved by up to 2 % between runs of one tree
+    env = dict(os.environ, PYTHONHASHSEED="0")
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, *args], cwd=REPO, capture_output=True, check=False)
+         sys.executable, *args], cwd=REPO, env=env, capture_output=True, check=False)
     if done.returncode != 0:
         sys.stderr.write(done.stdout.decode(errors="replace")[-2000:])
         sys.stderr.write(done.stderr.decode(errors="replace")[-2000:])
