@@ -17,7 +17,6 @@ the Prometheus metrics off and on in turn and prints the cost per message. Not a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import sys
 import time
@@ -35,9 +34,10 @@ from twisted.internet.testing import StringTransport  # noqa: E402
 
 from gateway.config import load_config  # noqa: E402
 from gateway.core.verifier import InlineVerifier  # noqa: E402
-from gateway.model import Account, OutboxItem  # noqa: E402
+from gateway.model import Account, Channel, OutboxItem  # noqa: E402
 from gateway.ops.metrics import GatewayMetrics  # noqa: E402
 from gateway.service import wire  # noqa: E402
+from gateway.storage.records import smpp_item_as_stored, webhook_item_as_stored  # noqa: E402
 from gateway.smpp import pdu as P  # noqa: E402
 from gateway.smpp.codec import encode  # noqa: E402
 from gateway.smpp.constants import CommandId  # noqa: E402
@@ -65,10 +65,14 @@ class CommitStore:
         return self._later([(True, True) for _ in messages])
 
     def _outbox_items(self, outbox) -> list[OutboxItem]:
+        # one item per fan-out leg, numbered and built as the stores build it (records.py).
+        # A real store does this on its writer thread, so it should cost the reactor little
+        # here (dataclasses.fields() per item was some 3 % of an SMPP message's count).
         items = []
-        for new in outbox:  # one item per fan-out leg, numbered as the store would
-            fields = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
-            items.append(OutboxItem(id=self._next_outbox_id, **fields))
+        for new in outbox:
+            as_stored = (smpp_item_as_stored if new.channel is Channel.SMPP
+                         else webhook_item_as_stored)
+            items.append(as_stored(new, self._next_outbox_id))
             self._next_outbox_id += 1
         return items
 
