@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from gateway.core.content import check_content
 from gateway.core.delivery import Delivery, Owner
-from gateway.core.fanout import Subscriptions
+from gateway.core.fanout import Claims, Subscriptions
 from gateway.core.idempotency import Once, OnceOutcome, Remembered
 from gateway.core.ids import MessageIdGenerator
 from gateway.core.operations import MessageOperations
@@ -414,9 +414,14 @@ class Router:
         as one store operation each, queued together; fires once all are durable (or, for
         one the store could not take, once its retry is scheduled)."""
         calls = []
+        receipt_items, claims_of = self._subscriptions.receipt_items, self._delivery.claims
+        claims_by_account: dict[str, Claims] = {}  # a tick's receipts are mostly one account's
         for message, state, error_code, done_at in outcomes:
-            outbox = self._subscriptions.receipt_items(
-                message, state, error_code, done_at, self._delivery.claims(message.account))
+            account = message.account
+            claims = claims_by_account.get(account)
+            if claims is None:
+                claims = claims_by_account[account] = claims_of(account)
+            outbox = receipt_items(message, state, error_code, done_at, claims)
             calls.append((message.id, state, error_code, done_at, outbox))
         d = self._track(self._store.finish_each(calls))
         return d.addCallback(self._each_finished, outcomes)
