@@ -106,8 +106,11 @@ class SimulatorConnector:
         return (MessageState.DELIVERED, 0) if rule is None else (rule.state, rule.error_code)
 
     def _rule_for(self, message: Message) -> OutcomeRule | None:
+        rules = self._config.rules
+        if not rules:
+            return None  # the default simulator: no destination to look at per message
         destination = message.destination.addr.lstrip("+")
-        for rule in self._config.rules:
+        for rule in rules:
             if destination.startswith(rule.prefix.lstrip("+")) and (
                 rule.percent >= 100 or self._random.random() * 100 < rule.percent
             ):
