@@ -37,11 +37,11 @@ from gateway.core.verifier import InlineVerifier  # noqa: E402
 from gateway.model import Account, Channel, OutboxItem  # noqa: E402
 from gateway.ops.metrics import GatewayMetrics  # noqa: E402
 from gateway.service import wire  # noqa: E402
-from gateway.storage.records import smpp_item_as_stored, webhook_item_as_stored  # noqa: E402
 from gateway.smpp import pdu as P  # noqa: E402
 from gateway.smpp.codec import encode  # noqa: E402
 from gateway.smpp.constants import CommandId  # noqa: E402
 from gateway.smpp.framing import Framer  # noqa: E402
+from gateway.storage.records import smpp_item_as_stored, webhook_item_as_stored  # noqa: E402
 
 _DELIVER_SM = int(CommandId.DELIVER_SM)
 

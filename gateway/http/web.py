@@ -158,8 +158,8 @@ def unencodable_field(value: Any, name: str = "body") -> str | None:
     """The first field (dotted/indexed name) holding a string that is not valid Unicode
     (a lone surrogate, which JSON allows as an escape): nothing downstream can store it."""
     # orjson writes a value only when every string in it is valid UTF-8, in one C pass: a
-    # twentieth of the walk below for a 100-recipient send. Any refusal (a surrogate, an integer
-    # past 64 bits, a depth past orjson's) leaves the answer to the walk.
+    # twentieth of the walk below for a 100-recipient send. Any refusal (a surrogate, an
+    # integer past 64 bits, a depth past orjson's) leaves the answer to the walk.
     try:
         orjson.dumps(value)
     except TypeError:
