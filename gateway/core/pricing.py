@@ -41,21 +41,36 @@ def normalize_prefix(prefix: str) -> str:
     return digits
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One account's prices by prefix, and the prefix lengths it holds, longest first: a
+    lookup tries only those lengths, not every length up to the destination's (a
+    12-digit destination against prefixes of 1-4 digits: 4 dict lookups, not 13)."""
+
+    prices: dict[str, Decimal]
+    lengths: tuple[int, ...]
+
+    @classmethod
+    def of(cls, prices: dict[str, Decimal]) -> _Table:
+        return cls(prices, tuple(sorted({len(prefix) for prefix in prices}, reverse=True)))
+
+
 class Pricing:
     """The price of a message's parts, from in-memory price tables."""
 
     def __init__(self, *, price_per_part: Decimal = Decimal("0.05"),
                  entries: Iterable[PriceEntry] = ()) -> None:
         self.price_per_part = price_per_part
-        self._tables: dict[str, dict[str, Decimal]] = {}
+        self._tables: dict[str, _Table] = {}
         self.load(entries)
 
     def load(self, entries: Iterable[PriceEntry]) -> None:
         """Replace every table with `entries` (all of them, as the store holds them)."""
-        tables: dict[str, dict[str, Decimal]] = {}
+        prices: dict[str, dict[str, Decimal]] = {}
         for entry in entries:
-            tables.setdefault(entry.account, {})[entry.prefix] = entry.price
-        self._tables = tables  # one assignment: a submit sees the old or the new tables
+            prices.setdefault(entry.account, {})[entry.prefix] = entry.price
+        # One assignment: a submit sees the old or the new tables.
+        self._tables = {name: _Table.of(by_prefix) for name, by_prefix in prices.items()}
 
     def part_price(self, account: str, destination: str) -> Decimal:
         """The price of one part from `account` to `destination`."""
@@ -78,12 +93,13 @@ class Pricing:
         digits = destination[1:] if destination[:1] == "+" else destination
         for table_name in (account, ALL_ACCOUNTS):
             table = self._tables.get(table_name)
-            if table:
-                for length in range(min(len(digits), MAX_PREFIX), -1, -1):
-                    prefix = digits[:length]
-                    price = table.get(prefix)
-                    if price is not None:
-                        return table_name, prefix, price
+            if table is not None:
+                for length in table.lengths:
+                    if length <= len(digits):
+                        prefix = digits[:length]
+                        price = table.prices.get(prefix)
+                        if price is not None:
+                            return table_name, prefix, price
         return None
 
     def price(self, account: Account, destination: str, parts: int) -> Decimal:

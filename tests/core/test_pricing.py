@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from test_operations import IN_10_MIN, Core
 
 from gateway.core.operations import ReplaceRequest
@@ -30,6 +32,26 @@ TABLE = [
 ])
 def test_longest_prefix_of_the_accounts_table_then_the_shared_one(destination, price):
     assert Pricing(entries=TABLE).part_price("acme", destination) == Decimal(price)
+
+
+DIGITS = st.text(alphabet="0123456789", max_size=8)
+
+
+@given(st.dictionaries(st.sampled_from(["acme", "*"]), st.dictionaries(DIGITS, st.integers(1, 99))),
+       DIGITS)
+def test_the_price_is_the_longest_matching_prefix_of_the_first_table_that_has_one(tables,
+                                                                                  destination):
+    # Tables whose prefixes skip lengths (only 1 and 5 digits, say) are priced as if every
+    # length were tried.
+    entries = [PriceEntry(account=account, prefix=prefix, price=Decimal(cents))
+               for account, prices in tables.items() for prefix, cents in prices.items()]
+    expected = Decimal("0.05")
+    for account in ("acme", "*"):
+        matching = [prefix for prefix in tables.get(account, {}) if destination.startswith(prefix)]
+        if matching:
+            expected = Decimal(tables[account][max(matching, key=len)])
+            break
+    assert Pricing(entries=entries).part_price("acme", "+" + destination) == expected
 
 
 def test_configured_price_when_no_table_matches():
