@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, fail, succeed
@@ -43,12 +42,17 @@ from gateway.model import (
     SubmitRequest,
 )
 from gateway.smpp.constants import CommandStatus
+from gateway.smpp.frozen_init import fast_replace
 
 __all__ = ["Accepted", "BatchRejected", "Pricing", "Router"]
 
 log = Logger()
 
 MAX_MESSAGE_ID_LENGTH = 20
+
+# A batch's other recipients: the first's Message with their own id, destination, price
+# and connector (everything else of theirs is the first's, times and parts included).
+_for_recipient = fast_replace(Message, "id", "destination", "price", "connector")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -245,23 +249,15 @@ class Router:
         if not batch.others:
             return messages
         price, parts, route = self._pricing.price, first.parts, self._connector_name
-        system_id, source = account.system_id, first.source
-        build = partial(
-            Message, account=system_id, source=source, body=first.body,
-            data_coding=first.data_coding, esm_class=first.esm_class,
-            protocol_id=first.protocol_id, priority=first.priority,
-            registered_delivery=first.registered_delivery, parts=parts, state=first.state,
-            submitted_at=now, scheduled_at=first.scheduled_at, expires_at=first.expires_at,
-            callback_url=first.callback_url, client_ref=first.client_ref, owner=first.owner,
-            transport=first.transport)
+        system_id, source = account.system_id, first.source.addr
         others = zip(batch.others, ids[1:], strict=True)
         for index, (destination, message_id) in enumerate(others, 1):
             try:
                 check_destination(destination)
                 addr = destination.addr
-                message = build(
-                    id=message_id, destination=destination, price=price(account, addr, parts),
-                    connector=route(system_id, source.addr, addr))
+                message = _for_recipient(first, message_id, destination,
+                                         price(account, addr, parts),
+                                         route(system_id, source, addr))
                 if require_route:
                     self._check_route(message)
             except SubmitRejected as rejected:

@@ -20,9 +20,10 @@ rest of the gateway; like the rest of smpp/ it is pure (stdlib only).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["fast_init"]
+__all__ = ["fast_init", "fast_replace"]
 
 T = TypeVar("T")
 
@@ -30,19 +31,8 @@ T = TypeVar("T")
 def fast_init(cls: type[T]) -> type[T]:
     """Give `cls` (a frozen slotted kw_only dataclass) the fast `__init__`; TypeError for a
     class it cannot reproduce exactly."""
-    params = getattr(cls, "__dataclass_params__", None)
-    fields = dataclasses.fields(cls) if params is not None else ()
-    if (params is None or not params.frozen or "__slots__" not in cls.__dict__
-            or hasattr(cls, "__post_init__") or not fields
-            or not all(f.init and f.kw_only for f in fields)):
-        raise TypeError(f"fast_init: {cls.__name__} is not a frozen, slotted, kw_only "
-                        "dataclass without __post_init__")
-    twin = type(f"_Mutable{cls.__name__}", (cls.__base__,), {
-        "__slots__": cls.__dict__["__slots__"],
-        "__setattr__": object.__setattr__,
-        "__delattr__": object.__delattr__,
-    })
-    namespace: dict = {"_twin": twin, "_cls": cls, "_set": object.__setattr__,
+    fields = _reproducible_fields(cls, "fast_init")
+    namespace: dict = {"_twin": _mutable_twin(cls), "_cls": cls, "_set": object.__setattr__,
                        "_NO_VALUE": _NO_VALUE}
     params_src, body = [], []
     for f in fields:
@@ -67,6 +57,52 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init
     return cls
+
+
+def fast_replace(cls: type[T], *names: str) -> Callable[..., T]:
+    """`dataclasses.replace(template, **dict(zip(names, values)))` as a function of
+    `(template, *values)`, for a `cls` that `fast_init` accepts: a copy of every other field
+    of the template, with none of `replace`'s keyword handling or `__init__` call. Why: a
+    batch builds each recipient's Message from the first's with four fields changed; this
+    takes 0.9 µs where a `partial` of the constructor took 2.2 µs."""
+    fields = [f.name for f in _reproducible_fields(cls, "fast_replace")]
+    unknown = set(names) - set(fields)
+    if unknown or len(set(names)) != len(names):
+        raise TypeError(f"fast_replace: {sorted(unknown) or list(names)} are not distinct "
+                        f"fields of {cls.__name__}")
+    # Parameters get names no field has, so a field called `template` cannot clash.
+    params = {name: f"_value_{name}" for name in names}
+    body = [f"    new.{name} = {params[name] if name in params else f'_template.{name}'}"
+            for name in fields]
+    source = (f"def replace(_template, {', '.join(params.values())}):\n"
+              "    new = _new(_twin)\n" + "\n".join(body) + "\n"
+              "    new.__class__ = _cls\n"
+              "    return new\n")
+    namespace: dict = {"_new": object.__new__, "_twin": _mutable_twin(cls), "_cls": cls}
+    exec(source, namespace)  # noqa: S102 -- generated from the field names, as dataclasses does
+    replace = namespace["replace"]
+    replace.__qualname__ = f"fast_replace.<{cls.__qualname__}: {', '.join(names)}>"
+    return replace
+
+
+def _reproducible_fields(cls: type, caller: str) -> tuple[dataclasses.Field, ...]:
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls) if params is not None else ()
+    if (params is None or not params.frozen or "__slots__" not in cls.__dict__
+            or hasattr(cls, "__post_init__") or not fields
+            or not all(f.init and f.kw_only for f in fields)):
+        raise TypeError(f"{caller}: {cls.__name__} is not a frozen, slotted, kw_only "
+                        "dataclass without __post_init__")
+    return fields
+
+
+def _mutable_twin(cls: type) -> type:
+    """A class of the same slot layout as `cls` whose instances accept stores."""
+    return type(f"_Mutable{cls.__name__}", (cls.__base__,), {
+        "__slots__": cls.__dict__["__slots__"],
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+    })
 
 
 class _NoValue:

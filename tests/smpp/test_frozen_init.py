@@ -8,7 +8,7 @@ import pytest
 
 from gateway import model
 from gateway.smpp import pdu as P
-from gateway.smpp.frozen_init import fast_init
+from gateway.smpp.frozen_init import fast_init, fast_replace
 
 
 def _pair(fast: bool):
@@ -109,3 +109,45 @@ def test_every_field_of_the_hot_types_is_stored(cls):
     assert all(getattr(made, name) is value for name, value in values.items())
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(made, dataclasses.fields(cls)[0].name, 1)
+
+
+@pytest.mark.parametrize("names", [("id",), ("note", "name"), ("tags", "count", "id", "note")])
+def test_fast_replace_builds_what_dataclasses_replace_does(names):
+    base, child = _pair(True)
+    template = child(name="a", id=1, tags=["t"])
+    values = [object() for _ in names]
+    made = fast_replace(child, *names)(template, *values)
+    reference = dataclasses.replace(template, **dict(zip(names, values)))
+    assert type(made) is child
+    assert fields_of(made) == fields_of(reference)
+    assert made.tags is template.tags or "tags" in names  # copied as replace copies: shared
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "b"
+    assert fields_of(template) == fields_of(child(name="a", id=1, tags=["t"]))
+
+
+@pytest.mark.parametrize("cls", [model.Message, model.OutboxItem, P.DeliverSm])
+def test_fast_replace_copies_every_field_of_the_hot_types(cls):
+    fields = [f.name for f in dataclasses.fields(cls)]
+    template = cls(**{name: object() for name in fields})
+    changed = fields[1::3]
+    values = [object() for _ in changed]
+    made = fast_replace(cls, *changed)(template, *values)
+    expected = {name: getattr(template, name) for name in fields} | dict(zip(changed, values))
+    assert type(made) is cls
+    assert all(getattr(made, name) is value for name, value in expected.items())
+
+
+def test_fast_replace_refuses_unknown_or_repeated_fields_and_classes_it_cannot_copy():
+    _, child = _pair(True)
+    with pytest.raises(TypeError, match="colour"):
+        fast_replace(child, "colour")
+    with pytest.raises(TypeError):
+        fast_replace(child, "id", "id")
+
+    @dataclass(frozen=True, kw_only=True)
+    class NoSlots:
+        a: int = 0
+
+    with pytest.raises(TypeError):
+        fast_replace(NoSlots, "a")
