@@ -17,8 +17,14 @@ from dataclasses import dataclass, replace
 from gateway.core.events import receipt_payload
 from gateway.core.receipts import receipt_for, wants_receipt
 from gateway.model import Account, Channel, DeliverVia, Message, MessageState, NewOutboxItem
+from gateway.smpp.frozen_init import fast_replace
 
 __all__ = ["Claims", "Subscriptions", "Target", "new_event_id", "with_webhook_secret"]
+
+# An event's WEBHOOK leg: the SMPP-shaped item with these replaced (one per webhook receipt;
+# dataclasses.replace re-reads every field's metadata and calls __init__ by keyword).
+_as_webhook_leg = fast_replace(NewOutboxItem, "channel", "url", "event_id", "payload", "body",
+                               "network_error_code", "claimed_by")
 
 
 def new_event_id() -> str:
@@ -132,9 +138,10 @@ class Subscriptions:
                      payload: str, claimed_by: int | None = None) -> NewOutboxItem:
         """The WEBHOOK leg of `event` (an SMPP-shaped item): its JSON `payload` to `url`.
         The SMPP body is not kept: the payload says everything."""
-        return replace(event, channel=Channel.WEBHOOK, url=url, event_id=event_id,
-                       payload=payload, body=b"", network_error_code=None,
-                       claimed_by=claimed_by)
+        if type(event) is not NewOutboxItem:  # a subclass's own fields would be dropped
+            raise TypeError(f"webhook_item needs a NewOutboxItem, not {type(event).__name__}")
+        return _as_webhook_leg(event, Channel.WEBHOOK, url, event_id, payload, b"", None,
+                               claimed_by)
 
 
 def _settings(account: Account) -> _Settings:

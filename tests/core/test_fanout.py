@@ -2,12 +2,21 @@
 deliver_via, its webhook URL and the message's own callback_url."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from gateway.core.fanout import Claims, Subscriptions, Target, with_webhook_secret
-from gateway.model import Account, Address, Channel, DeliverVia, Message, MessageState
+from gateway.model import (
+    Account,
+    Address,
+    Channel,
+    DeliverVia,
+    Message,
+    MessageState,
+    OutboxItem,
+)
 
 HOOK = "https://hooks.example.test/smsgw"
 OWN = "https://shop.example.test/dlr/7"
@@ -120,3 +129,23 @@ def test_an_account_first_seen_in_a_submit_is_learned_but_known_ones_are_not_cha
     assert subscriptions.target("new") == Target(smpp=False, url=HOOK)
     subscriptions.know(account("old", url=HOOK))  # a session's copy may be stale
     assert subscriptions.target("old") == Target(smpp=True)
+
+
+def test_a_webhook_leg_is_its_event_with_the_webhook_fields_and_without_the_smpp_body():
+    subscriptions = Subscriptions([account(url=HOOK)])
+    [receipt] = Subscriptions([account()]).receipt_items(
+        message(), MessageState.UNDELIVERABLE, 0x40B, 1_800_000_060.0)
+    leg = subscriptions.webhook_item(receipt, HOOK, "evt_1", '{"x": 1}', claimed_by=3)
+    assert leg == dataclasses.replace(
+        receipt, channel=Channel.WEBHOOK, url=HOOK, event_id="evt_1", payload='{"x": 1}',
+        body=b"", network_error_code=None, claimed_by=3)
+    assert receipt.channel is Channel.SMPP and receipt.body.startswith(b"id:42 ")
+
+
+def test_a_webhook_leg_is_made_only_from_a_new_item():
+    [receipt] = Subscriptions([account()]).receipt_items(
+        message(), MessageState.DELIVERED, 0, 1_800_000_060.0)
+    stored = OutboxItem(**{f.name: getattr(receipt, f.name)
+                           for f in dataclasses.fields(receipt)}, id=7)
+    with pytest.raises(TypeError, match="OutboxItem"):
+        Subscriptions.webhook_item(stored, HOOK, "evt_1", "{}")
