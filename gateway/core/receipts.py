@@ -1,7 +1,7 @@
 """Building the delivery receipt for a message that reached a final state (D1, D2)."""
 from __future__ import annotations
 
-from gateway.model import DeliveryKind, Message, MessageState, NewOutboxItem
+from gateway.model import Address, DeliveryKind, Message, MessageState, NewOutboxItem
 from gateway.smpp.constants import (
     ESM_TYPE_DELIVERY_RECEIPT,
     ESM_UDHI,
@@ -9,11 +9,21 @@ from gateway.smpp.constants import (
     REGDLV_RECEIPT_MASK,
     REGDLV_RECEIPT_ON_FAILURE,
 )
+from gateway.smpp.frozen_init import fast_replace
 from gateway.smpp.receipt import TEXT_LENGTH, format_receipt
 from gateway.text.encoding import decode_body
 from gateway.text.udh import UdhError, parse_udh
 
 GSM_NETWORK_TYPE = 0x03  # network_error_code TLV: network type octet for GSM
+
+# What every receipt's outbox item shares, and a builder that copies it with the fields of
+# one receipt: one per final message, where 13 keywords to the constructor cost more.
+_RECEIPT = NewOutboxItem(account="", kind=DeliveryKind.RECEIPT, source=Address(addr=""),
+                         destination=Address(addr=""), body=b"",
+                         esm_class=ESM_TYPE_DELIVERY_RECEIPT, data_coding=0)
+_receipt_item = fast_replace(NewOutboxItem, "account", "source", "destination", "body",
+                             "message_id", "message_state", "network_error_code",
+                             "created_at", "claimed_by")
 
 
 def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
@@ -61,18 +71,7 @@ def receipt_for(
     network_error = (
         bytes((GSM_NETWORK_TYPE,)) + error_code.to_bytes(2, "big") if error_code else None
     )
-    return NewOutboxItem(
-        account=message.account,
-        kind=DeliveryKind.RECEIPT,
-        # a receipt travels back: from the handset to the original sender
-        source=message.destination,
-        destination=message.source,
-        body=text.encode("ascii", "replace"),
-        esm_class=ESM_TYPE_DELIVERY_RECEIPT,
-        data_coding=0,
-        message_id=message.id,
-        message_state=int(state),
-        network_error_code=network_error,
-        created_at=done_at,
-        claimed_by=claimed_by,
-    )
+    # a receipt travels back: from the handset to the original sender
+    return _receipt_item(_RECEIPT, message.account, message.destination, message.source,
+                         text.encode("ascii", "replace"), message.id, int(state),
+                         network_error, done_at, claimed_by)
