@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import timeit
 from decimal import Decimal
+from pathlib import Path
 
-from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, Pricing
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # this checkout's gateway, not an installed one
+
+from gateway.core.pricing import ALL_ACCOUNTS, PriceEntry, Pricing  # noqa: E402
 
 
 def main() -> None:

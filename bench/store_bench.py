@@ -23,9 +23,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from twisted.internet import defer, reactor
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # this checkout's gateway, not an installed one
 
-from gateway.model import (
+from twisted.internet import defer, reactor  # noqa: E402
+
+from gateway.model import (  # noqa: E402
     Account,
     Address,
     Channel,
@@ -34,8 +38,8 @@ from gateway.model import (
     MessageState,
     NewOutboxItem,
 )
-from gateway.storage import open_store
-from gateway.storage.batched import BatchedStore
+from gateway.storage import open_store  # noqa: E402
+from gateway.storage.batched import BatchedStore  # noqa: E402
 
 PRICE = Decimal("0.0125")
 ACCOUNT = "bench"
