@@ -126,7 +126,8 @@ def test_fast_replace_builds_what_dataclasses_replace_does(names):
     assert fields_of(template) == fields_of(child(name="a", id=1, tags=["t"]))
 
 
-@pytest.mark.parametrize("cls", [model.Message, model.OutboxItem, P.DeliverSm])
+@pytest.mark.parametrize("cls", [model.Message, model.NewOutboxItem, model.OutboxItem,
+                                 P.DeliverSm, P.Tlvs])
 def test_fast_replace_copies_every_field_of_the_hot_types(cls):
     fields = [f.name for f in dataclasses.fields(cls)]
     template = cls(**{name: object() for name in fields})
