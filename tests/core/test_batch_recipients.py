@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-import pytest
 import pytest_twisted
-from test_operations import Core
+from test_operations import core  # noqa: F401 -- the fixture, shared
 
 from gateway.core.pricing import PriceEntry
 from gateway.core.routing import Route, RouteTable, RouteTarget
@@ -16,17 +15,8 @@ from gateway.model import Address, SubmitBatch, SubmitRequest
 OWN = {"id", "destination", "price", "connector"}
 
 
-@pytest.fixture
-def core(tmp_path):
-    c = Core(tmp_path)
-    pytest_twisted.blockon(c.store.add_account(c.account))
-    yield c
-    c.router.stop()
-    pytest_twisted.blockon(c.store.close())
-
-
 @pytest_twisted.ensureDeferred
-async def test_each_recipient_gets_its_own_id_destination_price_and_route(core):
+async def test_each_recipient_gets_its_own_id_destination_price_and_route(core):  # noqa: F811
     recipients = [Address(ton=1, npi=1, addr=addr)
                   for addr in ("4917600000001", "4930000000001", "4930000000002", "4989000001")]
     core.router._pricing.load([PriceEntry(account="*", prefix="4930", price=Decimal("0.5"))])
