@@ -10,12 +10,12 @@ from decimal import Decimal
 from enum import Enum
 
 from gateway.smpp.frozen_init import fast_init
-from gateway.smpp.constants import MessageState
+from gateway.smpp.constants import FINAL_STATES, MessageState
 
 __all__ = [
-    "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia", "DeliveryKind",
-    "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem", "OutboxItem",
-    "SubmitBatch", "SubmitRequest",
+    "FINAL_STATES", "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia",
+    "DeliveryKind", "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem",
+    "OutboxItem", "SubmitBatch", "SubmitRequest",
 ]
 
 

@@ -233,6 +233,12 @@ class MessageState(IntEnum):
         return _RECEIPT_STAT[self]
 
 
+# The final states as a set: `state in FINAL_STATES` also takes a plain int (an IntEnum
+# hashes as its value) and costs a hash lookup, where MessageState(n).is_final costs an
+# enum lookup first (the store's writer checks every finish of a batch).
+FINAL_STATES: frozenset[MessageState] = frozenset(s for s in MessageState if s.is_final)
+
+
 _RECEIPT_STAT = {
     MessageState.SCHEDULED: "SCHEDUL",
     MessageState.ENROUTE: "ENROUTE",

@@ -164,8 +164,9 @@ async def test_a_run_of_finishes(tmp_path):
         ("finish", ("102", MessageState.UNDELIVERABLE, 5, 7.0, [])),  # no receipt
         ("finish", ("101", DONE, 0, 8.0, [make_outbox("101")])),  # twice in the run
         ("finish", ("102", MessageState.ENROUTE, 0, 7.0, [])),  # not a final state
+        ("finish", ("102", 99, 0, 7.0, [])),  # no state at all
     ])
-    assert [kind for kind, _ in got] == ["ok"] * 5 + ["error"]
+    assert [kind for kind, _ in got] == ["ok"] * 5 + ["error"] * 2
     [item] = got[0][1]
     assert item.id == 2 and item.message_id == "101"
     assert got[1:5] == [("ok", [])] * 4

@@ -13,7 +13,7 @@ from decimal import Decimal
 import psycopg
 
 from gateway.core.ports import UnknownAccount
-from gateway.model import Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.model import FINAL_STATES, Message, MessageState, NewOutboxItem, OutboxItem
 from gateway.storage.money import to_micro
 from gateway.storage.postgres.outbox import outbox_rows, queue_rows
 from gateway.storage.postgres.rows import unnest_insert
@@ -133,7 +133,7 @@ def finish_many(cur: psycopg.Cursor, calls: list[tuple]) -> list[list[OutboxItem
     message in the run is the one that counts), then one insert per outbox table."""
     firsts: dict[str, int] = {}
     for index, call in enumerate(calls):
-        if not MessageState(call[1]).is_final:
+        if call[1] not in FINAL_STATES:
             raise OneByOne("not a final state")
         firsts.setdefault(call[0], index)
     chosen = [calls[i] for i in firsts.values()]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from gateway.core.ports import UnknownAccount
-from gateway.model import Message, MessageState, NewOutboxItem, OutboxItem
+from gateway.model import FINAL_STATES, Message, MessageState, NewOutboxItem, OutboxItem
 from gateway.storage.money import to_micro
 from gateway.storage.records import id_key, message_from_row, message_row
 from gateway.storage.sqlite.outbox import outbox_rows, queue_rows
@@ -131,7 +131,7 @@ def finish_many(cur: sqlite3.Cursor, calls: list[tuple]) -> list[list[OutboxItem
     """`finish` for each call, in order: one query, then a multi-row update and one
     multi-row insert per outbox table for the whole run (see outbox.queue_rows)."""
     for call in calls:
-        if not MessageState(call[1]).is_final:
+        if call[1] not in FINAL_STATES:
             raise OneByOne("not a final state")
     ids = json.dumps([call[0] for call in calls])
     unfinished = set(json.loads(cur.execute(_UNFINISHED_AMONG, (ids,)).fetchone()[0]))
