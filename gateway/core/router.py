@@ -35,6 +35,7 @@ from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, check_destination, validate_submit
 from gateway.model import (
     Account,
+    Address,
     Message,
     MessageState,
     OutboxItem,
@@ -53,6 +54,14 @@ MAX_MESSAGE_ID_LENGTH = 20
 # A batch's other recipients: the first's Message with their own id, destination, price
 # and connector (everything else of theirs is the first's, times and parts included).
 _for_recipient = fast_replace(Message, "id", "destination", "price", "connector")
+# Every submit's Message (one per SMPP submit_sm, so not 21 keywords to the constructor): a
+# blank one with all but error_code and done_at replaced, which a new message has unset.
+_BLANK_MESSAGE = Message(id="", account="", source=Address(), destination=Address(), body=b"")
+_new_message = fast_replace(
+    Message, "id", "account", "source", "destination", "body", "data_coding", "esm_class",
+    "protocol_id", "priority", "registered_delivery", "parts", "price", "state",
+    "submitted_at", "scheduled_at", "expires_at", "connector", "callback_url", "client_ref",
+    "owner", "transport")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -277,30 +286,16 @@ class Router:
         """Validate and price `request`: the Message to store (raises SubmitRejected)."""
         times = validate_submit(request, now)
         parts = check_content(request)
-        return Message(
-            id=message_id,
-            account=account.system_id,
-            source=request.source,
-            destination=request.destination,
-            body=request.body,
-            data_coding=request.data_coding,
-            esm_class=request.esm_class,
-            protocol_id=request.protocol_id,
-            priority=request.priority,
-            registered_delivery=request.registered_delivery,
-            parts=parts,
-            price=self._pricing.price(account, request.destination.addr, parts),
-            state=MessageState.SCHEDULED if times.scheduled_at else MessageState.ENROUTE,
-            submitted_at=now,
-            scheduled_at=times.scheduled_at,
-            expires_at=times.expires_at,
-            connector=self._connector_name(
-                account.system_id, request.source.addr, request.destination.addr),
-            callback_url=request.callback_url,
-            client_ref=request.client_ref,
-            owner=self._owner.owner,
-            transport=request.transport,
-        )
+        source, destination = request.source, request.destination
+        return _new_message(
+            _BLANK_MESSAGE, message_id, account.system_id, source, destination, request.body,
+            request.data_coding, request.esm_class, request.protocol_id, request.priority,
+            request.registered_delivery, parts,
+            self._pricing.price(account, destination.addr, parts),
+            MessageState.SCHEDULED if times.scheduled_at else MessageState.ENROUTE, now,
+            times.scheduled_at, times.expires_at,
+            self._connector_name(account.system_id, source.addr, destination.addr),
+            request.callback_url, request.client_ref, self._owner.owner, request.transport)
 
     def _batch_accepted(
         self, outcome: OnceOutcome, account: Account, messages: list[Message], cost: Decimal
