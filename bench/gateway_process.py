@@ -78,13 +78,18 @@ class NullServer:
         self.port = int(line.split()[-1])
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return times.user + times.system
+        return cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def raise_fd_limit(wanted: int) -> int:
@@ -254,6 +259,9 @@ class DataDirGateway:
 
     def rss(self) -> int:
         return psutil.Process(self.proc.pid).memory_info().rss
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid)
 
 
 def mb(n: int) -> str:

@@ -52,8 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 SYSTEM_ID = "bench"
 PASSWORD = "bench123"
 
-import psutil  # noqa: E402
-from gateway_process import BenchError, NullServer, free_port  # noqa: E402
+from gateway_process import BenchError, NullServer, cpu_seconds, free_port  # noqa: E402
 
 
 class Gateway:
@@ -110,8 +109,7 @@ class Gateway:
             time.sleep(0.01)
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return times.user + times.system
+        return cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
