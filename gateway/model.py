@@ -13,7 +13,7 @@ from gateway.smpp.frozen_init import fast_init
 from gateway.smpp.constants import FINAL_STATES, MessageState
 
 __all__ = [
-    "FINAL_STATES", "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia",
+    "FINAL_STATES", "NO_ADDRESS", "Account", "Address", "BindKind", "Cdr", "Channel", "DeliverVia",
     "DeliveryKind", "InboundMessage", "InboundPart", "Message", "MessageState", "NewOutboxItem",
     "OutboxItem", "SubmitBatch", "SubmitRequest",
 ]
@@ -39,6 +39,11 @@ class Address:
     ton: int = 0
     npi: int = 0
     addr: str = ""
+
+
+# The empty address: what a blank template holds until its copy gets a real one, and what
+# a webhook item keeps (frozen: one is enough).
+NO_ADDRESS = Address()
 
 
 class DeliverVia(Enum):

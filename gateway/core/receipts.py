@@ -1,7 +1,7 @@
 """Building the delivery receipt for a message that reached a final state (D1, D2)."""
 from __future__ import annotations
 
-from gateway.model import Address, DeliveryKind, Message, MessageState, NewOutboxItem
+from gateway.model import NO_ADDRESS, DeliveryKind, Message, MessageState, NewOutboxItem
 from gateway.smpp.constants import (
     ESM_TYPE_DELIVERY_RECEIPT,
     ESM_UDHI,
@@ -18,8 +18,8 @@ GSM_NETWORK_TYPE = 0x03  # network_error_code TLV: network type octet for GSM
 
 # What every receipt's outbox item shares, and a builder that copies it with the fields of
 # one receipt: one per final message, where 13 keywords to the constructor cost more.
-_RECEIPT = NewOutboxItem(account="", kind=DeliveryKind.RECEIPT, source=Address(addr=""),
-                         destination=Address(addr=""), body=b"",
+_RECEIPT = NewOutboxItem(account="", kind=DeliveryKind.RECEIPT, source=NO_ADDRESS,
+                         destination=NO_ADDRESS, body=b"",
                          esm_class=ESM_TYPE_DELIVERY_RECEIPT, data_coding=0)
 _receipt_item = fast_replace(NewOutboxItem, "account", "source", "destination", "body",
                              "message_id", "message_state", "network_error_code",

@@ -34,8 +34,8 @@ from gateway.core.routing import RouteTable
 from gateway.core.scheduling import Scheduler
 from gateway.core.validation import SubmitRejected, check_destination, validate_submit
 from gateway.model import (
+    NO_ADDRESS,
     Account,
-    Address,
     Message,
     MessageState,
     OutboxItem,
@@ -56,7 +56,7 @@ MAX_MESSAGE_ID_LENGTH = 20
 _for_recipient = fast_replace(Message, "id", "destination", "price", "connector")
 # Every submit's Message (one per SMPP submit_sm, so not 21 keywords to the constructor): a
 # blank one with all but error_code and done_at replaced, which a new message has unset.
-_BLANK_MESSAGE = Message(id="", account="", source=Address(), destination=Address(), body=b"")
+_BLANK_MESSAGE = Message(id="", account="", source=NO_ADDRESS, destination=NO_ADDRESS, body=b"")
 _new_message = fast_replace(
     Message, "id", "account", "source", "destination", "body", "data_coding", "esm_class",
     "protocol_id", "priority", "registered_delivery", "parts", "price", "state",

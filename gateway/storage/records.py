@@ -8,20 +8,18 @@ from functools import lru_cache
 
 from gateway.core.apikeys import ApiKey
 from gateway.model import (
-    Account, Address, Cdr, Channel, DeliverVia, DeliveryKind, InboundPart, Message,
+    NO_ADDRESS, Account, Address, Cdr, Channel, DeliverVia, DeliveryKind, InboundPart, Message,
     MessageState, NewOutboxItem, OutboxItem)
 from gateway.smpp.frozen_init import fast_replace
 from gateway.storage.money import from_micro, to_micro
 
 __all__ = [
-    "NO_ADDRESS", "account_from_row", "api_key_from_row", "cdr_from_row", "id_key",
+    "account_from_row", "api_key_from_row", "cdr_from_row", "id_key",
     "inbound_part_row", "message_from_row", "message_row", "smpp_item_as_stored",
     "smpp_outbox_row", "webhook_item_as_stored", "webhook_item_from_row",
     "webhook_outbox_row",
 ]
 
-# a webhook item is its payload: it keeps no addresses or SMPP body (frozen: one is enough)
-NO_ADDRESS = Address()
 _WEBHOOK = Channel.WEBHOOK
 _KINDS = {kind.value: kind for kind in DeliveryKind}
 _STATES = {int(s): s for s in MessageState}
