@@ -1,11 +1,12 @@
 """Reactor-thread CPU of one HTTP Basic login whose password was checked recently.
 
-    python bench/auth_cost.py [--logins 200000] [--repeat 5] [--accounts 1]
+    python bench/auth_cost.py [--logins 200000] [--repeat 5] [--accounts 1] [--awaited]
 
 The real HttpAuthenticator over the real PasswordLogins (limiter, credential checker) and
 a store that answers get_account at once, on a task.Clock: no sockets, threads or scrypt
 after the first login of each account. Every login is what a keep-alive client's request
-pays before its submit (a remembered password, a cached account, a clean address). Prints
+pays before its submit (a remembered password, a cached account, a clean address):
+account_at_once, which PublicApi asks first; `--awaited` times account_for instead. Prints
 the microseconds per login, best of `--repeat`; `--accounts` spreads the logins over
 several accounts (each one's first login runs scrypt, about 50 ms, before the timing).
 Complements http_api.py, whose single sends carry this cost among many others: here a
@@ -51,8 +52,9 @@ class Accounts:
         return succeed(None)
 
 
-def run(logins: int, accounts: int) -> float:
-    """Microseconds per login over `logins` logins spread over `accounts` accounts."""
+def run(logins: int, accounts: int, awaited: bool) -> float:
+    """Microseconds per login over `logins` logins spread over `accounts` accounts; each
+    answered by account_at_once as PublicApi asks first, or (`awaited`) by account_for."""
     clock = Clock()
     clock.advance(1_000_000)
     hashed = hash_password(PASSWORD)
@@ -70,8 +72,13 @@ def run(logins: int, accounts: int) -> float:
     rounds = [headers[n % accounts] for n in range(logins)]
     gc.collect()
     start = time.perf_counter()
-    for header in rounds:  # awaited as PublicApi awaits it: no Deferred of its own
-        answered_at_once(auth.account_for(header, "127.0.0.1"))
+    if awaited:
+        for header in rounds:  # awaited as PublicApi would: no Deferred of its own
+            answered_at_once(auth.account_for(header, "127.0.0.1"))
+    else:
+        for header in rounds:
+            if auth.account_at_once(header, "127.0.0.1") is None:
+                raise SystemExit("account_at_once declined a remembered login")
     return (time.perf_counter() - start) / logins * 1e6
 
 
@@ -90,9 +97,13 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--accounts", type=int, default=1)
+    parser.add_argument("--awaited", action="store_true",
+                        help="through account_for (the coroutine every refusal takes), "
+                             "not account_at_once")
     args = parser.parse_args()
-    costs = [run(args.logins, args.accounts) for _ in range(args.repeat)]
-    print(f"HTTP Basic, remembered password: {min(costs):.2f} µs per login "
+    costs = [run(args.logins, args.accounts, args.awaited) for _ in range(args.repeat)]
+    way = "account_for" if args.awaited else "account_at_once"
+    print(f"HTTP Basic, remembered password, {way}: {min(costs):.2f} µs per login "
           f"(best of {args.repeat}; all: {', '.join(f'{c:.2f}' for c in costs)})")
 
 

@@ -36,12 +36,15 @@ class LoginRefused(Exception):
 
 
 AccountLookup = Callable[[str], Awaitable[Account | None]]
+KnownAccount = Callable[[str], Account | None]  # without waiting; None: not known right now
 
 
 class PasswordLogins:
     """One login path for every front-end: the limiter decides when the attempt may be
     checked (before anything looks at the password), then the account is looked up and
-    the password checked (remembered successes answer at once), then the allow-list."""
+    the password checked (remembered successes answer at once), then the allow-list.
+    `login_at_once` is the same steps for a front-end that keeps accounts: when none of
+    them waits, it answers with no coroutine or Deferred; else `login` decides."""
 
     def __init__(self, limiter: LoginLimiter, checker: CredentialChecker) -> None:
         self.limiter = limiter
@@ -78,6 +81,27 @@ class PasswordLogins:
             return account
         finally:
             admission.done(outcome)
+
+    def login_at_once(
+        self, system_id: str, password: str, peer_ip: str, known: KnownAccount,
+        *, max_age: float | None = None,
+    ) -> Account | None:
+        """The account when `login` would succeed without waiting for anything: the
+        limiter lets the attempt through at once, `known` has the account, enabled, whose
+        password was found right within `max_age` seconds and whose allow-list has
+        `peer_ip`. None otherwise, with nothing counted: then `login` decides."""
+        guess = self.checker.fingerprint(system_id, password)
+
+        def remembered() -> Account | None:
+            account = known(system_id)
+            if (account is None or not account.enabled
+                    or not self.checker.remembers(system_id, guess, account.password_hash,
+                                                  max_age)
+                    or not ip_allowed(peer_ip, account.allow_ips)):
+                return None
+            return account
+
+        return self.limiter.settle_at_once(peer_ip, system_id, guess, remembered)
 
 
 class BindRejected(Exception):

@@ -70,8 +70,7 @@ class CredentialChecker:
         scrypt. Fails with the verifier's VerifierBusy when it is full. `fingerprint`:
         this object's fingerprint(system_id, password), when the caller has it already."""
         digest = fingerprint or self.fingerprint(system_id, password)
-        age = self._ttl if max_age is None else min(max_age, self._ttl)
-        if self._remembers(system_id, digest, password_hash, age):
+        if self.remembers(system_id, digest, password_hash, max_age):
             return succeed(True)
         return self._flights.call((system_id, digest, password_hash), self._verify_and_remember,
                                   system_id, digest, password, password_hash)
@@ -82,6 +81,13 @@ class CredentialChecker:
             self._remembered.clear()
         else:
             self._remembered.pop(system_id, None)
+
+    def remembers(self, system_id: str, fingerprint: bytes, password_hash: str,
+                  max_age: float | None = None) -> bool:
+        """Whether the password `fingerprint` stands for was found right for `password_hash`
+        within the last `max_age` seconds (default: the ttl): `check` without scrypt."""
+        age = self._ttl if max_age is None else min(max_age, self._ttl)
+        return self._remembers(system_id, fingerprint, password_hash, age)
 
     def _remembers(self, system_id: str, digest: bytes, password_hash: str, age: float) -> bool:
         entries = self._remembered.get(system_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -49,10 +51,18 @@ __all__ = ["Admission", "AttemptPolicy", "LoginLimiter", "TooManyAttempts"]
 # nothing, and a restart's bind storm (one ESME, one password, 1,000 binds) is one attempt.
 # The group's outcome is the first real one (right or wrong) any member reports; members
 # that went unchecked (their connection closed) do not end it while others still check.
+#
+# Settled at once. A check that needs no waiting (a password remembered as right a moment
+# ago) may skip the Admission: `settle_at_once` lets it run when `admit` would have let it
+# through at once and alone, and counts its success as `done(True)` would. Nothing happens
+# in between, so nothing can tell the two apart, and nothing about the password is looked
+# at before the same decision is made. A failure is never settled this way: it goes
+# through `admit` and is counted there.
 
 MAX_TRACKED = 100_000  # entries per table; beyond, idle ones are forgotten oldest first
 _ACCOUNT_KEY_LENGTH = 64  # longer names (never valid) share a tally
 _MAX_EXPONENT = 32
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,7 +184,7 @@ class LoginLimiter:
             return self._join(group, limit)
         group = _Group(source, account, guess, limit)
         source.groups[(account, guess)] = group
-        if not source.queue and self._clean(source, account):  # the usual case, made short
+        if not source.queue and self._clean(source, ip, account):  # the usual case, made short
             source.running += 1
             group.state = _State.ADMITTED
             group.members = 1
@@ -184,14 +194,37 @@ class LoginLimiter:
         self._pump(source)
         return d
 
-    def _clean(self, source: _Source, account: str) -> bool:
-        """Whether an attempt on `account` from `source` may be checked right now."""
+    def settle_at_once(self, ip: str, account: str, guess: bytes,
+                       attempt: Callable[[], _T | None]) -> _T | None:
+        """An attempt whose check needs no waiting (a remembered password): when `admit`
+        would let it through at once and alone, run `attempt()` now and count what it
+        returns (not None) as a success, as `admit` and `done(True)` would have; None when
+        it was not let through or `attempt()` found no success, and nothing is counted
+        then (the caller goes through `admit`). Tracks nothing while it runs: `attempt`
+        must not wait."""
+        account = account[:_ACCOUNT_KEY_LENGTH]
+        source = self._sources.get(ip)
+        if source is not None and (source.queue or (account, guess) in source.groups):
+            return None  # it would wait in line, or join the same guess in flight
+        if not self._clean(source, ip, account):
+            return None
+        result = attempt()
+        if result is not None:
+            self._succeeded(source, ip, account)
+        return result
+
+    def _clean(self, source: _Source | None, ip: str, account: str) -> bool:
+        """Whether an attempt on `account` from `ip` (`source`: its tally, if it has one)
+        may be checked right now."""
         policy, free = self.policy, self.policy.free_attempts
         now = self._clock.seconds()
-        source.decay(now, policy.forget_after)
-        if source.failures + source.running >= free:
+        busy = 0
+        if source is not None:
+            source.decay(now, policy.forget_after)
+            busy = source.failures + source.running
+        if busy >= free:
             return False
-        pair = self._pairs.get((source.ip, account))
+        pair = self._pairs.get((ip, account))
         if pair is None:
             return True
         pair.decay(now, policy.forget_after)
@@ -340,10 +373,7 @@ class LoginLimiter:
         self._forget_group(group)
         source, key = group.source, (group.source.ip, group.account)
         if ok is True:
-            source.failures = 0
-            pair = self._pairs.get(key)
-            if pair is not None:
-                pair.failures = 0
+            self._clear_failures(source, key)
         elif ok is False:
             now = self._clock.seconds()
             for table, name, tally in (
@@ -357,6 +387,20 @@ class LoginLimiter:
                     table[name] = table.pop(name)
         self._tidy_tallies(source.ip, group.account)
         self._pump(source)
+
+    def _succeeded(self, source: _Source | None, ip: str, account: str) -> None:
+        self._clear_failures(source, (ip, account))
+        self._tidy_tallies(ip, account)
+        if source is not None:
+            self._tidy(source)
+
+    def _clear_failures(self, source: _Source | None, pair_key: tuple[str, str]) -> None:
+        """A success: its IP's and pair's failures go, the account's stay."""
+        if source is not None:
+            source.failures = 0
+        pair = self._pairs.get(pair_key)
+        if pair is not None:
+            pair.failures = 0
 
     def _forget_group(self, group: _Group) -> None:
         groups = group.source.groups

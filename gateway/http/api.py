@@ -176,9 +176,12 @@ class PublicApi:
 
     async def _account(self, request: Any) -> Account | bytes:
         """The caller's account, or the 401/403 answer to return."""
+        authorization, peer_ip = request.getHeader(b"authorization"), _peer_ip(request)
+        account = self._auth.account_at_once(authorization, peer_ip)
+        if account is not None:
+            return account
         try:
-            return await self._auth.account_for(
-                request.getHeader(b"authorization"), _peer_ip(request))
+            return await self._auth.account_for(authorization, peer_ip)
         except AuthFailed as e:
             if e.status == 401:
                 request.setHeader(b"www-authenticate", _CHALLENGE)

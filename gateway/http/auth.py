@@ -14,6 +14,11 @@ request costs no store read before its submit; `forget()` drops those and is cal
 whenever the store's settings_version moves (service.py polls it every 2 s; the admin API
 calls it at once), so a disabled account or a revoked key applies within seconds, as for
 SMPP binds. Balances are not taken from here: the store checks them.
+
+A request whose answer needs no waiting (a remembered password or a known key, a kept
+account, an address the limiter lets through at once) is answered by `account_at_once`,
+with no coroutine or Deferred; anything else, every refusal included, goes through
+`account_for`.
 """
 from __future__ import annotations
 
@@ -71,23 +76,57 @@ class HttpAuthenticator:
         self._accounts.clear()
         self._key_accounts.clear()
 
+    def _fresh(self, cache: dict[str, tuple[Account | None, float]], name: str
+               ) -> Account | None:
+        """The account kept for `name`, while it is young enough."""
+        hit = cache.get(name)
+        if hit is not None and hit[1] > self._clock.seconds():
+            return hit[0]
+        return None
+
     async def _cached(
         self, cache: dict[str, tuple[Account | None, float]], name: str, lookup
     ) -> Account | None:
-        now = self._clock.seconds()
-        hit = cache.get(name)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        account = self._fresh(cache, name)
+        if account is not None:
+            return account
+        read_at = self._clock.seconds()  # kept for ttl from when the read began, not ended
         account = await lookup(name)
         if account is not None:  # unknown names are not kept: nothing to fill memory with
             if len(cache) >= MAX_CACHE:
                 cache.clear()
-            cache[name] = (account, now + self._ttl)
+            cache[name] = (account, read_at + self._ttl)
         return account
 
     def authenticate(self, authorization: bytes | None, peer_ip: str) -> Deferred[Account]:
         """The account an Authorization header stands for; fails with AuthFailed."""
         return ensureDeferred(self.account_for(authorization, peer_ip))
+
+    def account_at_once(self, authorization: bytes | None, peer_ip: str) -> Account | None:
+        """The account when `account_for` would find it without waiting: a password found
+        right within the cache's ttl or a known key, for an account kept in the cache, from
+        an allowed address, and the limiter lets it through at once. None otherwise (nothing
+        counted): then `account_for` decides. A keep-alive client's usual request."""
+        scheme, credentials = _scheme(authorization or b"")
+        if scheme == b"basic":
+            try:
+                system_id, password = _basic_credentials(credentials)
+            except AuthFailed:
+                return None
+            return self._logins.login_at_once(
+                system_id, password, peer_ip,
+                lambda name: self._fresh(self._accounts, name), max_age=self._ttl)
+        if scheme == b"bearer":
+            try:
+                key = credentials.decode("ascii")
+            except UnicodeDecodeError:
+                return None
+            account = self._fresh(self._key_accounts, hash_api_key(key))
+            if account is None or not account.enabled or not ip_allowed(peer_ip,
+                                                                        account.allow_ips):
+                return None
+            return account
+        return None
 
     async def account_for(self, authorization: bytes | None, peer_ip: str) -> Account:
         """`authenticate` as a coroutine, for a caller that is one: awaited directly, it
@@ -95,22 +134,15 @@ class HttpAuthenticator:
         return await self._authenticate(authorization or b"", peer_ip)
 
     async def _authenticate(self, authorization: bytes, peer_ip: str) -> Account:
-        scheme, _, credentials = authorization.strip().partition(b" ")
-        scheme = scheme.lower()
+        scheme, credentials = _scheme(authorization)
         if scheme == b"basic":
-            return await self._basic(credentials.strip(), peer_ip)
+            return await self._basic(credentials, peer_ip)
         if scheme == b"bearer":
-            return await self._bearer(credentials.strip(), peer_ip)
+            return await self._bearer(credentials, peer_ip)
         raise AuthFailed("use HTTP Basic (system_id, password) or a bearer API key")
 
     async def _basic(self, credentials: bytes, peer_ip: str) -> Account:
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise AuthFailed("malformed Basic credentials") from None
-        system_id, sep, password = decoded.partition(":")
-        if not sep:
-            raise AuthFailed("malformed Basic credentials")
+        system_id, password = _basic_credentials(credentials)
         try:
             return await self._logins.login(
                 system_id, password, peer_ip,
@@ -133,3 +165,21 @@ class HttpAuthenticator:
         if not ip_allowed(peer_ip, account.allow_ips):
             raise AuthFailed(f"{peer_ip} is not allowed for this account", status=403)
         return account
+
+
+def _scheme(authorization: bytes) -> tuple[bytes, bytes]:
+    """(scheme in lower case, credentials) of an Authorization header."""
+    scheme, _, credentials = authorization.strip().partition(b" ")
+    return scheme.lower(), credentials.strip()
+
+
+def _basic_credentials(credentials: bytes) -> tuple[str, str]:
+    """(system_id, password) of Basic credentials; AuthFailed when they are malformed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthFailed("malformed Basic credentials") from None
+    system_id, sep, password = decoded.partition(":")
+    if not sep:
+        raise AuthFailed("malformed Basic credentials")
+    return system_id, password

@@ -3,12 +3,14 @@ once, a stand-in verifier), and the 429 / 503 answers rendered by the API."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest_twisted
 from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.task import Clock
 
 from gateway.core.accounts import PasswordLogins
+from gateway.core.apikeys import hash_api_key
 from gateway.core.credentials import CredentialChecker
 from gateway.core.login_limiter import AttemptPolicy, LoginLimiter
 from gateway.core.verifier import VerifierBusy
@@ -140,3 +142,80 @@ def test_account_for_is_authenticate_as_a_coroutine_limiter_and_check_included()
     assert a.checked == ["right1", "nope"]  # a new credential is verified, never assumed
     none = a.outcome(ensureDeferred(a.auth.account_for(None, CUSTOMER)))
     assert isinstance(none, AuthFailed) and none.status == 401
+
+
+class KeyStore(Store):
+    KEY = "sk_live_known"
+
+    def account_for_api_key(self, key_hash: str) -> Deferred[Account | None]:
+        return succeed(self.account if key_hash == hash_api_key(self.KEY) else None)
+
+
+def keyed_auth() -> tuple[Auth, KeyStore]:
+    a = Auth()
+    store = KeyStore()
+    a.auth = HttpAuthenticator(store, store, a.clock, a.auth._logins)
+    return a, store
+
+
+def test_account_at_once_answers_a_remembered_password_and_a_known_key_without_waiting():
+    a, store = keyed_auth()
+    right, key = basic("acme", "right1"), b"Bearer " + KeyStore.KEY.encode()
+    assert a.auth.account_at_once(right, CUSTOMER) is None  # never checked: scrypt first
+    assert a.auth.account_at_once(key, CUSTOMER) is None  # never looked up
+    assert a.checked == []
+    assert isinstance(a.outcome(a.auth.authenticate(right, CUSTOMER)), Account)
+    assert isinstance(a.outcome(a.auth.authenticate(key, CUSTOMER)), Account)
+    assert a.auth.account_at_once(right, CUSTOMER) is store.account
+    assert a.auth.account_at_once(key, CUSTOMER) is store.account
+    assert a.checked == ["right1"]
+    assert a.auth._logins.limiter.tracked() == (0, 0, 0)
+
+
+def test_account_at_once_declines_what_account_for_must_decide_and_counts_nothing():
+    a, store = keyed_auth()
+    right = basic("acme", "right1")
+    a.outcome(a.auth.authenticate(right, CUSTOMER))
+    a.outcome(a.auth.authenticate(b"Bearer " + KeyStore.KEY.encode(), CUSTOMER))
+    for header, ip in ((basic("acme", "nope"), CUSTOMER), (right, "192.0.2.1"),
+                       (basic("other", "right1"), CUSTOMER), (b"Basic !!!", CUSTOMER),
+                       (b"Bearer sk_live_other", CUSTOMER), (b"Digest x", CUSTOMER),
+                       (None, CUSTOMER), (b"Bearer " + KeyStore.KEY.encode(), "192.0.2.1")):
+        for _ in range(5):  # refused only by account_for, which counts: none of these did
+            assert a.auth.account_at_once(header, ip) is None, (header, ip)
+    assert a.auth._logins.limiter.tracked() == (0, 0, 0)
+    assert a.checked == ["right1"]
+
+
+def test_account_at_once_ends_with_the_cache_a_disabled_account_and_an_attack():
+    a, store = keyed_auth()
+    right = basic("acme", "right1")
+    a.outcome(a.auth.authenticate(right, ATTACKER))
+    assert a.auth.account_at_once(right, ATTACKER) is store.account
+    a.clock.advance(61)  # the account was kept 60 s: look it up again
+    assert a.auth.account_at_once(right, ATTACKER) is None
+    assert isinstance(a.outcome(a.auth.authenticate(right, ATTACKER)), Account)
+    key = b"Bearer " + KeyStore.KEY.encode()
+    store.account = replace(store.account, enabled=False)
+    a.auth.forget()  # settings moved
+    for header in (right, key):
+        assert a.auth.account_at_once(header, ATTACKER) is None
+        assert a.outcome(a.auth.authenticate(header, ATTACKER)).status == 401
+        assert a.auth.account_at_once(header, ATTACKER) is None  # kept, and disabled
+    store.account = replace(store.account, enabled=True)
+    a.auth.forget()
+    assert isinstance(a.outcome(a.auth.authenticate(right, ATTACKER)), Account)
+    for i in range(3):  # the address turns suspicious: even its right password waits
+        a.outcome(a.auth.authenticate(basic("acme", f"wrong{i}"), ATTACKER))
+    assert a.auth.account_at_once(right, ATTACKER) is None
+    assert a.auth.account_at_once(right, CUSTOMER) is store.account  # others are not held
+
+
+def test_account_at_once_never_answers_with_an_account_kept_past_the_ttl():
+    a = Auth()
+    a.outcome(a.auth.authenticate(basic("acme", "nope"), CUSTOMER))  # the account is kept
+    a.clock.advance(30)
+    a.outcome(a.auth.authenticate(basic("acme", "right1"), CUSTOMER))  # remembered from now
+    assert a.auth.account_at_once(basic("acme", "right1"), CUSTOMER) is not None
+    a.clock.advance(31)  # the password is 31 s old, the account 61 s: read it again
+    assert a.auth.account_at_once(basic("acme", "right1"), CUSTOMER) is None
