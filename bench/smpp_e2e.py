@@ -82,6 +82,7 @@ from gateway.smpp.constants import CommandId, Tag  # noqa: E402
 from gateway.smpp.framing import Framer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
+from fresh_schema import fresh_schema  # noqa: E402
 from gateway_process import BenchError, NullServer, free_port  # noqa: E402
 
 SYSTEM_ID = "bench"
@@ -617,24 +618,6 @@ def print_table(summary: dict) -> None:
 
 # --- main -------------------------------------------------------------------------------------
 
-def fresh_schema(url: str) -> tuple[str, callable]:
-    """`url` with its tables in a new schema of that database, and how to drop it."""
-    from urllib.parse import quote
-
-    import psycopg
-
-    schema = f"smpp_e2e_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-
-    def drop() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}", drop
-
-
 def postgres_commits(url: str) -> int:
     import psycopg
 
@@ -693,7 +676,7 @@ def run_once(args, database: str = "", nodes: int = 1, metrics: bool = True) -> 
     try:
         url = database
         if database:
-            url, drop = fresh_schema(database)
+            url, drop = fresh_schema(database, "smpp_e2e")
         for node in range(nodes):
             gateways.append(GatewayProcess(
                 workdir / f"node{node + 1}", free_port(), args.window, args.binds,

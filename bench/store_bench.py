@@ -41,6 +41,9 @@ from gateway.model import (  # noqa: E402
 from gateway.storage import open_store  # noqa: E402
 from gateway.storage.batched import BatchedStore  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+from fresh_schema import fresh_schema  # noqa: E402
+
 PRICE = Decimal("0.0125")
 ACCOUNT = "bench"
 
@@ -154,7 +157,10 @@ def main() -> None:
     if path is None:
         tmp = tempfile.TemporaryDirectory(prefix="store_bench")
         path = os.path.join(tmp.name, "bench.db")
-    store = open_store(args.database, Path(path), reactor)
+    database, drop = args.database, None
+    if database:
+        database, drop = fresh_schema(database, "store_bench")
+    store = open_store(database, Path(path), reactor)
 
     async def go() -> None:
         try:
@@ -170,6 +176,8 @@ def main() -> None:
     reactor.run()
     if tmp is not None:
         tmp.cleanup()
+    if drop is not None:
+        drop()
 
 
 if __name__ == "__main__":
