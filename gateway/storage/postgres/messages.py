@@ -2,7 +2,7 @@
 final state with its receipt's outbox items, lookups, supersede-and-accept, and the
 adoption of another owner's unfinished messages. Plain functions on a cursor inside a
 transaction their caller owns; runs of calls go to the `*_many` forms (one statement per
-table, the rows as arrays: see rows.py).
+table: the rows as arrays, or a COPY: see rows.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gateway.core.ports import UnknownAccount
 from gateway.model import FINAL_STATES, Message, MessageState, NewOutboxItem, OutboxItem
 from gateway.storage.money import to_micro
 from gateway.storage.postgres.outbox import outbox_rows, queue_rows
-from gateway.storage.postgres.rows import unnest_insert
+from gateway.storage.postgres.rows import copy_rows
 from gateway.storage.records import id_key, message_from_row, message_row
 
 MESSAGE_COLUMNS = (
@@ -56,7 +56,7 @@ _FINISH_ROWS = (
 def _insert(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     if not rows:
         return
-    unnest_insert(cur, "messages", MESSAGE_COLUMNS, _TYPES, rows)
+    copy_rows(cur, "messages", MESSAGE_COLUMNS, _TYPES, rows)
     last = max((r[0] for r in rows), key=id_key)
     for owner in {r[25] for r in rows}:
         cur.execute(_RAISE_LAST_ID, {"id": last, "owner": owner})
