@@ -118,10 +118,10 @@ class HttpAuthenticator:
                 lambda name: self._fresh(self._accounts, name), max_age=self._ttl)
         if scheme == b"bearer":
             try:
-                key = credentials.decode("ascii")
-            except UnicodeDecodeError:
+                key_hash = _api_key_hash(credentials)
+            except AuthFailed:
                 return None
-            account = self._fresh(self._key_accounts, hash_api_key(key))
+            account = self._fresh(self._key_accounts, key_hash)
             if account is None or not account.enabled or not ip_allowed(peer_ip,
                                                                         account.allow_ips):
                 return None
@@ -154,12 +154,8 @@ class HttpAuthenticator:
             raise AuthFailed(reason, status=status, retry_after=e.retry_after) from None
 
     async def _bearer(self, credentials: bytes, peer_ip: str) -> Account:
-        try:
-            key = credentials.decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthFailed("malformed API key") from None
         account = await self._cached(
-            self._key_accounts, hash_api_key(key), self._keys.account_for_api_key)
+            self._key_accounts, _api_key_hash(credentials), self._keys.account_for_api_key)
         if account is None or not account.enabled:
             raise AuthFailed("unknown or revoked API key")
         if not ip_allowed(peer_ip, account.allow_ips):
@@ -183,3 +179,12 @@ def _basic_credentials(credentials: bytes) -> tuple[str, str]:
     if not sep:
         raise AuthFailed("malformed Basic credentials")
     return system_id, password
+
+
+def _api_key_hash(credentials: bytes) -> str:
+    """What the store keeps of a bearer key; AuthFailed when it is not ASCII."""
+    try:
+        key = credentials.decode("ascii")
+    except UnicodeDecodeError:
+        raise AuthFailed("malformed API key") from None
+    return hash_api_key(key)
