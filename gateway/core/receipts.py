@@ -52,6 +52,13 @@ def message_text(message: Message, max_octets: int | None = None) -> str:
     return decode_body(body, message.data_coding)
 
 
+def receipt_event(message: Message, state: MessageState, done_at: float) -> NewOutboxItem:
+    """The receipt's outbox item without its SMPP text: what a webhook leg is made from
+    when no SMPP leg is sent (formatting and decoding the text cost more than the rest)."""
+    return _receipt_item(_RECEIPT, message.account, message.destination, message.source,
+                         b"", message.id, int(state), None, done_at, None)
+
+
 def receipt_for(
     message: Message, state: MessageState, error_code: int, done_at: float,
     claimed_by: int | None = None,

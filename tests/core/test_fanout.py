@@ -149,3 +149,14 @@ def test_a_webhook_leg_is_made_only_from_a_new_item():
                            for f in dataclasses.fields(receipt)}, id=7)
     with pytest.raises(TypeError, match="OutboxItem"):
         Subscriptions.webhook_item(stored, HOOK, "evt_1", "{}")
+
+
+@pytest.mark.parametrize("state", [MessageState.DELIVERED, MessageState.UNDELIVERABLE])
+def test_a_webhook_only_receipt_is_the_webhook_leg_a_both_account_gets(state):
+    # built without the SMPP text, it must still be the same item, field by field
+    claims = Claims(smpp=3, webhook=4)
+    only = Subscriptions([account(url=HOOK)], event_ids=lambda: "evt_1")
+    both = Subscriptions([account(url=HOOK, via=DeliverVia.BOTH)], event_ids=lambda: "evt_1")
+    [hook] = only.receipt_items(message(), state, 11, 1_800_000_010.0, claims)
+    [_, expected] = both.receipt_items(message(), state, 11, 1_800_000_010.0, claims)
+    assert hook == expected
