@@ -14,7 +14,8 @@ the response body discarded. So this client
 - keeps one endpoint per (scheme, host, port), TLS checked as treq/Agent do it
   (BrowserLikePolicyForHTTPS: the certificate must match the host);
 - keeps idle connections per (scheme, host, port), at most `per_host`, newest used
-  first, each closed after IDLE_TIMEOUT unused; a response that is not keep-alive
+  first, each closed after IDLE_TIMEOUT unused (one timer, for the longest idle, rather
+  than one set and cancelled per request); a response that is not keep-alive
   (HTTP/1.0, `Connection: close`, a body read until the close) closes its connection;
 - retries a request once, on a new connection, when a reused connection closes before
   any byte of its response: the receiver closed it, idle, as it was taken (the race
@@ -37,7 +38,7 @@ from typing import Any
 from hyperlink import URL
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.web.client import URI, BrowserLikePolicyForHTTPS, _ensureValidURI
 from twisted.web.error import SchemeNotSupported
@@ -99,15 +100,13 @@ class _Pool:
         self._clock = clock
         self._per_host = per_host
         self._idle: dict[_Key, list[Connection]] = {}
+        self._expiry: IDelayedCall | None = None  # when the longest idle is due to close
 
     def send(self, target: Target, data: bytes) -> Deferred[Response]:
         exchange = Exchange(target, data)
         idle = self._idle.get(target.key)
         if idle:
             connection = idle.pop()
-            if connection.idle_timer is not None:
-                connection.idle_timer.cancel()
-                connection.idle_timer = None
             connection.request(exchange)
         else:
             self.connect(exchange)
@@ -138,14 +137,12 @@ class _Pool:
         if len(idle) >= self._per_host:
             connection.transport.loseConnection()
             return
+        connection.idle_since = self._clock.seconds()
         idle.append(connection)
-        connection.idle_timer = self._clock.callLater(IDLE_TIMEOUT, self._expire, connection)
+        if self._expiry is None:
+            self._expiry = self._clock.callLater(IDLE_TIMEOUT, self._expire_due)
 
     def lost(self, connection: Connection) -> None:
-        if connection.idle_timer is not None:
-            if connection.idle_timer.active():
-                connection.idle_timer.cancel()
-            connection.idle_timer = None
         self._unidle(connection)
 
     def _unidle(self, connection: Connection) -> None:
@@ -157,15 +154,27 @@ class _Pool:
 
     def close(self) -> Deferred[None]:
         """Close every idle connection; fires once they are closed."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         closing = [c.close() for idle in list(self._idle.values()) for c in list(idle)]
         d = DeferredList(closing)
         d.addCallback(lambda _: None)
         return d
 
-    def _expire(self, connection: Connection) -> None:
-        connection.idle_timer = None
-        self._unidle(connection)  # not handed out while its close is under way
-        connection.close()
+    def _expire_due(self) -> None:
+        """Close the connections idle for IDLE_TIMEOUT, then wait for the next one due."""
+        self._expiry = None
+        now = self._clock.seconds()
+        due = [c for idle in self._idle.values() for c in idle
+               if c.idle_since + IDLE_TIMEOUT <= now]
+        for connection in due:
+            self._unidle(connection)  # not handed out while its close is under way
+            connection.close()
+        oldest = min((c.idle_since for idle in self._idle.values() for c in idle),
+                     default=None)
+        if oldest is not None and self._expiry is None:
+            self._expiry = self._clock.callLater(oldest + IDLE_TIMEOUT - now, self._expire_due)
 
 
 class WebhookClient:

@@ -11,7 +11,6 @@ from typing import Any, Protocol as Interface
 import httptools
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
@@ -127,7 +126,7 @@ class Connection(Protocol):
     def __init__(self, owner: Owner, key: tuple[bytes, bytes, int]) -> None:
         self.key = key
         self.reused = False  # it has answered before: a close may be the idle race
-        self.idle_timer: IDelayedCall | None = None
+        self.idle_since = 0.0  # when it last went back to its pool
         self._owner = owner
         self._parser = httptools.HttpResponseParser(self)
         self._exchange: Exchange | None = None

@@ -30,8 +30,10 @@ once, as soon as half are free, so a burst drains at the receivers' pace.
   Once that time has passed, one due item probes the URL while the others wait; a 2xx
   clears the backoff. A receiver down for an hour sees one request per backoff period,
   not every queued event every second; other URLs are not held up.
-- Each attempt is bounded by `timeout` as a whole (a DelayedCall on the injected clock
-  cancels it, headers and body alike). Response bodies are read and discarded, at most
+- Each attempt is bounded by `timeout` as a whole, headers and body alike: one DelayedCall
+  on the injected clock, for the oldest attempt's deadline, cancels whatever is due when
+  it fires (every attempt has the same timeout, so the oldest is due first), not a timer
+  set and cancelled per attempt. Response bodies are read and discarded, at most
   64 KiB, then the connection is dropped.
 
 Signing
@@ -102,8 +104,8 @@ class HttpPoster(Protocol):
 class _Attempt:
     item: OutboxItem
     probe: bool
+    deadline: float  # when it times out
     deferred: Deferred[Any] | None = None
-    timer: IDelayedCall | None = None
     status: int | None = None
     timed_out: bool = False
 
@@ -154,7 +156,8 @@ class WebhookSender:
         self._config = config
         self._secret_for = secret_for
         self._rng = rng or random.Random()
-        self._attempts: dict[int, _Attempt] = {}
+        self._attempts: dict[int, _Attempt] = {}  # in the order they began: oldest first
+        self._timeouts: IDelayedCall | None = None  # for the oldest attempt's deadline
         self._known: set[int] = set()
         self._backoff: dict[str, _Backoff] = {}
         self._acks_waiting: list[int] = []
@@ -186,6 +189,9 @@ class WebhookSender:
         self._stopped = True
         if self._poller.running:
             self._poller.stop()
+        if self._timeouts is not None:
+            self._timeouts.cancel()
+            self._timeouts = None
         for attempt in list(self._attempts.values()):
             if attempt.deferred is not None:
                 attempt.deferred.cancel()
@@ -269,24 +275,40 @@ class WebhookSender:
         return headers
 
     def _send(self, item: OutboxItem, probe: bool) -> None:
-        attempt = _Attempt(item=item, probe=probe)
+        now = self._clock.seconds()
+        timeout = self._config.timeout
+        attempt = _Attempt(item=item, probe=probe, deadline=now + timeout)
         self._attempts[item.id] = attempt
+        if self._timeouts is None:  # no older attempt waits (or its expiry is under way)
+            self._timeouts = self._clock.callLater(timeout, self._time_out_due)
         self._known.add(item.id)
         if probe:
             self._backoff[item.url].probe = item.id
         body = item.payload.encode()
-        headers = self._headers(item, body, int(self._clock.seconds()))
-        attempt.timer = self._clock.callLater(self._config.timeout, self._time_out, attempt)
+        headers = self._headers(item, body, int(now))
         d = maybeDeferred(self._http.post, item.url, data=body, headers=headers,
                           allow_redirects=False, unbuffered=True)
         attempt.deferred = d
         d.addCallback(self._read_body, attempt)
         d.addBoth(self._finished, attempt)
 
-    def _time_out(self, attempt: _Attempt) -> None:
-        attempt.timed_out = True
-        if attempt.deferred is not None:
-            attempt.deferred.cancel()
+    def _time_out_due(self) -> None:
+        """Cancel the attempts whose deadline has come, oldest first; the timer is set
+        again first, for the oldest left, so attempts begun meanwhile (a cancelled one's
+        outcome refills its slot) find it set."""
+        self._timeouts = None
+        now = self._clock.seconds()
+        due = []
+        for attempt in self._attempts.values():
+            if attempt.deadline > now:
+                self._timeouts = self._clock.callLater(attempt.deadline - now,
+                                                       self._time_out_due)
+                break
+            due.append(attempt)
+        for attempt in due:
+            attempt.timed_out = True
+            if attempt.deferred is not None:
+                attempt.deferred.cancel()
 
     @staticmethod
     def _read_body(response: Any, attempt: _Attempt) -> Deferred[None]:
@@ -314,8 +336,6 @@ class WebhookSender:
 
     def _outcome(self, result: object, attempt: _Attempt) -> None:
         item = attempt.item
-        if attempt.timer is not None and attempt.timer.active():
-            attempt.timer.cancel()
         self._attempts.pop(item.id, None)
         backoff = self._backoff.get(item.url)
         if backoff is not None and backoff.probe == item.id:

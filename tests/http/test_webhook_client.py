@@ -168,6 +168,15 @@ async def turn():
         await deferLater(reactor, 0.01, lambda: None)
 
 
+async def closed_soon(connection, wait=5.0):
+    """Whether the receiver's side of `connection` sees it closed within `wait` seconds."""
+    for _ in range(int(wait / 0.01)):
+        if connection.closed.called:
+            return True
+        await deferLater(reactor, 0.01, lambda: None)
+    return connection.closed.called
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_chunked_body_is_read_to_its_end_and_the_connection_kept(raw):
     factory, client, _ = raw
@@ -286,6 +295,28 @@ async def test_idle_connections_are_capped_per_host_and_closed_after_the_idle_ti
     clock.advance(IDLE_TIMEOUT + 1)
     for connection in factory.connections:
         await connection.closed
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_idle_connection_closes_the_idle_timeout_after_its_own_last_use(raw):
+    # one timer serves every idle connection: it must close only those due, then wait
+    # for the next one's deadline
+    factory, client, clock = raw  # per_host=2
+    await gatherResults([ensureDeferred(post(factory, client)) for _ in range(2)])
+    assert len(factory.connections) == 2
+    clock.advance(30)
+    assert await post(factory, client) == (200, b"ok")
+    reused = factory.requests[-1][0]
+    unused = 1 - reused
+    clock.advance(IDLE_TIMEOUT - 30)
+    assert await closed_soon(factory.connections[unused])
+    assert not factory.connections[reused].closed.called
+    clock.advance(29)
+    assert not await closed_soon(factory.connections[reused], wait=0.1)
+    clock.advance(1)
+    assert await closed_soon(factory.connections[reused])
+    assert await post(factory, client) == (200, b"ok")  # a new connection, as it should be
+    assert len(factory.connections) == 3
 
 
 @pytest_twisted.ensureDeferred

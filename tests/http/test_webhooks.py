@@ -325,6 +325,30 @@ async def test_a_hanging_receiver_times_out_and_is_retried(env):
 
 
 @pytest_twisted.ensureDeferred
+async def test_attempts_begun_at_different_times_each_time_out_at_their_own_deadline(env):
+    # one timer serves every attempt in flight: after the first expiry it must wait for
+    # the next attempt's deadline, not a whole timeout more
+    env.receiver.script["/a"] = [HANG]
+    env.receiver.script["/b"] = [HANG]
+    env.sender.start()
+    [first] = await env.enqueue(url=A)
+    await env.at(3)
+    [second] = await env.enqueue(url=B)
+    await env.at(9.9)
+    assert env.sender.stats()["in_flight"] == 2
+    await env.at(10)
+    assert env.sender.stats()["in_flight"] == 1
+    await env.at(12.9)
+    assert env.sender.stats()["in_flight"] == 1
+    await env.at(13)
+    assert env.sender.stats()["in_flight"] == 0
+    stored = {item.id: item for item in await env.items()}
+    assert [(stored[i.id].attempts, stored[i.id].last_error) for i in (first, second)] == [
+        (1, "timeout after 10s"), (1, "timeout after 10s")]
+    assert len(env.receiver.lost) == 2
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_redirect_is_a_failure_and_is_not_followed(env):
     env.receiver.script["/a"] = [302]
     await env.enqueue()
