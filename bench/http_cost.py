@@ -26,6 +26,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 for path in (REPO, Path(__file__).resolve().parent):
@@ -67,6 +68,33 @@ class HttpCommitStore(CommitStore):
         return self._later(OnceOutcome(accepted=True, balance=BALANCE))
 
 
+def api_connection(parts: Any, store: HttpCommitStore, config: Any,
+                   clock: Any) -> tuple[Any, StringTransport]:
+    """The public API's real Site over `parts` (no admin routes: every request is a send)
+    and one keep-alive connection to it from 127.0.0.1 on a StringTransport."""
+    api = PublicApi(router=parts.router, store=store, clock=clock,  # type: ignore[arg-type]
+                    authenticator=parts.http_auth, admissions=parts.admissions,
+                    metrics=None)
+    no_admin = SimpleNamespace(app=Klein())
+    site = make_site(api, no_admin, config.http.max_body_size, limits=http_limits(config.http),
+                     reactor=clock, access_log=http_access_log(config.http))
+    peer = IPv4Address("TCP", "127.0.0.1", 40000)
+    protocol = site.buildProtocol(peer)
+    transport = StringTransport(peerAddress=peer,
+                                hostAddress=IPv4Address("TCP", "127.0.0.1", 8080))
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def send_request(payload: dict[str, Any]) -> bytes:
+    """POST /api/v1/messages of `payload` as the `bench` account (HTTP Basic)."""
+    authorization = base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
+    body = json.dumps(payload).encode()
+    return (f"POST /api/v1/messages HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Basic {authorization}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
 def run(requests: int, batch_size: int) -> float:
     """Microseconds of reactor-thread work per request."""
     clock = Clock()
@@ -79,23 +107,9 @@ def run(requests: int, batch_size: int) -> float:
     store = HttpCommitStore(account)
     parts = wire(config, store, None, clock, InlineVerifier(),
                  metrics=GatewayMetrics(process=False))
-    api = PublicApi(router=parts.router, store=store, clock=clock,  # type: ignore[arg-type]
-                    authenticator=parts.http_auth, admissions=parts.admissions,
-                    metrics=None)
-    no_admin = SimpleNamespace(app=Klein())  # no admin routes: every request is a send
-    site = make_site(api, no_admin, config.http.max_body_size, limits=http_limits(config.http),
-                     reactor=clock, access_log=http_access_log(config.http))
-    peer = IPv4Address("TCP", "127.0.0.1", 40000)
-    protocol = site.buildProtocol(peer)
-    transport = StringTransport(peerAddress=peer,
-                                hostAddress=IPv4Address("TCP", "127.0.0.1", 8080))
-    protocol.makeConnection(transport)
-    authorization = base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
-    body = json.dumps({"to": [f"49176{n:07d}" for n in range(batch_size)]
-                       if batch_size > 1 else "491760000000", "text": "Hello"}).encode()
-    request = (f"POST /api/v1/messages HTTP/1.1\r\nHost: bench\r\n"
-               f"Authorization: Basic {authorization}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    protocol, transport = api_connection(parts, store, config, clock)
+    request = send_request({"to": [f"49176{n:07d}" for n in range(batch_size)]
+                            if batch_size > 1 else "491760000000", "text": "Hello"})
 
     def cycle() -> None:
         protocol.dataReceived(request)

@@ -20,11 +20,9 @@ bench/count_instructions.py can count it. Not a test.
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
 import hashlib
 import hmac
-import json
 import re
 import sys
 import time
@@ -38,7 +36,6 @@ for path in (REPO, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))  # run from a checkout without installing it
 
-from klein import Klein  # noqa: E402
 from twisted.internet.address import IPv4Address  # noqa: E402
 from twisted.internet.defer import succeed  # noqa: E402
 from twisted.internet.base import ReactorBase  # noqa: E402
@@ -49,13 +46,17 @@ from zope.interface import implementer  # noqa: E402
 from gateway.config import load_config  # noqa: E402
 from gateway.core.passwords import hash_password  # noqa: E402
 from gateway.core.verifier import InlineVerifier  # noqa: E402
-from gateway.http.api import PublicApi  # noqa: E402
-from gateway.http.site import make_site  # noqa: E402
 from gateway.http.webhook_client import WebhookClient  # noqa: E402
 from gateway.model import Account  # noqa: E402
 from gateway.ops.metrics import GatewayMetrics  # noqa: E402
-from gateway.service import http_access_log, http_limits, wire  # noqa: E402
-from http_cost import BALANCE, PASSWORD, HttpCommitStore  # noqa: E402
+from gateway.service import wire  # noqa: E402
+from http_cost import (  # noqa: E402
+    BALANCE,
+    PASSWORD,
+    HttpCommitStore,
+    api_connection,
+    send_request,
+)
 
 SECRET = "bench-webhook-secret-0123456789"
 HOOK = "http://127.0.0.1:9000/hook"
@@ -162,23 +163,9 @@ def run(messages: int, batch_size: int) -> float:
     parts = wire(config, store, None, reactor, InlineVerifier(), webhook_http=client,
                  metrics=GatewayMetrics(process=False))
     parts.webhooks.start()
-    api = PublicApi(router=parts.router, store=store, clock=reactor,  # type: ignore[arg-type]
-                    authenticator=parts.http_auth, admissions=parts.admissions,
-                    metrics=None)
-    no_admin = SimpleNamespace(app=Klein())  # no admin routes: every request is a send
-    site = make_site(api, no_admin, config.http.max_body_size, limits=http_limits(config.http),
-                     reactor=reactor, access_log=http_access_log(config.http))
-    peer = IPv4Address("TCP", "127.0.0.1", 40000)
-    protocol = site.buildProtocol(peer)
-    transport = StringTransport(peerAddress=peer,
-                                hostAddress=IPv4Address("TCP", "127.0.0.1", 8080))
-    protocol.makeConnection(transport)
-    authorization = base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
-    body = json.dumps({"to": [f"49176{n:07d}" for n in range(batch_size)],
-                       "text": "webhook bench", "dlr": True}).encode()
-    request = (f"POST /api/v1/messages HTTP/1.1\r\nHost: bench\r\n"
-               f"Authorization: Basic {authorization}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    protocol, transport = api_connection(parts, store, config, reactor)
+    request = send_request({"to": [f"49176{n:07d}" for n in range(batch_size)],
+                            "text": "webhook bench", "dlr": True})
     posts: list[Any] = []  # the receiver's side: each connection with a POST waiting
 
     def send_and_receipt() -> None:
