@@ -131,6 +131,7 @@ class Connection(Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._exchange: Exchange | None = None
         self._response: Response | None = None
+        self._unanswered: Response | None = None  # its head parsed, its Deferred not fired
         self._phrase = b""
         self._head_size = 0
         self._got_bytes = False
@@ -170,7 +171,8 @@ class Connection(Protocol):
 
     # --- the transport's calls ----------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._exchange is None:
+        exchange = self._exchange
+        if exchange is None:
             self.drop()  # bytes while idle: this connection's state is unknown
             return
         self._got_bytes = True
@@ -182,14 +184,19 @@ class Connection(Protocol):
                 raise BadResponse(f"the response's head is over {MAX_HEAD} bytes")
         except BadResponse as exc:
             self._broken(Failure(exc))
-            return
         except httptools.HttpParserError as exc:
             self._broken(Failure(BadResponse(f"malformed HTTP response: {exc}")))
-            return
-        if self._complete:
-            if self._unasked:  # bytes after the response: this connection's state is unknown
-                self._keep_alive = False
-            self._finish()
+        else:
+            if self._complete:
+                if self._unasked:  # bytes after the response: its state is unknown
+                    self._keep_alive = False
+                self._finish()
+        # Answered after the whole chunk is parsed: a response that came in one read (the
+        # usual one) is then whole, and its body is handed over at once, with no Deferred
+        # waiting on the body's end.
+        response, self._unanswered = self._unanswered, None
+        if response is not None and not exchange.result.called:
+            exchange.result.callback(response)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
         self._lost = True
@@ -230,9 +237,7 @@ class Connection(Protocol):
         if code < 200 or self._unasked or self._exchange is None:
             return  # 1xx: informational, the response proper follows
         self._keep_alive = self._parser.should_keep_alive()
-        self._response = Response(code, self._phrase, self)
-        if not self._exchange.result.called:
-            self._exchange.result.callback(self._response)
+        self._response = self._unanswered = Response(code, self._phrase, self)
 
     def on_body(self, chunk: bytes) -> None:
         if self._response is not None and not self._unasked:

@@ -286,6 +286,33 @@ async def test_a_response_cut_short_fails_its_body(raw):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_response_that_came_in_one_read_is_handed_over_whole(raw):
+    # answered once the read is parsed, not at the end of its head: the body is there
+    # already, so reading it needs no Deferred to wait on
+    factory, client, _ = raw
+    response = await client.post(factory.url, data=b"{}")
+    body = readBody(response)
+    assert body.called
+    assert (response.code, await body) == (200, b"ok")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_head_and_then_bytes_that_are_not_http_in_one_read_fail_the_body(raw):
+    factory, client, _ = raw
+    factory.answer = lambda conn, n: (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" if conn == 0 else OK)
+    posted = client.post(factory.url, data=b"{}")
+    posted.addTimeout(5, reactor)  # a response never handed over would hang here
+    response = await posted
+    assert response.code == 200
+    with pytest.raises(ResponseFailed) as failed:
+        await readBody(response)
+    assert failed.value.reasons[0].check(BadResponse)
+    await factory.connections[0].closed
+    assert await post(factory, client) == (200, b"ok")
+
+
+@pytest_twisted.ensureDeferred
 async def test_idle_connections_are_capped_per_host_and_closed_after_the_idle_timeout(raw):
     factory, client, clock = raw  # per_host=2
     results = await gatherResults([ensureDeferred(post(factory, client)) for _ in range(3)])
