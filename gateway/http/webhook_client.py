@@ -216,5 +216,6 @@ class WebhookClient:
             raw = URL.from_text(url).to_uri().to_text().encode("ascii")
         uri = URI.fromBytes(_ensureValidURI(raw.strip()))
         return Target(uri=uri, key=(uri.scheme, uri.host, uri.port),
-                      endpoint=self._endpoints.endpoint_for(uri), path=uri.originForm,
+                      endpoint=self._endpoints.endpoint_for(uri),
+                      path=uri.originForm.decode("latin-1"),
                       host=host_value(uri.scheme, uri.host, uri.port))

@@ -74,7 +74,7 @@ def test_a_non_ascii_host_goes_through_idna():
     client = WebhookClient(reactor, per_host=1)
     target = client._target("http://bücher.example/h?q=ä")
     assert target.uri.toBytes() == b"http://xn--bcher-kva.example/h?q=%C3%A4"
-    assert target.host == b"xn--bcher-kva.example"
+    assert target.host == "xn--bcher-kva.example"
     assert client._target("http://plain.example/x").uri.toBytes() == b"http://plain.example/x"
 
 
@@ -83,9 +83,9 @@ def test_a_urls_target_is_worked_out_as_agent_does_it_and_shares_the_endpoint():
     a = client._target("https://hooks.example:8443/a?x=1")
     b = client._target("https://hooks.example:8443/b")
     assert a.key == (b"https", b"hooks.example", 8443)
-    assert a.path == b"/a?x=1" and a.host == b"hooks.example:8443"
+    assert a.path == "/a?x=1" and a.host == "hooks.example:8443"
     assert a.endpoint is b.endpoint  # one endpoint per (scheme, host, port)
-    assert client._target("http://[::1]/h").host == b"[::1]"
+    assert client._target("http://[::1]/h").host == "[::1]"
 
 
 @pytest_twisted.ensureDeferred
