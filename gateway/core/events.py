@@ -60,17 +60,18 @@ def _second_text(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _document(event: str, event_id: str, account: str, created_at: float,
+def _document(event: str, event_id: str, account: str, created_at: str | None,
               data: dict[str, Any]) -> str:
     return compact_json_text(
-        {"event_id": event_id, "type": event, "created_at": iso_time(created_at),
+        {"event_id": event_id, "type": event, "created_at": created_at,
          "account": account, "data": data})
 
 
 def receipt_payload(message: Message, state: MessageState, error_code: int, done_at: float,
                     event_id: str) -> str:
     """The receipt of `message`, which reached final `state`."""
-    return _document(RECEIPT_EVENT, event_id, message.account, done_at, {
+    done = iso_time(done_at)  # also the event's created_at
+    return _document(RECEIPT_EVENT, event_id, message.account, done, {
         "message_id": message.id,
         "client_ref": message.client_ref,
         "from": message.source.addr,
@@ -82,7 +83,7 @@ def receipt_payload(message: Message, state: MessageState, error_code: int, done
         "parts": message.parts,
         "delivered_parts": message.parts if state is MessageState.DELIVERED else 0,
         "submitted_at": iso_time(message.submitted_at),
-        "done_at": iso_time(done_at),
+        "done_at": done,
     })
 
 
@@ -112,4 +113,4 @@ def mo_payload(*, event_id: str, mo_id: str, account: str, source: str, destinat
     if part is not None:
         ref, total, seq = part
         data["part"] = {"ref": ref, "total": total, "seq": seq}
-    return _document(MO_EVENT, event_id, account, received_at, data)
+    return _document(MO_EVENT, event_id, account, data["received_at"], data)
