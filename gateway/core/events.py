@@ -96,6 +96,7 @@ def mo_payload(*, event_id: str, mo_id: str, account: str, source: str, destinat
     (ref, total, seq)) when the rest never came in time."""
     kind = alphabet(data_coding)
     binary = kind is Alphabet.BINARY
+    received = iso_time(received_at)  # also the event's created_at
     data: dict[str, Any] = {
         "id": mo_id,
         "from": source,
@@ -107,10 +108,10 @@ def mo_payload(*, event_id: str, mo_id: str, account: str, source: str, destinat
         "keyword": keyword,
         "parts": parts,
         "complete": part is None,
-        "received_at": iso_time(received_at),
+        "received_at": received,
         "connector": connector,
     }
     if part is not None:
         ref, total, seq = part
         data["part"] = {"ref": ref, "total": total, "seq": seq}
-    return _document(MO_EVENT, event_id, account, data["received_at"], data)
+    return _document(MO_EVENT, event_id, account, received, data)
