@@ -5,7 +5,7 @@ threads or disk.
 
 The real Site (make_site: the connection guard, ApiFirst, Klein, PublicApi) and the real
 objects from service.wire (Basic auth with a remembered password, router, simulator) over
-one keep-alive connection on a StringTransport and a task.Clock, with reactor_cost.py's
+one keep-alive connection on a StringTransport and a ReactorClock, with reactor_cost.py's
 store double, which answers every operation when the loop says "commit". One cycle: one
 POST /api/v1/messages with `--batch-size` recipients, commit (the accept; the 202 is
 written), one simulator delay, commit (each message made final). Prints the microseconds
@@ -34,9 +34,10 @@ for path in (REPO, Path(__file__).resolve().parent):
         sys.path.insert(0, str(path))  # run from a checkout without installing it
 
 from klein import Klein  # noqa: E402
+from reactor_clock import ReactorClock  # noqa: E402
+from reactor_cost import CommitStore  # noqa: E402
 from twisted.internet.address import IPv4Address  # noqa: E402
 from twisted.internet.defer import Deferred, succeed  # noqa: E402
-from twisted.internet.task import Clock  # noqa: E402
 from twisted.internet.testing import StringTransport  # noqa: E402
 
 from gateway.config import load_config  # noqa: E402
@@ -48,7 +49,6 @@ from gateway.http.site import make_site  # noqa: E402
 from gateway.model import Account  # noqa: E402
 from gateway.ops.metrics import GatewayMetrics  # noqa: E402
 from gateway.service import http_access_log, http_limits, wire  # noqa: E402
-from reactor_cost import CommitStore  # noqa: E402
 
 PASSWORD = "secret12"
 BALANCE = Decimal(10**9)
@@ -97,7 +97,7 @@ def send_request(payload: dict[str, Any]) -> bytes:
 
 def run(requests: int, batch_size: int) -> float:
     """Microseconds of reactor-thread work per request."""
-    clock = Clock()
+    clock = ReactorClock()
     clock.advance(1_800_000_000)
     # simulated time passes by one simulator delay per request: keep it short, so that a
     # run stays within the minute the password is remembered for (as on a real clock)
