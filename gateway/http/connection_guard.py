@@ -14,7 +14,15 @@ phase of a request, never reset by data:
            (idle_timeout), reset by data as before
 
 A deadline that passes answers 408 (JSON) and closes the connection; nothing is
-processed. GuardedSite counts open connections per peer address and in total; a
+processed. The idle limit also closes a connection that is silent for idle_timeout in the
+middle of a head or body, as Twisted's timer did.
+
+All of them share one timer per connection, which is moved later lazily: it is set to go
+off at or before what is due, and when it goes off early it sets itself again for what is
+due then. A kept-alive connection's requests (four phases each) then cost no timer at all
+until the oldest deadline comes, where a timer set and cancelled per phase cost two
+callLater and two cancels a request, and Twisted's idle timer two more. Each deadline
+still holds to the moment: the timer is only ever early, never late. GuardedSite counts open connections per peer address and in total; a
 connection past either cap gets a 503 (JSON) and is closed at once, before any byte of
 it is read, so one address cannot take the connections every other client needs.
 """
@@ -47,19 +55,24 @@ class ConnectionLimits:
 
 
 class GuardedChannel(HTTPChannel):
-    """An HTTPChannel whose request head and body must arrive within their deadlines."""
+    """An HTTPChannel whose request head and body must arrive within their deadlines, and
+    which may wait idle_timeout for its next request (the site turns Twisted's own idle
+    timer off: this one replaces it)."""
 
     site: GuardedSite
     peer_host = ""
     _phase = "head"
-    _deadline: IDelayedCall | None = None
+    _phase_due: float | None = None  # when the head or body must be whole
+    _heard = 0.0  # when the peer last sent a byte (or the last request was answered)
+    _timer: IDelayedCall | None = None  # goes off at or before the first thing due
 
     _host: Any = None
     _secure: bool | None = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self._expect("head")
+        self._heard = self.site.reactor.seconds()
+        self._expect("head", self._heard)
 
     # Twisted asks these per request (Request.__init__ and Klein's URL parts, several
     # times): a getsockname() call and a zope adaptation each. A connection's local
@@ -75,26 +88,30 @@ class GuardedChannel(HTTPChannel):
         return self._secure
 
     def dataReceived(self, data: bytes) -> None:
+        self._heard = now = self.site.reactor.seconds()
         if self._phase == "idle":  # the first byte of the next request on this connection
-            self._expect("head")
+            self._expect("head", now)
         super().dataReceived(data)
 
     def allHeadersReceived(self) -> None:
         super().allHeadersReceived()
         if self.length != 0 and self._phase == "head":  # a body follows (None: chunked)
-            self._expect("body")
+            self._expect("body", self.site.reactor.seconds())
 
     def allContentReceived(self) -> None:
-        self._expect("busy")
+        self._phase = "busy"  # the gateway is the slow one: nothing is due
+        self._phase_due = None
         super().allContentReceived()
 
     def requestDone(self, request: Any) -> None:
         # before the base class: it replays pipelined bytes through dataReceived
-        self._expect("idle")
+        if self._phase != "closed":  # a connection going away waits for nothing more
+            self._heard = now = self.site.reactor.seconds()
+            self._expect("idle", now)
         super().requestDone(request)
 
     def connectionLost(self, reason: Any) -> None:
-        self._expect("closed")
+        self._close()
         super().connectionLost(reason)
         self.site.connection_closed(self)
 
@@ -102,7 +119,7 @@ class GuardedChannel(HTTPChannel):
         # Twisted's own answer to bytes it cannot parse (a bad request line, header or
         # chunk, a Content-Length that is no number, a head above 16 KB) is a bare 400:
         # the same, in the JSON every other answer has
-        self._expect("closed")
+        self._close()
         self.transport.write(raw_json_error(
             400, "Bad Request", "bad_request", "not a valid HTTP/1.1 request (request line, "
             "headers up to 16 KB, length or chunked encoding)"))
@@ -111,24 +128,61 @@ class GuardedChannel(HTTPChannel):
     def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 (Twisted's name)
         self._respondToBadRequestAndDisconnect()  # a header line above 16 KB: no answer else
 
-    def _expect(self, phase: str) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
+    def _expect(self, phase: str, now: float) -> None:
+        """`phase` begins at `now`: its deadline (head, body) or the idle limit is due."""
         self._phase = phase
         limits = self.site.limits
-        seconds = {"head": limits.header_timeout, "body": limits.body_timeout}.get(phase)
-        if seconds is not None:
-            self._deadline = self.callLater(seconds, self._too_slow, phase, seconds)
+        if phase == "head":
+            self._phase_due = now + limits.header_timeout
+        elif phase == "body":
+            self._phase_due = now + limits.body_timeout
+        else:
+            self._phase_due = None
+        self._due_by(self._first_due())
 
-    def _too_slow(self, phase: str, seconds: float) -> None:
-        self._deadline = None
-        if self._phase != phase or self.transport is None:
-            return
+    def _first_due(self) -> float:
+        idle_due = self._heard + self.site.limits.idle_timeout
+        phase_due = self._phase_due
+        return idle_due if phase_due is None or idle_due < phase_due else phase_due
+
+    def _due_by(self, due: float) -> None:
+        timer = self._timer
+        if timer is not None:
+            if timer.getTime() <= due:
+                return  # it goes off first and sets itself again for what is due then
+            timer.cancel()
+        self._timer = self.callLater(max(0.0, due - self.site.reactor.seconds()),
+                                     self._timer_went_off)
+
+    def _timer_went_off(self) -> None:
+        self._timer = None
+        if self._phase in ("busy", "closed") or self.transport is None:
+            return  # nothing is due until the next phase begins (it sets the timer)
+        now = self.site.reactor.seconds()
+        phase_due = self._phase_due
+        if phase_due is not None and now >= phase_due:
+            self._too_slow()
+        elif now >= self._heard + self.site.limits.idle_timeout:
+            self._close()
+            self.timeoutConnection()  # Twisted's idle close, as its own timer did it
+        else:
+            self._due_by(self._first_due())
+
+    def _close(self) -> None:
+        self._phase = "closed"
+        self._phase_due = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _too_slow(self) -> None:
+        phase = self._phase
+        seconds = (self.site.limits.header_timeout if phase == "head"
+                   else self.site.limits.body_timeout)
         log.debug("HTTP peer {peer} too slow: no whole request {phase} in {seconds:g} s",
                   peer=self.peer_host, phase=phase, seconds=seconds, event="http.too_slow")
         self.site.timed_out += 1
-        self._phase = "closed"
+        self._close()
         self.transport.write(raw_json_error(
             408, "Request Timeout", "request_timeout",
             f"the request {phase} did not arrive within {seconds:g} s"))
@@ -156,7 +210,8 @@ class GuardedSite(CappedSite):
 
     def __init__(self, resource: Any, *, max_body: int, limits: ConnectionLimits,
                  **kwargs: Any) -> None:
-        super().__init__(resource, max_body=max_body, timeout=limits.idle_timeout, **kwargs)
+        # timeout=None: Twisted's idle timer is off, GuardedChannel's one timer keeps the limit
+        super().__init__(resource, max_body=max_body, timeout=None, **kwargs)
         self.limits = limits
         self._open_by_host: dict[str, int] = {}
         self._open = 0

@@ -197,3 +197,62 @@ def test_the_local_address_and_tls_state_are_asked_of_the_transport_once_per_con
         assert peer.answer() == (200, {"pong": 0})
     assert asked == ["host"]
     assert peer.channel.getHost() is local and peer.channel.isSecure() is False
+
+
+def test_kept_alive_requests_in_time_set_no_timer_of_their_own():
+    clock = Clock()
+    set_at = []
+    call_later = clock.callLater
+
+    def counting_call_later(delay, *args, **kwargs):
+        set_at.append(clock.seconds())
+        return call_later(delay, *args, **kwargs)
+
+    clock.callLater = counting_call_later
+    peer = Peer(_site(clock))
+    for _ in range(100):
+        peer.send(b"POST /ping HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\n\r\nabc")
+        assert peer.answer() == (200, {"pong": 3})
+        peer.transport.clear()
+        clock.advance(0.01)
+    assert set_at == [0.0]  # the connection's one timer, set when it opened
+    assert len(clock.getDelayedCalls()) == 1
+
+
+def test_a_deadline_sooner_than_the_timer_moves_the_timer_sooner():
+    clock = Clock()
+    peer = Peer(_site(clock))  # header 10 s, body 20 s
+    clock.advance(5)
+    peer.send(b"POST /ping HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\n\r\n")  # body due 25
+    clock.advance(5)  # the timer set for the first head goes off: set again for 25
+    peer.send(b"abc")
+    assert peer.answer() == (200, {"pong": 3})
+    peer.transport.clear()
+    clock.advance(1)
+    peer.send(b"GET /ping HTTP/1.1\r\n")  # at 11: this head is due at 21, before 25
+    clock.advance(9.9)
+    assert not peer.closing
+    clock.advance(0.2)
+    status, body = peer.answer()
+    assert status == 408 and "head did not arrive within 10 s" in body["error"]["message"]
+
+
+def test_a_peer_silent_mid_head_for_the_idle_timeout_is_closed_as_twisted_did():
+    clock = Clock()
+    limits = ConnectionLimits(header_timeout=30, body_timeout=30, idle_timeout=5)
+    peer = Peer(_site(clock, limits))
+    for _ in range(4):  # bytes now and then: each one is heard, so not idle
+        peer.send(b"G")
+        clock.advance(4)
+    assert not peer.closing
+    clock.advance(1.1)  # 5 s since the last byte, long before the head's 30 s
+    assert peer.closing and peer.transport.value() == b""  # the idle close: no 408
+
+
+def test_a_closed_connection_leaves_no_timer_behind():
+    clock = Clock()
+    site = _site(clock)
+    peer = Peer(site)
+    peer.send(REQUEST)
+    peer.close()
+    assert clock.getDelayedCalls() == [] and site.open_connections == 0
