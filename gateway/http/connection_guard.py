@@ -10,21 +10,23 @@ phase of a request, never reset by data:
            kept-alive connection) until the blank line ending the headers: header_timeout
     body   from the end of the head until the last body byte: body_timeout
     busy   the request is being answered: no deadline (the gateway is the slow one)
-    idle   between requests on a kept-alive connection: Twisted's idle timer
-           (idle_timeout), reset by data as before
+    idle   between requests on a kept-alive connection: idle_timeout from the end of
+           the last answer (Twisted's own idle timer is off: this limit replaces it)
 
 A deadline that passes answers 408 (JSON) and closes the connection; nothing is
 processed. The idle limit also closes a connection that is silent for idle_timeout in the
 middle of a head or body, as Twisted's timer did.
 
-All of them share one timer per connection, which is moved later lazily: it is set to go
-off at or before what is due, and when it goes off early it sets itself again for what is
-due then. A kept-alive connection's requests (four phases each) then cost no timer at all
-until the oldest deadline comes, where a timer set and cancelled per phase cost two
-callLater and two cancels a request, and Twisted's idle timer two more. Each deadline
-still holds to the moment: the timer is only ever early, never late. GuardedSite counts open connections per peer address and in total; a
-connection past either cap gets a 503 (JSON) and is closed at once, before any byte of
-it is read, so one address cannot take the connections every other client needs.
+All of them share one timer per connection, moved later lazily: it is set to go off at or
+before what is due, and when it goes off early it sets itself again for what is due then.
+A kept-alive connection's requests (four phases each) then cost no timer at all until the
+first deadline it was set for comes. Before, each request set and cancelled the head and
+the body deadline and Twisted's idle timer: three callLater and three cancels. Each
+deadline still holds to the moment: the timer is only ever early, never late.
+
+GuardedSite counts open connections per peer address and in total; a connection past
+either cap gets a 503 (JSON) and is closed at once, before any byte of it is read, so one
+address cannot take the connections every other client needs.
 """
 from __future__ import annotations
 
