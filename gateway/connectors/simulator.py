@@ -40,6 +40,8 @@ class OutcomeRule:
 
 
 _Pending = tuple[float, Message, OutcomeRule | None]  # due time, message, its rule
+# Enum members read per message, bound once (smpp/constants.py says why)
+_DELIVERED, _EXPIRED = MessageState.DELIVERED, MessageState.EXPIRED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +105,7 @@ class SimulatorConnector:
     def outcome(self, message: Message) -> tuple[MessageState, int]:
         """The final state and error code the rules give `message` (drawing its percentage)."""
         rule = self._rule_for(message)
-        return (MessageState.DELIVERED, 0) if rule is None else (rule.state, rule.error_code)
+        return (_DELIVERED, 0) if rule is None else (rule.state, rule.error_code)
 
     def _rule_for(self, message: Message) -> OutcomeRule | None:
         rules = self._config.rules
@@ -137,14 +139,14 @@ class SimulatorConnector:
                 due, message, rule = queue.popleft()
                 expires_at = message.expires_at
                 if expires_at is not None and due > expires_at:
-                    outcomes.append((message, MessageState.EXPIRED, 0, now))
+                    outcomes.append((message, _EXPIRED, 0, now))
                 elif rule is None:
-                    outcomes.append((message, MessageState.DELIVERED, 0, now))
+                    outcomes.append((message, _DELIVERED, 0, now))
                     if echo is not None:
                         echoes.append(message)
                 else:
                     outcomes.append((message, rule.state, rule.error_code, now))
-                    if echo is not None and rule.state is MessageState.DELIVERED:
+                    if echo is not None and rule.state is _DELIVERED:
                         echoes.append(message)
             if queue and (next_due is None or queue[0][0] < next_due):
                 next_due = queue[0][0]

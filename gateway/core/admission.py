@@ -20,6 +20,10 @@ from gateway.smpp.constants import CommandStatus
 
 __all__ = ["AccountAdmissions", "Admission"]
 
+# Enum members read per message, bound once (smpp/constants.py says why)
+_ROK, _RMSGQFUL, _RTHROTTLED = (
+    CommandStatus.ESME_ROK, CommandStatus.ESME_RMSGQFUL, CommandStatus.ESME_RTHROTTLED)
+
 
 class Admission:
     """The throughput and pending limits of one sender."""
@@ -45,10 +49,10 @@ class Admission:
         """ESME_ROK, taking `messages` tokens, if a submit may start now; else the status to
         refuse it with: ESME_RMSGQFUL (too many waiting for the store) or ESME_RTHROTTLED."""
         if self.pending >= self.max_pending:
-            return CommandStatus.ESME_RMSGQFUL
+            return _RMSGQFUL
         if not self._bucket.try_take(self._clock.seconds(), messages):
-            return CommandStatus.ESME_RTHROTTLED
-        return CommandStatus.ESME_ROK
+            return _RTHROTTLED
+        return _ROK
 
     def retry_after(self) -> float:
         """Seconds until a throttled sender has a token again."""

@@ -56,6 +56,8 @@ from gateway.core.ports import Store
 from gateway.model import Channel, NewOutboxItem, OutboxItem
 
 log = Logger()
+# Enum members read per message, bound once (smpp/constants.py says why)
+_WEBHOOK = Channel.WEBHOOK
 
 
 class WebhookLeg(Protocol):
@@ -155,7 +157,7 @@ class Delivery:
 
         def claim(items: Sequence[NewOutboxItem]) -> list[NewOutboxItem]:
             return [dataclasses.replace(item, claimed_by=owner)
-                    if (webhook if item.channel is Channel.WEBHOOK else smpp) else item
+                    if (webhook if item.channel is _WEBHOOK else smpp) else item
                     for item in items]
         return claim
 
@@ -183,7 +185,7 @@ class Delivery:
 
     def _take(self, item: OutboxItem) -> _AccountQueue | None:
         """Put a committed item where it goes; its account's queue when it needs a pump."""
-        if item.channel is Channel.WEBHOOK:
+        if item.channel is _WEBHOOK:
             if self.webhooks is not None:
                 self.webhooks.enqueue(item)
             return None

@@ -21,6 +21,8 @@ RECEIPT_EVENT = "message.receipt"
 MO_EVENT = "message.inbound"
 
 _ENCODING_NAME = {Alphabet.GSM7: "gsm7", Alphabet.UCS2: "ucs2", Alphabet.BINARY: "binary"}
+# Enum members read per message, bound once (smpp/constants.py says why)
+_DELIVERED = MessageState.DELIVERED
 
 
 def _name_by_alphabet(data_coding: int) -> str:
@@ -81,7 +83,7 @@ def receipt_payload(message: Message, state: MessageState, error_code: int, done
         "message_state": int(state),
         "error_code": error_code,
         "parts": message.parts,
-        "delivered_parts": message.parts if state is MessageState.DELIVERED else 0,
+        "delivered_parts": message.parts if state is _DELIVERED else 0,
         "submitted_at": iso_time(message.submitted_at),
         "done_at": done,
     })

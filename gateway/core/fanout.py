@@ -50,6 +50,8 @@ class Target:
 
 
 _SMPP_ONLY = Target(smpp=True)
+# Enum members read per message, bound once (smpp/constants.py says why)
+_VIA_SMPP, _VIA_BOTH, _WEBHOOK = DeliverVia.SMPP, DeliverVia.BOTH, Channel.WEBHOOK
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,12 +108,12 @@ class Subscriptions:
         """The legs of an event for `account`; `callback_url` is a message's own URL."""
         settings = self._settings.get(account, _DEFAULT)
         via = settings.via
-        if via is DeliverVia.SMPP:
+        if via is _VIA_SMPP:
             return Target(smpp=True, url=callback_url) if callback_url else _SMPP_ONLY
         url = callback_url or settings.url
         if not url:
             return _SMPP_ONLY  # the usual answer: one value, not one per receipt
-        return Target(smpp=via is DeliverVia.BOTH, url=url)
+        return Target(smpp=via is _VIA_BOTH, url=url)
 
     def receipt_items(self, message: Message, state: MessageState, error_code: int,
                       done_at: float, claims: Claims = UNCLAIMED) -> list[NewOutboxItem]:
@@ -144,7 +146,7 @@ class Subscriptions:
         The SMPP body is not kept: the payload says everything."""
         if type(event) is not NewOutboxItem:  # a subclass's own fields would be dropped
             raise TypeError(f"webhook_item needs a NewOutboxItem, not {type(event).__name__}")
-        return _as_webhook_leg(event, Channel.WEBHOOK, url, event_id, payload, b"", None,
+        return _as_webhook_leg(event, _WEBHOOK, url, event_id, payload, b"", None,
                                claimed_by)
 
 

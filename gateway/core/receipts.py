@@ -30,12 +30,14 @@ def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
     mode = registered_delivery & REGDLV_RECEIPT_MASK
     if mode == REGDLV_RECEIPT_ALWAYS:
         return True
-    return mode == REGDLV_RECEIPT_ON_FAILURE and state is not MessageState.DELIVERED
+    return mode == REGDLV_RECEIPT_ON_FAILURE and state is not _DELIVERED
 
 
 # Octets that always hold the receipt's first TEXT_LENGTH characters: no alphabet spends
 # more than 4 octets on a character (a UCS2 surrogate pair; GSM 7-bit escapes take 2).
 _RECEIPT_TEXT_OCTETS = 4 * TEXT_LENGTH
+# Enum members read per message, bound once (smpp/constants.py says why)
+_DELIVERED = MessageState.DELIVERED
 
 
 def message_text(message: Message, max_octets: int | None = None) -> str:
@@ -63,7 +65,7 @@ def receipt_for(
     message: Message, state: MessageState, error_code: int, done_at: float,
     claimed_by: int | None = None,
 ) -> NewOutboxItem:
-    delivered = message.parts if state is MessageState.DELIVERED else 0
+    delivered = message.parts if state is _DELIVERED else 0
     text = format_receipt(
         message_id=message.id,
         sub=message.parts,

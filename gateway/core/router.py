@@ -54,6 +54,8 @@ MAX_MESSAGE_ID_LENGTH = 20
 # A batch's other recipients: the first's Message with their own id, destination, price
 # and connector (everything else of theirs is the first's, times and parts included).
 _for_recipient = fast_replace(Message, "id", "destination", "price", "connector")
+# Enum members read per message, bound once (smpp/constants.py says why)
+_SCHEDULED, _ENROUTE = MessageState.SCHEDULED, MessageState.ENROUTE
 # Every submit's Message (one per SMPP submit_sm, so not 21 keywords to the constructor): a
 # blank one with all but error_code and done_at replaced, which a new message has unset.
 _BLANK_MESSAGE = Message(id="", account="", source=NO_ADDRESS, destination=NO_ADDRESS, body=b"")
@@ -292,7 +294,7 @@ class Router:
             request.data_coding, request.esm_class, request.protocol_id, request.priority,
             request.registered_delivery, parts,
             self._pricing.price(account, destination.addr, parts),
-            MessageState.SCHEDULED if times.scheduled_at else MessageState.ENROUTE, now,
+            _SCHEDULED if times.scheduled_at else _ENROUTE, now,
             times.scheduled_at, times.expires_at,
             self._connector_name(account.system_id, source.addr, destination.addr),
             request.callback_url, request.client_ref, self._owner.owner, request.transport)
@@ -321,7 +323,7 @@ class Router:
 
     # --- routing -----------------------------------------------------------------------------
     def _route(self, message: Message) -> None:
-        if message.state is MessageState.SCHEDULED:
+        if message.state is _SCHEDULED:
             self._scheduler.add(message)  # due at scheduled_at; at once if that has passed
             return
         self._dispatch(message)

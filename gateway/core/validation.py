@@ -17,6 +17,8 @@ MAX_ALPHANUMERIC_SOURCE = 11
 MAX_DIGITS = 20
 _TONS = frozenset(int(t) for t in Ton)
 _NPIS = frozenset(int(n) for n in Npi)
+# Enum members read per message, bound once (smpp/constants.py says why)
+_ALPHANUMERIC, _UNKNOWN_TON = Ton.ALPHANUMERIC, Ton.UNKNOWN
 # registered_delivery: bits 0-1 receipt (3 is reserved), 2-3 SME ack, 4 intermediate, 5-7 reserved
 _REGDLV_RESERVED = 0xE0
 
@@ -95,13 +97,13 @@ def _check_source(source: Address) -> None:
     addr = source.addr
     if not addr:
         return  # the SMSC's default source applies
-    if source.ton == Ton.ALPHANUMERIC:
+    if source.ton == _ALPHANUMERIC:
         if len(addr) > MAX_ALPHANUMERIC_SOURCE or not addr.isprintable():
             raise SubmitRejected(
                 CommandStatus.ESME_RINVSRCADR,
                 f"alphanumeric source_addr must be 1-{MAX_ALPHANUMERIC_SOURCE} printable "
                 f"characters", "source_addr")
-    elif not _is_number(addr) and not (source.ton == Ton.UNKNOWN and addr.isprintable()
+    elif not _is_number(addr) and not (source.ton == _UNKNOWN_TON and addr.isprintable()
                                        and len(addr) <= MAX_ALPHANUMERIC_SOURCE):
         raise SubmitRejected(
             CommandStatus.ESME_RINVSRCADR, f"source_addr {addr!r} is not a number",
@@ -111,7 +113,7 @@ def _check_source(source: Address) -> None:
 def check_destination(destination: Address) -> None:
     """Raise SubmitRejected unless `destination` can be sent to (validate_submit's check
     of it, for the other recipients of a batch)."""
-    if destination.ton not in _TONS or destination.ton == Ton.ALPHANUMERIC:
+    if destination.ton not in _TONS or destination.ton == _ALPHANUMERIC:
         raise SubmitRejected(
             CommandStatus.ESME_RINVDSTTON,
             f"dest_addr_ton {destination.ton:#04x} is not valid for a destination",

@@ -81,6 +81,8 @@ log = Logger()
 
 USER_AGENT = "smsgw-webhooks/1"
 MAX_BODY = 64 * 1024  # response bytes read before the connection is dropped
+# Enum members read per message, bound once (smpp/constants.py says why)
+_WEBHOOK = Channel.WEBHOOK
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,7 +212,7 @@ class WebhookSender:
     def enqueue(self, item: OutboxItem) -> None:
         """A just-committed WEBHOOK item: POST it now if this node claimed it, a slot is
         free and its URL is not backing off; otherwise the store keeps it for a poll."""
-        if item.channel is not Channel.WEBHOOK or item.id in self._known:
+        if item.channel is not _WEBHOOK or item.id in self._known:
             return
         mine = item.claimed_by == self._owner.owner
         probe = None

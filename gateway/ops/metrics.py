@@ -44,6 +44,8 @@ BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 1000
 
 _MODE = {BindKind.TRANSMITTER: "tx", BindKind.RECEIVER: "rx", BindKind.TRANSCEIVER: "trx"}
 _FINAL_STATES = [s for s in MessageState if s.is_final]
+# Enum members read per message, bound once (smpp/constants.py says why)
+_RECEIPT, _WEBHOOK = DeliveryKind.RECEIPT, Channel.WEBHOOK
 
 
 def status_label(status: int) -> str:
@@ -155,8 +157,8 @@ class GatewayMetrics:
 
     def item_delivered(self, item: OutboxItem) -> None:
         """An outbox item reached its account (deliver_sm_resp OK, or a webhook's 2xx)."""
-        if item.kind is DeliveryKind.RECEIPT:
-            if item.channel is Channel.WEBHOOK:
+        if item.kind is _RECEIPT:
+            if item.channel is _WEBHOOK:
                 self.receipts_webhook += 1
             else:
                 self.receipts_smpp += 1

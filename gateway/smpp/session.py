@@ -33,7 +33,15 @@ from gateway.smpp.pdu import (
     Tlvs,
     Unbind,
 )
-from gateway.smpp.state import BIND_COMMAND_IDS, Role, State, answered, refusal_status, row
+from gateway.smpp.state import (
+    BIND_COMMAND_IDS,
+    CLOSED,
+    Role,
+    State,
+    answered,
+    refusal_status,
+    row,
+)
 from gateway.smpp.window import Window, WindowFull
 
 __all__ = ["Session", "SessionConfig", "WindowFull"]
@@ -179,7 +187,7 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes read from the connection; return what they mean, in order."""
-        if self._state is State.CLOSED or not data:
+        if self._state is CLOSED or not data:
             return []
         self._last_received = now
         events: list[Event] = []
@@ -189,13 +197,13 @@ class Session:
             # whole frames that arrived before the bad length are still the peer's requests
             for frame in getattr(err, "frames", ()):
                 self._handle_frame(frame, events)
-                if self._state is State.CLOSED:
+                if self._state is CLOSED:
                     return events
             self._framing_failed(err, events)
             return events
         for frame in frames:
             self._handle_frame(frame, events)
-            if self._state is State.CLOSED:
+            if self._state is CLOSED:
                 break
         return events
 
@@ -370,7 +378,7 @@ class Session:
             raise SessionUsageError(f"{_name(command_id)} is a request: use send_request")
         if command_id in _SESSION_ANSWERED:
             raise SessionUsageError(f"the session answers {_name(command_id)} itself")
-        if self._state is State.CLOSED:
+        if self._state is CLOSED:
             return []
         if command_id in _BIND_RESP_IDS:
             self._answer_bind(pdu)
@@ -466,7 +474,7 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """When handle_timer must next be called; None when no timer is needed."""
-        if self._state is State.CLOSED:
+        if self._state is CLOSED:
             return None
         deadline = self._window.next_deadline()
         if self._bind_deadline is not None and (deadline is None
@@ -488,7 +496,7 @@ class Session:
 
     def handle_timer(self, now: float) -> list[Event]:
         """Act on every deadline at or before `now`."""
-        if self._state is State.CLOSED:
+        if self._state is CLOSED:
             return []
         events: list[Event] = []
         expired = self._window.expire(now)
@@ -523,14 +531,14 @@ class Session:
     def connection_lost(self) -> list[tuple[Pdu, Any]]:
         """The connection is gone: return (request, context) for every request we sent
         that was never answered (not the session's own enquire_link/unbind)."""
-        self._set_state(State.CLOSED)
+        self._set_state(CLOSED)
         self._out.clear()
         self._pending_bind = None
         return [(entry.request, entry.context) for entry in self._window.drain()
                 if entry.context is not _AUTO]
 
     def _close(self, events: list[Event], reason: str) -> None:
-        self._set_state(State.CLOSED)
+        self._set_state(CLOSED)
         self._pending_bind = None
         events.append(CloseConnection(reason=reason))
 

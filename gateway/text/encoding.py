@@ -49,6 +49,8 @@ _SMPP_ALPHABETS = {
 }
 # GSM 03.38 DCS alphabet bits (bits 3..2 of the general coding groups).
 _DCS_ALPHABETS = (Alphabet.GSM7, Alphabet.BINARY, Alphabet.UCS2, Alphabet.OTHER)
+# Enum members read per message, bound once (smpp/constants.py says why)
+_GSM7, _UCS2 = Alphabet.GSM7, Alphabet.UCS2
 
 # Python codecs for the 8-bit character sets; all of them are total on decode
 # except ASCII, which decode_body treats as Latin-1 (see there).
@@ -92,12 +94,12 @@ def encode_text(text: str, data_coding: int) -> bytes:
     data_coding (binary bodies are bytes already, not text).
     """
     kind = alphabet(data_coding)
-    if kind is Alphabet.GSM7:
+    if kind is _GSM7:
         try:
             return gsm7.encode(text)
         except UnencodableText as exc:
             raise UnencodableText(exc.char, exc.index, data_coding) from None
-    if kind is Alphabet.UCS2:
+    if kind is _UCS2:
         codec = "utf-16-be"
     elif kind in _CODECS:
         codec = _CODECS[kind]
@@ -123,9 +125,9 @@ def decode_body(
     - any other data_coding: Latin-1.
     """
     kind = alphabet(data_coding)
-    if kind is Alphabet.GSM7:
+    if kind is _GSM7:
         return gsm7.decode(body)
-    if kind is Alphabet.UCS2:
+    if kind is _UCS2:
         return body.decode("utf-16-be", errors="replace")
     if kind is Alphabet.BINARY:
         if binary == "hex":
