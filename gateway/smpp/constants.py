@@ -243,6 +243,7 @@ class MessageState(IntEnum):
 # receipt and outcome
 for _state in MessageState:
     _state.is_final = _state not in (MessageState.SCHEDULED, MessageState.ENROUTE)
+del _state
 
 # The final states as a set: `state in FINAL_STATES` also takes a plain int (an IntEnum
 # hashes as its value) and costs a hash lookup, where MessageState(n).is_final costs an

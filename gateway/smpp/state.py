@@ -72,6 +72,7 @@ _BOUND_STATES = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
 # the property with its set lookup (an Enum member hashes its name in Python) cost 135 ns
 for _state in State:
     _state.is_bound = _state in _BOUND_STATES
+del _state
 
 _C = CommandId
 ESME, SMSC = Role.ESME, Role.SMSC
