@@ -9,7 +9,15 @@ from typing import Any
 
 from gateway.core.events import encoding_name, iso_time
 from gateway.core.validation import SubmitRejected
-from gateway.model import NO_ADDRESS, Address, Message, MessageState, SubmitBatch, SubmitRequest
+from gateway.model import (
+    NO_ADDRESS,
+    Address,
+    Message,
+    MessageState,
+    SubmitBatch,
+    SubmitRequest,
+    copy_address,
+)
 from gateway.smpp.constants import CommandStatus, DataCoding, Npi, Ton
 from gateway.smpp.frozen_init import fast_replace
 from gateway.smpp.timefmt import format_smpp_time
@@ -39,7 +47,6 @@ _ALPHANUMERIC, _UNKNOWN_NPI = int(Ton.ALPHANUMERIC), int(Npi.UNKNOWN)
 # A send's request and its recipients' addresses: copies of blank ones with the fields a
 # send gives replaced, where the constructors' keywords cost more (one request per send,
 # one address per recipient).
-_address = fast_replace(Address, "ton", "npi", "addr")
 _BLANK_HTTP_REQUEST = SubmitRequest(
     source=NO_ADDRESS, destination=NO_ADDRESS, body=b"",
     from_payload=True,  # one message however long: the gateway cuts it into parts
@@ -65,7 +72,7 @@ def submit_batch(body: dict[str, Any], now: float) -> SubmitBatch:
     recipients = body["to"] if isinstance(body["to"], list) else [body["to"]]
     callback_url = body.get("callback_url", "")
     ton, npi = _INTERNATIONAL, _ISDN
-    destinations = tuple(_address(NO_ADDRESS, ton, npi, to.removeprefix("+"))
+    destinations = tuple(copy_address(NO_ADDRESS, ton, npi, to.removeprefix("+"))
                          for to in recipients)
     first = _http_request(
         _BLANK_HTTP_REQUEST, _source(body.get("from", "")), destinations[0], data,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gateway.core.validation import SubmitRejected
-from gateway.model import NO_ADDRESS, Address, OutboxItem, SubmitRequest
+from gateway.model import NO_ADDRESS, OutboxItem, SubmitRequest, copy_address
 from gateway.smpp import pdu as P
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.frozen_init import fast_replace
@@ -21,7 +21,6 @@ _deliver_sm = fast_replace(
     "dest_addr_npi", "destination_addr", "esm_class", "data_coding", "short_message", "tlvs")
 # A submit_sm's request (one per submit_sm): a blank SMPP one with every field a submit_sm
 # carries replaced, where 15 keywords to the constructor and 3 to each Address cost more.
-_address = fast_replace(Address, "ton", "npi", "addr")
 _BLANK_SMPP_REQUEST = SubmitRequest(
     source=NO_ADDRESS, destination=NO_ADDRESS, body=b"", transport="smpp")
 _smpp_request = fast_replace(
@@ -41,8 +40,8 @@ def submit_request_from(pdu: P.SubmitSm) -> SubmitRequest:
             "message_payload given together with a non-empty short_message", "message_payload")
     return _smpp_request(
         _BLANK_SMPP_REQUEST,
-        _address(NO_ADDRESS, pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
-        _address(NO_ADDRESS, pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
+        copy_address(NO_ADDRESS, pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+        copy_address(NO_ADDRESS, pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
         payload if payload is not None else pdu.short_message, pdu.data_coding,
         pdu.esm_class, pdu.protocol_id, pdu.priority_flag, pdu.registered_delivery,
         pdu.schedule_delivery_time, pdu.validity_period, pdu.service_type, payload is not None,
